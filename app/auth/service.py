@@ -1,0 +1,65 @@
+"""Issuing and revoking API keys."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.keys import generate_key
+from app.auth.models import ApiKey
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped
+from app.errors import NotFound, ValidationFailed
+from app.staff.models import Staff
+
+
+class ApiKeyNotFound(NotFound):
+    title = "API key not found"
+
+
+async def issue_key(
+    db: AsyncSession,
+    staff: Staff,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key for `staff`; returns the row and the plaintext (never stored)."""
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed(
+            "expires_at must be in the future.", loc=("body", "expires_at"), kind="in_the_past"
+        )
+    generated = generate_key()
+    key = ApiKey(
+        clinic_id=staff.clinic_id,
+        staff_id=staff.id,
+        name=name,
+        prefix=generated.prefix,
+        secret_hash=generated.secret_hash,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    db.add(key)
+    await db.flush()
+    return key, generated.plaintext
+
+
+async def list_keys(db: AsyncSession, clinic_id: uuid.UUID, page: PageParams) -> Sequence[ApiKey]:
+    stmt = keyset(clinic_scoped(ApiKey, clinic_id), [ApiKey.created_at, ApiKey.id], page)
+    keys: Sequence[ApiKey] = (await db.execute(stmt)).scalars().all()
+    return keys
+
+
+async def revoke_key(
+    db: AsyncSession, clinic_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> None:
+    """Revoke a key; revoking twice is harmless."""
+    key = (
+        await db.execute(clinic_scoped(ApiKey, clinic_id).where(ApiKey.id == key_id))
+    ).scalar_one_or_none()
+    if key is None:
+        raise ApiKeyNotFound(f"No API key {key_id} in this clinic.")
+    if key.revoked_at is None:
+        key.revoked_at = now
+    await db.flush()

@@ -1,0 +1,174 @@
+"""The `kap-journey` command: serve | worker | migrate | bootstrap | create-api-key | demo."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import issue_key
+from app.clinics.bootstrap import bootstrap_clinic
+from app.clinics.schemas import BootstrapInput
+from app.config import get_settings
+from app.db import begin_write, create_engine, create_sessionmaker
+from app.migrate import upgrade
+from app.staff.models import Staff
+
+cli = typer.Typer(help="KAP Journey: client journeys and the post-dose integration window.")
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on the configured database."""
+
+    async def run() -> T:
+        engine = create_engine(get_settings())
+        try:
+            async with create_sessionmaker(engine)() as db:
+                await begin_write(db)
+                result = await work(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the configured database to the latest schema (alembic upgrade head)."""
+    upgrade(get_settings().database_url)
+    err.print("[green]database is at the latest revision[/green]")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the background worker in-process.")
+    ] = False,
+) -> None:
+    """Migrate the database, then serve the API (docs at /docs)."""
+    from app.main import create_app
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    # The worker (outbox dispatcher, window scanner) arrives with outbound webhooks; until then
+    # there is nothing to run beside the API, with or without --no-worker.
+    del no_worker
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+def bootstrap(
+    clinic_name: Annotated[str, typer.Option(help="The clinic's name.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/New_York.")],
+    admin_email: Annotated[str, typer.Option(help="Email of the first admin.")],
+    admin_name: Annotated[str, typer.Option(help="Name of the first admin.")] = "Clinic admin",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
+    ] = False,
+) -> None:
+    """Create a clinic and its first admin with an API key."""
+    try:
+        data = BootstrapInput(
+            clinic_name=clinic_name,
+            timezone=timezone,
+            admin_email=admin_email,
+            admin_name=admin_name,
+        )
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+    upgrade(get_settings().database_url)
+    made = _in_transaction(
+        lambda db: bootstrap_clinic(
+            db,
+            name=data.clinic_name,
+            timezone=data.timezone,
+            admin_email=data.admin_email,
+            admin_name=data.admin_name,
+            now=datetime.now(UTC),
+        )
+    )
+    result = {
+        "clinic_id": str(made.clinic.id),
+        "admin_id": str(made.admin.id),
+        "api_key": made.api_key,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    err.print(f"clinic [bold]{made.clinic.name}[/bold] created: {made.clinic.id}")
+    err.print(f"admin {made.admin.email}: {made.admin.id}")
+    err.print("API key (shown once, store it now):")
+    typer.echo(made.api_key)
+
+
+@cli.command("create-api-key")
+def create_api_key(
+    staff_id: Annotated[str, typer.Option(help="The staff member the key acts as.")],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Issue a new API key for an existing staff member."""
+    try:
+        staff_uuid = uuid.UUID(staff_id)
+    except ValueError:
+        raise _fail("--staff-id must be a UUID") from None
+
+    async def issue(db: AsyncSession) -> tuple[str, str] | None:
+        staff = await db.get(Staff, staff_uuid)
+        if staff is None or not staff.active:
+            return None
+        key, plaintext = await issue_key(db, staff, name, datetime.now(UTC))
+        return str(key.id), plaintext
+
+    issued = _in_transaction(issue)
+    if issued is None:
+        raise _fail(f"no active staff member {staff_id}")
+    key_id, plaintext = issued
+    if as_json:
+        typer.echo(json.dumps({"api_key_id": key_id, "staff_id": staff_id, "api_key": plaintext}))
+    else:
+        typer.echo(plaintext)
+
+
+@cli.command()
+def demo(
+    clinic_name: Annotated[str, typer.Option(help="Name of the demo clinic.")] = "Demo KAP Clinic",
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "America/Los_Angeles",
+    clients: Annotated[int, typer.Option(min=4, max=500, help="How many clients.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed, for a repeatable set.")] = 7,
+) -> None:
+    """Fill a new clinic with a realistic set of journeys (every stage, several routes)."""
+    from app.demo import fill_demo_clinic
+
+    upgrade(get_settings().database_url)
+    made = _in_transaction(
+        lambda db: fill_demo_clinic(
+            db, clinic_name=clinic_name, timezone=timezone, clients=clients, seed=seed,
+            now=datetime.now(UTC),
+        )
+    )  # fmt: skip
+    err.print(f"demo clinic {made.clinic.id} with {clients} clients; admin key:")
+    typer.echo(made.api_key)
+
+
+def main() -> None:
+    cli()

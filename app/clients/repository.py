@@ -1,0 +1,93 @@
+"""SQL for clients; `stage` is computed in the same statement so it can filter and paginate."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.clients.models import Client, ClientStage
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped, to_epoch_us
+from app.sessions.enums import SessionStatus
+from app.sessions.models import ClinicalSession
+from app.windows import sql as window_sql
+from app.windows.policy import WindowPolicy
+
+
+@dataclass(frozen=True)
+class ClientFilters:
+    q: str | None = None
+    stage: ClientStage | None = None
+    primary_clinician_id: uuid.UUID | None = None
+    include_archived: bool = False
+
+
+def _stage(policy: WindowPolicy, now: datetime) -> ColumnElement[str]:
+    return window_sql.client_stage(Client, policy, to_epoch_us(now))
+
+
+def _with_stage(
+    clinic_id: uuid.UUID, policy: WindowPolicy, now: datetime
+) -> Select[Client, str]:
+    return clinic_scoped(Client, clinic_id).add_columns(_stage(policy, now).label("stage"))
+
+
+async def get(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    client_id: uuid.UUID,
+    policy: WindowPolicy,
+    now: datetime,
+) -> tuple[Client, ClientStage] | None:
+    stmt = _with_stage(clinic_id, policy, now)
+    row = (await db.execute(stmt.where(Client.id == client_id))).first()
+    return None if row is None else (row[0], ClientStage(row[1]))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_page(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    filters: ClientFilters,
+    page: PageParams,
+    policy: WindowPolicy,
+    now: datetime,
+) -> Sequence[tuple[Client, ClientStage]]:
+    """Clients by name; the stage filter runs in SQL like the others."""
+    stmt = _with_stage(clinic_id, policy, now)
+    if not filters.include_archived:
+        stmt = stmt.where(Client.archived.is_(False))
+    if filters.primary_clinician_id is not None:
+        stmt = stmt.where(Client.primary_clinician_id == filters.primary_clinician_id)
+    if filters.q is not None:
+        pattern = f"%{_escape_like(filters.q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        Client.first_name, Client.last_name, Client.preferred_name, Client.email
+                    )
+                )
+            )
+        )  # fmt: skip
+    if filters.stage is not None:
+        stmt = stmt.where(_stage(policy, now) == filters.stage.value)
+    stmt = keyset(stmt, [Client.last_name, Client.first_name, Client.id], page)
+    rows = (await db.execute(stmt)).all()
+    return [(row[0], ClientStage(row[1])) for row in rows]
+
+
+async def has_scheduled_sessions(db: AsyncSession, client: Client) -> bool:
+    stmt = clinic_scoped(ClinicalSession, client.clinic_id).where(
+        ClinicalSession.client_id == client.id,
+        ClinicalSession.status == SessionStatus.scheduled,
+    )
+    return (await db.execute(stmt.limit(1))).first() is not None

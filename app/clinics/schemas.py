@@ -1,0 +1,114 @@
+"""Clinic and window-policy schemas; offsets are hours in the API and seconds in storage."""
+
+import uuid
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
+
+from app.common.schemas import InputModel, PatchModel, ShortText
+from app.sessions.enums import Route
+
+MAX_HOURS = 24 * 365
+
+Hours = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_HOURS,
+        allow_inf_nan=False,
+        description="Hours after the end of the dose (resolution: one second).",
+        examples=[72],
+    ),
+]
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+TimeZoneName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, examples=["America/New_York"]),
+    AfterValidator(_known_timezone),
+]
+
+
+class ClosesAfterHours(BaseModel):
+    """When the window closes, per route of administration."""
+
+    iv: Hours = 72
+    im: Hours = 72
+    intranasal: Hours = 72
+    sublingual: Hours = 168
+    oral: Hours = 168
+
+    def for_route(self, route: Route) -> float:
+        hours: float = getattr(self, route.value)
+        return hours
+
+
+class WindowPolicyRead(BaseModel):
+    opens_after_hours: Hours
+    closes_after_hours: ClosesAfterHours
+    closing_soon_hours: Hours = Field(
+        description="The closing-soon alert fires this long before an unbooked window closes."
+    )
+
+
+class ClinicRead(BaseModel):
+    """A clinic and the policy its window rule runs on."""
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    require_completed_preparation: bool = Field(
+        description="Doses need a preparation session first (scheduled to book, completed to dose)."
+    )
+    window_policy: WindowPolicyRead
+    version: int
+
+
+class ClosesAfterHoursPatch(InputModel):
+    iv: Hours | None = None
+    im: Hours | None = None
+    intranasal: Hours | None = None
+    sublingual: Hours | None = None
+    oral: Hours | None = None
+
+
+class WindowPolicyPatch(PatchModel):
+    required_fields = frozenset({"opens_after_hours", "closes_after_hours", "closing_soon_hours"})
+
+    opens_after_hours: Hours | None = None
+    closes_after_hours: ClosesAfterHoursPatch | None = None
+    closing_soon_hours: Hours | None = None
+
+
+class ClinicUpdate(PatchModel):
+    """Change the clinic's name, time zone or policy; omitted fields keep their value."""
+
+    required_fields = frozenset(
+        {"name", "timezone", "require_completed_preparation", "window_policy"}
+    )
+
+    name: ShortText | None = None
+    timezone: TimeZoneName | None = None
+    require_completed_preparation: bool | None = None
+    window_policy: WindowPolicyPatch | None = Field(
+        default=None,
+        examples=[{"closes_after_hours": {"sublingual": 120}, "closing_soon_hours": 12}],
+    )
+
+
+class BootstrapInput(InputModel):
+    """What `kap-journey bootstrap` needs; validated like any API input."""
+
+    clinic_name: ShortText
+    timezone: TimeZoneName
+    admin_email: EmailStr
+    admin_name: ShortText

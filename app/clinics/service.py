@@ -1,0 +1,61 @@
+"""Reading and changing a clinic's settings and window policy."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clinics.models import ROUTE_CLOSE_COLUMNS, Clinic
+from app.clinics.schemas import ClinicRead, ClinicUpdate, ClosesAfterHours, WindowPolicyRead
+from app.errors import ValidationFailed
+from app.sessions.enums import Route
+
+
+def seconds(hours: float) -> int:
+    """Stored resolution is one second."""
+    return round(hours * 3600)
+
+
+def to_read(clinic: Clinic) -> ClinicRead:
+    return ClinicRead(
+        id=clinic.id,
+        name=clinic.name,
+        timezone=clinic.timezone,
+        require_completed_preparation=clinic.require_completed_preparation,
+        window_policy=WindowPolicyRead(
+            opens_after_hours=clinic.window_opens_after_s / 3600,
+            closes_after_hours=ClosesAfterHours(
+                **{
+                    route.value: getattr(clinic, column) / 3600
+                    for route, column in ROUTE_CLOSE_COLUMNS.items()
+                }
+            ),
+            closing_soon_hours=clinic.closing_soon_s / 3600,
+        ),
+        version=clinic.version,
+    )
+
+
+async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate) -> Clinic:
+    """Apply a partial update; the policy must still open before it closes on every route."""
+    if changes.name is not None:
+        clinic.name = changes.name
+    if changes.timezone is not None:
+        clinic.timezone = changes.timezone
+    if changes.require_completed_preparation is not None:
+        clinic.require_completed_preparation = changes.require_completed_preparation
+    policy = changes.window_policy
+    if policy is not None:
+        if policy.opens_after_hours is not None:
+            clinic.window_opens_after_s = seconds(policy.opens_after_hours)
+        if policy.closing_soon_hours is not None:
+            clinic.closing_soon_s = seconds(policy.closing_soon_hours)
+        if policy.closes_after_hours is not None:
+            for route, hours in policy.closes_after_hours.model_dump(exclude_none=True).items():
+                setattr(clinic, ROUTE_CLOSE_COLUMNS[Route(route)], seconds(hours))
+    for route, column in ROUTE_CLOSE_COLUMNS.items():
+        if getattr(clinic, column) <= clinic.window_opens_after_s:
+            raise ValidationFailed(
+                f"The {route.value} window must close after it opens.",
+                loc=("body", "window_policy", "closes_after_hours", route.value),
+                kind="window_closes_before_opening",
+            )
+    await db.flush()
+    return clinic

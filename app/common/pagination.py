@@ -1,0 +1,97 @@
+"""Keyset pagination: opaque cursors over (sort key..., id), so pages never skip or repeat."""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, TypeVar, Unpack
+
+from fastapi import Depends, Query
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.errors import InvalidCursor
+
+T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[Unpack[tuple[Any, ...]]])
+SortKey = ColumnElement[Any] | QueryableAttribute[Any]
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageParams:
+    """`?limit=` and `?cursor=` as one dependency."""
+
+    def __init__(
+        self,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1 to 200.")
+        ] = DEFAULT_LIMIT,
+        cursor: Annotated[
+            str | None, Query(max_length=512, description="next_cursor from the previous page.")
+        ] = None,
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+Pagination = Annotated[PageParams, Depends()]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"u": str(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and "t" in value:
+        return datetime.fromisoformat(value["t"])
+    if isinstance(value, dict) and "u" in value:
+        return uuid.UUID(value["u"])
+    if isinstance(value, str | int | float) or value is None:
+        return value
+    raise ValueError("unexpected cursor value")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque, URL-safe cursor for the position after `values`."""
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    """Decode a cursor made by encode_cursor; anything else is a 422 invalid_cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != arity:
+            raise ValueError("wrong arity")
+        return [_decode_value(v) for v in values]
+    except (binascii.Error, ValueError, UnicodeDecodeError, TypeError) as exc:
+        raise InvalidCursor("The cursor is malformed or belongs to another list.") from exc
+
+
+def keyset(stmt: SelectT, order: Sequence[SortKey], page: PageParams) -> SelectT:
+    """Order by `order`, resume after the cursor and fetch one extra row to detect a next page."""
+    if page.cursor is not None:
+        after = decode_cursor(page.cursor, len(order))
+        bound = [
+            literal(value, type_=column.type) for value, column in zip(after, order, strict=True)
+        ]
+        stmt = stmt.where(tuple_(*order) > tuple_(*bound))
+    return stmt.order_by(*order).limit(page.limit + 1)
+
+
+def split_page(
+    rows: Sequence[T], page: PageParams, position: Callable[[T], Sequence[Any]]
+) -> tuple[list[T], str | None]:
+    """The rows of this page and the cursor for the next one, if any."""
+    items = list(rows[: page.limit])
+    more = len(rows) > page.limit
+    return items, encode_cursor(position(items[-1])) if more and items else None

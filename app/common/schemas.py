@@ -1,0 +1,80 @@
+"""Schema building blocks shared by every domain: strict inputs, UTC outputs, pages."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+T = TypeVar("T")
+
+
+def _utc_z(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UTCTimestamp = Annotated[
+    datetime,
+    PlainSerializer(_utc_z, return_type=str, when_used="json"),
+    Field(examples=["2026-03-02T15:00:00Z"]),
+]
+"""An output timestamp: always UTC, always with Z."""
+
+InputTimestamp = Annotated[
+    AwareDatetime,
+    Field(
+        description="RFC 3339 with an offset (Z or ±hh:mm); naive timestamps are refused.",
+        examples=["2026-03-02T09:00:00-05:00"],
+    ),
+]
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class InputModel(BaseModel):
+    """Request bodies: unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatchModel(InputModel):
+    """PATCH bodies: every field optional, applied with exclude_unset.
+
+    Fields listed in `required_fields` may be omitted but not set to null.
+    """
+
+    required_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> "PatchModel":
+        for name in self.required_fields & self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the client sent."""
+        return self.model_dump(exclude_unset=True)
+
+
+class OutputModel(BaseModel):
+    """Responses are read from ORM objects or plain values."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass next_cursor back as ?cursor= for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Opaque cursor for the next page; null on the last page."
+    )

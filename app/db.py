@@ -1,0 +1,257 @@
+"""Engine, session factory, the request unit of work and the dialect helpers."""
+
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Select, event, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
+
+from app.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+WRITE_TRANSACTION = "kap_write_transaction"
+M = TypeVar("M")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that only accepts aware datetimes and always returns aware UTC ones.
+
+    SQLite has no time zones, so values are stored there as naive UTC text
+    ('YYYY-MM-DD HH:MM:SS.ffffff'); PostgreSQL stores timestamptz.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints predictably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TimestampedMixin:
+    """created_at / updated_at set by the application clock in UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=lambda: datetime.now(UTC), onupdate=lambda: datetime.now(UTC)
+    )
+
+
+class VersionedMixin:
+    """An integer version bumped by SQLAlchemy on every update; it is the resource's ETag.
+
+    As the mapper's version_id_col it also guards against lost updates between requests.
+    """
+
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr takes the class
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def new_id() -> uuid.UUID:
+    """A random UUID primary key."""
+    return uuid.uuid4()
+
+
+# --- Dialect helpers ---------------------------------------------------------------------------
+
+
+class epoch_us(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it stands for
+    """Microseconds since the Unix epoch of a UTCDateTime column, exact on both databases."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_us, "postgresql")
+def _epoch_us_postgresql(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT returns numeric since PostgreSQL 14, so the product is exact.
+    return (
+        f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000000 AS BIGINT)"
+    )
+
+
+@compiles(epoch_us, "sqlite")
+def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored text is 'YYYY-MM-DD HH:MM:SS.ffffff': seconds from strftime, micros from the tail.
+    arg = compiler.process(element.clauses, **kw)
+    return (
+        f"(CAST(strftime('%s', {arg}) AS INTEGER) * 1000000"
+        f" + CAST(substr({arg}, 21, 6) AS INTEGER))"
+    )
+
+
+def to_epoch_us(value: datetime) -> int:
+    """The Python twin of epoch_us, for bound parameters."""
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def clinic_scoped(model: type[M], clinic_id: uuid.UUID) -> Select[M]:
+    """SELECT of a tenant table limited to one clinic: how every repository query starts."""
+    column: ColumnElement[uuid.UUID] = getattr(model, "clinic_id")  # noqa: B009 - any tenant model
+    return select(model).where(column == clinic_id)
+
+
+# --- Engine and sessions -----------------------------------------------------------------------
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for write units of work."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy so BEGIN can be IMMEDIATE when we write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that later writes can fail at once with SQLITE_BUSY; taking the
+        # write lock up front lets the busy timeout queue concurrent writers instead.
+        write = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for the configured database, tuned per dialect."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        url, pool_size=settings.database_pool_size, max_overflow=10, pool_pre_ping=True
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start the session's transaction as a write transaction (BEGIN IMMEDIATE on SQLite)."""
+    await session.connection(execution_options={WRITE_TRANSACTION: True})
+
+
+# --- The request unit of work ------------------------------------------------------------------
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BeforeCommit = Callable[[Response, AsyncSession], Awaitable[None]]
+OnFailure = Callable[[AsyncSession], Awaitable[None]]
+
+
+class EarlyResponse(Exception):
+    """Raised by a dependency to answer without running the endpoint (e.g. an idempotent replay)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("early response")
+        self.response = response
+
+
+def on_success(request: Request, hook: BeforeCommit) -> None:
+    """Run `hook` inside the request's transaction, after the endpoint, just before commit."""
+    request.state.before_commit = [*getattr(request.state, "before_commit", ()), hook]
+
+
+def on_failure(request: Request, hook: OnFailure) -> None:
+    """Run `hook` in a fresh transaction after the request's transaction rolled back."""
+    request.state.on_failure = [*getattr(request.state, "on_failure", ()), hook]
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Runs each request in one transaction that commits before the response is sent.
+
+    FastAPI tears down `yield` dependencies after the response has gone out, where a failed
+    commit could no longer change the status; wrapping the handler keeps the commit inside.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle_in_transaction(request: Request) -> Response:
+            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+            async with sessionmaker() as session:
+                request.state.db = session
+                if request.method not in READ_METHODS:
+                    await begin_write(session)
+                try:
+                    response = await handler(request)
+                    for hook in getattr(request.state, "before_commit", ()):
+                        await hook(response, session)
+                    await session.commit()
+                except EarlyResponse as early:
+                    await session.rollback()
+                    return early.response
+                except BaseException:
+                    await session.rollback()
+                    failure_hooks = getattr(request.state, "on_failure", ())
+                    if failure_hooks:
+                        await _run_failure_hooks(session, failure_hooks)
+                    raise
+            return response
+
+        return handle_in_transaction
+
+
+async def _run_failure_hooks(session: AsyncSession, hooks: list[OnFailure]) -> None:
+    await begin_write(session)
+    for hook in hooks:
+        await hook(session)
+    await session.commit()
+
+
+def get_db(request: Request) -> AsyncSession:
+    """The request's unit of work, opened by UnitOfWorkRoute."""
+    session: AsyncSession = request.state.db
+    return session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]

@@ -1,0 +1,221 @@
+"""The AppError tree and the handlers that turn every failure into RFC 9457 problem+json."""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://kap-journey.dev/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An expected failure with a stable code; subclasses fix status, code and title."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Not allowed for your role"
+
+
+class ValidationFailed(AppError):
+    """A 422 raised by a service rule; `errors` mirrors request-validation errors."""
+
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+    def __init__(self, detail: str, *, loc: Sequence[str | int] = ("body",), kind: str) -> None:
+        super().__init__(
+            detail, extra={"errors": [{"loc": list(loc), "msg": detail, "type": kind}]}
+        )
+
+
+class InvalidCursor(AppError):
+    status, code, title = 422, "invalid_cursor", "The cursor is not valid"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "The request conflicts with the current state"
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_transition", "That action is not possible in the current status"
+
+
+class ScheduleConflict(Conflict):
+    code, title = "schedule_conflict", "The client already has a session at that time"
+
+
+class PreparationRequired(Conflict):
+    code, title = "preparation_required", "A preparation session is required first"
+
+
+class VersionConflict(AppError):
+    status, code, title = 412, "version_conflict", "The resource has changed"
+
+
+class ConcurrentUpdate(Conflict):
+    code, title = "version_conflict", "The resource was changed by another request"
+
+
+class IdempotencyKeyReused(AppError):
+    status, code, title = (
+        422,
+        "idempotency_key_reused",
+        "The Idempotency-Key was used with a different request",
+    )
+
+
+class IdempotencyKeyInProgress(Conflict):
+    code, title = "idempotency_key_in_progress", "A request with this Idempotency-Key is running"
+
+
+class DatabaseUnavailable(AppError):
+    status, code, title = 503, "database_unavailable", "The database is not reachable"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """One problem+json response."""
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def responses_for(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries generated from the error classes a route can raise."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = out.setdefault(
+            error.status,
+            {"description": "", "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+        )
+        entry["description"] = " / ".join(filter(None, [entry["description"], error.code]))
+    return out
+
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the offending input back: it may be PHI.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+async def _app_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem(
+        exc.status, exc.code, exc.title, exc.detail, headers=exc.headers or None, **exc.extra
+    )
+
+
+async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    return problem(
+        422,
+        "validation_error",
+        "The request is not valid",
+        f"{where}: {first['msg']}" if where else str(first["msg"]),
+        errors=errors,
+    )
+
+
+async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    code = phrase.lower().replace(" ", "_").replace("-", "_")
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    return problem(exc.status_code, code, phrase, detail, headers=dict(exc.headers or {}))
+
+
+async def _stale_data(_: Request, exc: Exception) -> JSONResponse:
+    error = ConcurrentUpdate()
+    return problem(error.status, error.code, error.title, error.detail)
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        error = DatabaseUnavailable()
+        return problem(error.status, error.code, error.title, error.detail)
+    return await _unexpected(_, exc)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Log the type only: exception text can carry SQL parameters, i.e. PHI.
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception type to its problem+json rendering."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(StaleDataError, _stale_data)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def invalid_reference(field: str, what: str) -> ValidationFailed:
+    """A 422 for a body field naming something that does not exist in the caller's clinic."""
+    return ValidationFailed(
+        f"{field} does not name {what} in this clinic.",
+        loc=("body", field),
+        kind="invalid_reference",
+    )

@@ -1,0 +1,41 @@
+"""The journey view of one client and the clinic's integration worklist."""
+
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from app.clients.models import ClientStage
+from app.sessions.schemas import AnySessionRead, IntegrationSessionRead, KetamineSessionRead
+
+
+class AlertCode(StrEnum):
+    integration_unbooked = "integration_unbooked"
+    integration_missed = "integration_missed"
+    integration_outside_window = "integration_outside_window"
+
+
+class Alert(BaseModel):
+    code: AlertCode
+    session_id: uuid.UUID
+    detail: str
+
+
+class Journey(BaseModel):
+    """Every session of a client in time order, each with its evaluation, and what needs action."""
+
+    client_id: uuid.UUID
+    stage: ClientStage
+    sessions: list[AnySessionRead]
+    alerts: list[Alert]
+
+
+class IntegrationWorklist(BaseModel):
+    """What a clinic must act on to keep integration inside the window."""
+
+    unbooked: list[KetamineSessionRead] = Field(
+        description="Doses whose window has no integration booked yet, soonest-closing first."
+    )
+    outside_window: list[IntegrationSessionRead] = Field(
+        description="Scheduled integration sessions that do not fall inside their window."
+    )

@@ -1,0 +1,119 @@
+"""Assembling journeys and the worklist from sessions and the window rule."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.deps import Principal
+from app.clients.service import get_client
+from app.journeys import repository
+from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
+from app.sessions import repository as session_repository
+from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
+from app.sessions.views import to_read
+from app.windows.repository import ClientFacts
+from app.windows.rules import DoseIntegration, IntegrationStatus, IntegrationWindow, WindowStatus
+from app.windows.service import Evaluation, dose_facts, evaluate, evaluate_all, integration_facts
+
+T = TypeVar("T")
+
+
+def _facts(sessions: Sequence[ClinicalSession]) -> ClientFacts:
+    facts = ClientFacts()
+    for session in sessions:
+        if session.kind is SessionKind.ketamine:
+            facts.doses.append(dose_facts(session))
+        elif session.kind is SessionKind.integration:
+            facts.integrations.append(integration_facts(session))
+    return facts
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else "?"
+
+
+def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
+    """The alerts one evaluated session raises."""
+    if isinstance(evaluation, DoseIntegration):
+        if evaluation.status is IntegrationStatus.unbooked:
+            return [
+                Alert(
+                    code=AlertCode.integration_unbooked,
+                    session_id=session.id,
+                    detail="No integration booked in the window closing "
+                    f"{_iso(evaluation.window_closes_at)}.",
+                )
+            ]
+        if evaluation.status is IntegrationStatus.missed:
+            return [
+                Alert(
+                    code=AlertCode.integration_missed,
+                    session_id=session.id,
+                    detail=f"The window closed {_iso(evaluation.window_closes_at)} "
+                    "with no integration in it.",
+                )
+            ]
+    if (
+        isinstance(evaluation, IntegrationWindow)
+        and session.status is SessionStatus.scheduled
+        and evaluation.status is not WindowStatus.in_window
+    ):
+        return [
+            Alert(
+                code=AlertCode.integration_outside_window,
+                session_id=session.id,
+                detail=f"This integration session is {evaluation.status.value.replace('_', ' ')}.",
+            )
+        ]
+    return []
+
+
+async def journey(
+    db: AsyncSession, principal: Principal, client_id: uuid.UUID, now: datetime
+) -> Journey:
+    """A client's whole journey: two queries whatever its length."""
+    client, stage = await get_client(db, principal, client_id, now)
+    sessions = await session_repository.for_client(db, principal.clinic_id, client.id)
+    facts = _facts(sessions)
+    policy = principal.policy
+    evaluated = [(s, evaluate(s, facts, policy, now)) for s in sessions]
+    return Journey(
+        client_id=client.id,
+        stage=stage,
+        sessions=[to_read(s, e) for s, e in evaluated],
+        alerts=[alert for s, e in evaluated for alert in alerts_for(s, e)],
+    )
+
+
+async def worklist(
+    db: AsyncSession,
+    principal: Principal,
+    now: datetime,
+    clinician_id: uuid.UUID | None,
+    limit: int,
+) -> IntegrationWorklist:
+    """Unbooked windows and outside-window bookings, each list capped at `limit`."""
+    policy = principal.policy
+    doses = await repository.unbooked_doses(
+        db, principal.clinic_id, policy, now, clinician_id, limit
+    )
+    outside = await repository.outside_window_sessions(
+        db, principal.clinic_id, policy, clinician_id, limit
+    )
+    evaluations = await evaluate_all(db, principal.clinic_id, [*doses, *outside], policy, now)
+    return IntegrationWorklist(
+        unbooked=[_as(KetamineSessionRead, to_read(s, evaluations[s.id])) for s in doses],
+        outside_window=[
+            _as(IntegrationSessionRead, to_read(s, evaluations[s.id])) for s in outside
+        ],
+    )
+
+
+def _as(model: type[T], value: object) -> T:
+    assert isinstance(value, model)
+    return value

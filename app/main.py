@@ -1,0 +1,124 @@
+"""The app factory: routers, middleware, error handlers, docs and lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from app.auth.router import router as api_keys_router
+from app.clients.router import router as clients_router
+from app.clinics.router import router as clinic_router
+from app.clock import Clock, system_clock
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.docs_ui import install_docs
+from app.errors import install_error_handlers
+from app.journeys.router import router as journeys_router
+from app.ops.metrics import Metrics, MetricsMiddleware
+from app.ops.router import router as ops_router
+from app.sessions.collections import routers as session_routers
+from app.staff.router import router as staff_router
+
+DESCRIPTION = """
+The backend of record for clinics offering ketamine-assisted psychotherapy (KAP).
+
+It tracks each client's journey — preparation, ketamine (dosing) and integration sessions — and
+flags every integration session by whether it falls inside the **post-dose neuroplasticity
+window**: it opens when a dose ends and closes 72 h later for IV, IM and intranasal doses,
+168 h later for sublingual and oral ones (clinic policy; see `GET /api/v1/clinic`).
+
+Authenticate with `Authorization: Bearer <api key>` (press **Authorize**). Errors are
+RFC 9457 `application/problem+json` with a stable `code`.
+"""
+
+TAGS = [
+    {"name": "clinic", "description": "Your clinic and its window policy."},
+    {"name": "staff", "description": "Staff members and their roles (admin)."},
+    {"name": "api-keys", "description": "Bearer credentials for staff (admin)."},
+    {"name": "clients", "description": "Clients and their derived journey stage."},
+    {"name": "journeys", "description": "A client's whole journey with alerts."},
+    {"name": "preparation-sessions", "description": "Sessions that prepare a client for dosing."},
+    {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
+    {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
+    {"name": "worklists", "description": "What needs booking or moving."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=["https://kap-journey.dev/problems/schedule_conflict"])
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable, machine-readable error code.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="On 422: [{loc, msg, type}]."
+    )
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=TAGS,
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    """Build the ASGI app; the engine connects lazily, so building it does no I/O."""
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="KAP Journey",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.clock = clock
+    app.state.metrics = Metrics()
+
+    install_error_handlers(app)
+    for router in (
+        ops_router,
+        clinic_router,
+        staff_router,
+        api_keys_router,
+        clients_router,
+        journeys_router,
+        *session_routers,
+    ):
+        app.include_router(router)
+    install_docs(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

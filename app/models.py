@@ -1,0 +1,11 @@
+"""Imports every model module so Base.metadata is complete (for Alembic and tests)."""
+
+
+def load_all_models() -> None:
+    """Import for side effects: each module registers its tables on Base.metadata."""
+    import app.auth.models
+    import app.clients.models
+    import app.clinics.models
+    import app.idempotency.models
+    import app.sessions.models
+    import app.staff.models  # noqa: F401

@@ -1,0 +1,66 @@
+"""One table for the three session kinds: they share a core and must never overlap."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
+from app.sessions.enums import Location, Route, SessionKind, SessionStatus
+
+
+def _enum(enum: type[SessionKind | SessionStatus | Location | Route], name: str) -> Enum:
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
+    """A preparation, ketamine (dosing) or integration session of one client."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("(kind = 'ketamine') = (route IS NOT NULL)", name="route_only_on_ketamine"),
+        CheckConstraint(
+            "kind = 'integration' OR ketamine_session_id IS NULL",
+            name="link_only_on_integration",
+        ),
+        Index("ix_sessions_clinic_client_starts", "clinic_id", "client_id", "starts_at"),
+        Index("ix_sessions_clinic_kind_starts", "clinic_id", "kind", "starts_at"),
+        Index("ix_sessions_clinic_clinician_starts", "clinic_id", "clinician_id", "starts_at"),
+        Index("ix_sessions_ketamine_session_id", "ketamine_session_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
+    clinician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
+    status: Mapped[SessionStatus] = mapped_column(
+        _enum(SessionStatus, "session_status"), default=SessionStatus.scheduled
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
+    location: Mapped[Location] = mapped_column(_enum(Location, "session_location"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    external_source: Mapped[str | None] = mapped_column(String(50))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # Preparation
+    topics: Mapped[list[str] | None] = mapped_column(JSON)
+    # Ketamine
+    route: Mapped[Route | None] = mapped_column(_enum(Route, "dose_route"))
+    dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    # Integration
+    ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))

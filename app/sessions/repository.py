@@ -1,0 +1,139 @@
+"""SQL for sessions: lookups, the overlap check, and filtered keyset pages."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.clients.models import Client
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped, to_epoch_us
+from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from app.windows import sql as window_sql
+from app.windows.policy import WindowPolicy
+from app.windows.rules import IntegrationStatus, WindowStatus
+
+
+async def get(
+    db: AsyncSession, clinic_id: uuid.UUID, session_id: uuid.UUID, kind: SessionKind | None = None
+) -> ClinicalSession | None:
+    stmt = clinic_scoped(ClinicalSession, clinic_id).where(ClinicalSession.id == session_id)
+    if kind is not None:
+        stmt = stmt.where(ClinicalSession.kind == kind)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_client(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Client | None:
+    """Load the client FOR UPDATE: scheduling for one client is serialised, so two concurrent
+    bookings cannot both pass the overlap check (SQLite serialises writers anyway)."""
+    stmt = clinic_scoped(Client, clinic_id).where(Client.id == client_id).with_for_update()
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def find_overlap(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    client_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    excluding: uuid.UUID | None = None,
+) -> ClinicalSession | None:
+    """A non-cancelled session of the client overlapping [starts_at, ends_at), if any."""
+    s = ClinicalSession
+    stmt = clinic_scoped(s, clinic_id).where(
+        s.client_id == client_id,
+        s.status != SessionStatus.cancelled,
+        s.starts_at < ends_at,
+        s.ends_at > starts_at,
+    )
+    if excluding is not None:
+        stmt = stmt.where(s.id != excluding)
+    return (await db.execute(stmt.order_by(s.starts_at).limit(1))).scalar_one_or_none()
+
+
+async def has_preparation_before(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    client_id: uuid.UUID,
+    before: datetime,
+    statuses: Sequence[SessionStatus],
+) -> bool:
+    s = ClinicalSession
+    stmt = clinic_scoped(s, clinic_id).where(
+        s.client_id == client_id,
+        s.kind == SessionKind.preparation,
+        s.status.in_(statuses),
+        s.starts_at < before,
+    )
+    return (await db.execute(stmt.limit(1))).first() is not None
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    client_id: uuid.UUID | None = None
+    clinician_id: uuid.UUID | None = None
+    status: SessionStatus | None = None
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+    integration_status: IntegrationStatus | None = None
+    window_status: WindowStatus | None = None
+
+
+def _filtered(
+    clinic_id: uuid.UUID, kind: SessionKind, f: SessionFilters, policy: WindowPolicy, now: datetime
+) -> Select[ClinicalSession]:
+    s = ClinicalSession
+    stmt = clinic_scoped(s, clinic_id).where(s.kind == kind)
+    if f.client_id is not None:
+        stmt = stmt.where(s.client_id == f.client_id)
+    if f.clinician_id is not None:
+        stmt = stmt.where(s.clinician_id == f.clinician_id)
+    if f.status is not None:
+        stmt = stmt.where(s.status == f.status)
+    if f.starts_after is not None:
+        stmt = stmt.where(s.starts_at >= f.starts_after)
+    if f.starts_before is not None:
+        stmt = stmt.where(s.starts_at < f.starts_before)
+    if f.integration_status is not None:
+        status = window_sql.dose_integration_status(s, policy, to_epoch_us(now))
+        stmt = stmt.where(status == f.integration_status.value)
+    if f.window_status is not None:
+        anchor = aliased(ClinicalSession)
+        stmt = stmt.outerjoin(anchor, anchor.id == window_sql.anchor_id(s)).where(
+            window_sql.integration_window_status(s, anchor, policy) == f.window_status.value
+        )
+    return stmt
+
+
+async def list_page(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    kind: SessionKind,
+    filters: SessionFilters,
+    page: PageParams,
+    policy: WindowPolicy,
+    now: datetime,
+) -> Sequence[ClinicalSession]:
+    """One page of a kind's sessions by (starts_at, id); every filter runs in SQL."""
+    stmt = _filtered(clinic_id, kind, filters, policy, now)
+    stmt = keyset(stmt, [ClinicalSession.starts_at, ClinicalSession.id], page)
+    return (await db.execute(stmt)).scalars().all()
+
+
+async def for_client(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Sequence[ClinicalSession]:
+    """Every session of one client, in journey order."""
+    stmt = (
+        clinic_scoped(ClinicalSession, clinic_id)
+        .where(ClinicalSession.client_id == client_id)
+        .order_by(ClinicalSession.starts_at, ClinicalSession.id)
+    )
+    return (await db.execute(stmt)).scalars().all()

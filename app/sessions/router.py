@@ -1,0 +1,198 @@
+"""The three session collections. Create, edit and list differ by kind; the rest is shared."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.deps import AnyStaff, Principal
+from app.clock import Now
+from app.common.http import IfMatch, check_version, set_etag
+from app.common.pagination import PageParams, split_page
+from app.common.schemas import InputTimestamp, Page
+from app.db import DbSession
+from app.errors import (
+    Conflict,
+    NotFound,
+    PreparationRequired,
+    ScheduleConflict,
+    ValidationFailed,
+    VersionConflict,
+    responses_for,
+)
+from app.sessions import repository, service
+from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from app.sessions.schemas import CancelBody, CompleteBody, SessionCreate, SessionUpdate
+from app.sessions.views import SessionReadModel, to_read
+from app.windows.service import evaluate_all
+
+WRITE_ERRORS = responses_for(ValidationFailed, ScheduleConflict, PreparationRequired, Conflict)
+
+
+class SessionQuery:
+    """Filters shared by the three session lists."""
+
+    def __init__(
+        self,
+        client_id: Annotated[uuid.UUID | None, Query()] = None,
+        clinician_id: Annotated[uuid.UUID | None, Query()] = None,
+        status: Annotated[SessionStatus | None, Query()] = None,
+        starts_after: Annotated[
+            InputTimestamp | None, Query(description="Sessions starting at or after this instant.")
+        ] = None,
+        starts_before: Annotated[
+            InputTimestamp | None, Query(description="Sessions starting before this instant.")
+        ] = None,
+    ) -> None:
+        self.filters = repository.SessionFilters(
+            client_id=client_id,
+            clinician_id=clinician_id,
+            status=status,
+            starts_after=starts_after,
+            starts_before=starts_before,
+        )
+
+
+SessionFiltersDep = Annotated[SessionQuery, Depends()]
+
+
+async def respond(
+    db: DbSession, principal: Principal, session: ClinicalSession, now: datetime, response: Response
+) -> SessionReadModel:
+    """The session's read model with its evaluation, and its ETag."""
+    evaluations = await evaluate_all(db, principal.clinic_id, [session], principal.policy, now)
+    set_etag(response, session.version)
+    return to_read(session, evaluations[session.id])
+
+
+async def create(
+    db: DbSession,
+    principal: Principal,
+    kind: SessionKind,
+    body: SessionCreate,
+    now: datetime,
+    response: Response,
+) -> SessionReadModel:
+    session = await service.create_session(db, principal, kind, body)
+    response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
+    return await respond(db, principal, session, now, response)
+
+
+async def update(
+    db: DbSession,
+    principal: Principal,
+    kind: SessionKind,
+    session_id: uuid.UUID,
+    body: SessionUpdate,
+    if_match: str | None,
+    now: datetime,
+    response: Response,
+) -> SessionReadModel:
+    session = await service.get_session(db, principal.clinic_id, session_id, kind)
+    check_version(if_match, session.version)
+    session = await service.update_session(db, principal, session, body)
+    return await respond(db, principal, session, now, response)
+
+
+async def list_kind(
+    db: DbSession,
+    principal: Principal,
+    kind: SessionKind,
+    filters: repository.SessionFilters,
+    page: PageParams,
+    now: datetime,
+) -> Page[Any]:
+    rows = await repository.list_page(
+        db, principal.clinic_id, kind, filters, page, principal.policy, now
+    )
+    items, cursor = split_page(rows, page, lambda s: (s.starts_at, s.id))
+    evaluations = await evaluate_all(db, principal.clinic_id, items, principal.policy, now)
+    return Page[Any](items=[to_read(s, evaluations[s.id]) for s in items], next_cursor=cursor)
+
+
+def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any]) -> None:
+    """GET one and the three status actions, identical for every kind."""
+    label = kind.value
+
+    async def get_session(
+        session_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
+    ) -> SessionReadModel:
+        session = await service.get_session(db, principal.clinic_id, session_id, kind)
+        return await respond(db, principal, session, now, response)
+
+    router.add_api_route(
+        "/{session_id}",
+        get_session,
+        methods=["GET"],
+        name=f"get_{label}_session",
+        summary=f"Get a {label} session",
+        description=f"One {label} session with its window evaluation.",
+        response_model=read_model,
+        responses=responses_for(NotFound),
+    )
+
+    async def load(
+        principal: Principal, db: DbSession, session_id: uuid.UUID, if_match: str | None
+    ) -> ClinicalSession:
+        session = await service.get_session(db, principal.clinic_id, session_id, kind)
+        check_version(if_match, session.version)
+        return session
+
+    async def complete_session(
+        session_id: uuid.UUID,
+        body: CompleteBody,
+        principal: AnyStaff,
+        db: DbSession,
+        now: Now,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> SessionReadModel:
+        session = await load(principal, db, session_id, if_match)
+        session = await service.complete_session(db, principal, session, body.ended_at, now)
+        return await respond(db, principal, session, now, response)
+
+    async def cancel_session(
+        session_id: uuid.UUID,
+        body: CancelBody,
+        principal: AnyStaff,
+        db: DbSession,
+        now: Now,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> SessionReadModel:
+        session = await load(principal, db, session_id, if_match)
+        session = await service.cancel_session(db, session, body.reason)
+        return await respond(db, principal, session, now, response)
+
+    async def mark_no_show(
+        session_id: uuid.UUID,
+        principal: AnyStaff,
+        db: DbSession,
+        now: Now,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> SessionReadModel:
+        session = await load(principal, db, session_id, if_match)
+        session = await service.mark_no_show(db, session, now)
+        return await respond(db, principal, session, now, response)
+
+    actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str]] = [
+        ("complete", "complete", complete_session,
+         "Mark it completed. For a dose, the window is measured from `ended_at` when given."),
+        ("cancel", "cancel", cancel_session, "Cancel it (scheduled sessions only), with a reason."),
+        ("no-show", "mark_no_show", mark_no_show, "Record that the client did not come."),
+    ]  # fmt: skip
+    for path, verb, endpoint, doc in actions:
+        router.add_api_route(
+            f"/{{session_id}}/{path}",
+            endpoint,
+            methods=["POST"],
+            name=f"{verb}_{label}_session",
+            summary=f"{verb.replace('_', ' ').capitalize()} a {label} session",
+            description=doc,
+            response_model=read_model,
+            responses=responses_for(NotFound, VersionConflict, Conflict, ValidationFailed),
+        )

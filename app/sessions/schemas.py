@@ -1,0 +1,193 @@
+"""Session schemas: one core shared by the three kinds, plus each kind's own fields."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.common.schemas import (
+    InputModel,
+    InputTimestamp,
+    LongText,
+    OutputModel,
+    PatchModel,
+    UTCTimestamp,
+)
+from app.sessions.enums import Location, PreparationTopic, Route, SessionKind, SessionStatus
+from app.windows.rules import IntegrationStatus, WindowStatus
+
+MAX_SESSION_LENGTH = timedelta(hours=12)
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+DoseMg = Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False, examples=[35.0])]
+WeightKg = Annotated[float, Field(gt=0, le=500, allow_inf_nan=False, examples=[70.0])]
+
+
+class ExternalRef(BaseModel):
+    """Where a session came from in another system (e.g. a Cal.com booking)."""
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
+        examples=["calcom"]
+    )
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        examples=["bk_8f2a"]
+    )
+
+
+def check_times(starts_at: datetime, ends_at: datetime) -> None:
+    """ends_at after starts_at, and at most 12 hours later."""
+    if ends_at <= starts_at:
+        raise ValueError("ends_at must be after starts_at")
+    if ends_at - starts_at > MAX_SESSION_LENGTH:
+        raise ValueError("a session lasts at most 12 hours")
+
+
+class SessionCreate(InputModel):
+    client_id: uuid.UUID
+    clinician_id: uuid.UUID | None = Field(
+        default=None,
+        description="Who runs the session; defaults to the caller (unless a scheduler).",
+    )
+    starts_at: InputTimestamp
+    ends_at: InputTimestamp = Field(examples=["2026-03-02T10:00:00-05:00"])
+    location: Location = Location.in_person
+    notes: LongText | None = None
+    external_ref: ExternalRef | None = None
+
+    @model_validator(mode="after")
+    def _times(self) -> "SessionCreate":
+        check_times(self.starts_at, self.ends_at)
+        return self
+
+
+class PreparationSessionCreate(SessionCreate):
+    """Book a preparation session."""
+
+    topics: list[PreparationTopic] = Field(default_factory=list, examples=[["intentions"]])
+
+
+class KetamineSessionCreate(SessionCreate):
+    """Book a dosing session. The route decides how long its window stays open."""
+
+    route: Route
+    dose_mg: DoseMg | None = None
+    weight_kg: WeightKg | None = None
+
+
+class IntegrationSessionCreate(SessionCreate):
+    """Book an integration session; its window is found from the client's doses."""
+
+    ketamine_session_id: uuid.UUID | None = Field(
+        default=None,
+        description="Link to a dose explicitly; otherwise the latest dose before it anchors it.",
+    )
+
+
+class SessionUpdate(PatchModel):
+    required_fields = frozenset({"starts_at", "ends_at", "clinician_id", "location"})
+
+    starts_at: InputTimestamp | None = None
+    ends_at: InputTimestamp | None = None
+    clinician_id: uuid.UUID | None = None
+    location: Location | None = None
+    notes: LongText | None = None
+    external_ref: ExternalRef | None = None
+
+
+class PreparationSessionUpdate(SessionUpdate):
+    """Reschedule (scheduled sessions only) or edit a preparation session."""
+
+    required_fields = SessionUpdate.required_fields | {"topics"}
+    topics: list[PreparationTopic] | None = None
+
+
+class KetamineSessionUpdate(SessionUpdate):
+    """Reschedule (scheduled sessions only) or edit a dosing session."""
+
+    required_fields = SessionUpdate.required_fields | {"route"}
+    route: Route | None = None
+    dose_mg: DoseMg | None = None
+    weight_kg: WeightKg | None = None
+
+
+class IntegrationSessionUpdate(SessionUpdate):
+    """Reschedule (scheduled sessions only), edit, link or unlink an integration session."""
+
+    ketamine_session_id: uuid.UUID | None = None
+
+
+class CompleteBody(InputModel):
+    ended_at: InputTimestamp | None = Field(
+        default=None,
+        description="When it actually ended; a dose's window is measured from this when given.",
+    )
+
+
+class CancelBody(InputModel):
+    reason: Reason = Field(examples=["Client unwell; will rebook"])
+
+
+class DoseIntegrationRead(BaseModel):
+    """Whether integration is booked inside this dose's window."""
+
+    status: IntegrationStatus
+    window_opens_at: UTCTimestamp | None
+    window_closes_at: UTCTimestamp | None
+    integration_session_ids: list[uuid.UUID]
+
+
+class IntegrationWindowRead(BaseModel):
+    """Where this integration session falls relative to its anchoring dose's window."""
+
+    status: WindowStatus
+    ketamine_session_id: uuid.UUID | None
+    linked: bool = Field(description="True when the anchor is the explicitly linked dose.")
+    hours_after_dose: float | None = Field(
+        description="Hours from the end of the dose to the start of this session (may be negative)."
+    )
+    opens_at: UTCTimestamp | None
+    closes_at: UTCTimestamp | None
+
+
+class SessionRead(OutputModel):
+    id: uuid.UUID
+    kind: SessionKind
+    client_id: uuid.UUID
+    clinician_id: uuid.UUID
+    starts_at: UTCTimestamp
+    ends_at: UTCTimestamp
+    status: SessionStatus
+    ended_at: UTCTimestamp | None
+    cancellation_reason: str | None
+    location: Location
+    notes: str | None = None
+    external_ref: ExternalRef | None
+    version: int
+    created_at: UTCTimestamp
+    updated_at: UTCTimestamp
+
+
+class PreparationSessionRead(SessionRead):
+    kind: Literal[SessionKind.preparation] = SessionKind.preparation
+    topics: list[PreparationTopic]
+
+
+class KetamineSessionRead(SessionRead):
+    kind: Literal[SessionKind.ketamine] = SessionKind.ketamine
+    route: Route
+    dose_mg: float | None = None
+    weight_kg: float | None = None
+    integration: DoseIntegrationRead
+
+
+class IntegrationSessionRead(SessionRead):
+    kind: Literal[SessionKind.integration] = SessionKind.integration
+    ketamine_session_id: uuid.UUID | None
+    window: IntegrationWindowRead
+
+
+AnySessionRead = Annotated[
+    PreparationSessionRead | KetamineSessionRead | IntegrationSessionRead,
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,255 @@
+"""Session rules: who and when, no overlaps, preparation first, and the status machine."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.deps import Principal
+from app.clients.models import Client
+from app.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PreparationRequired,
+    ScheduleConflict,
+    ValidationFailed,
+    invalid_reference,
+)
+from app.sessions import repository
+from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from app.sessions.schemas import (
+    MAX_SESSION_LENGTH,
+    IntegrationSessionCreate,
+    IntegrationSessionUpdate,
+    KetamineSessionCreate,
+    SessionCreate,
+    SessionUpdate,
+    check_times,
+)
+from app.staff import repository as staff_repository
+from app.staff.models import Role
+
+SCHEDULE_FIELDS = frozenset({"starts_at", "ends_at"})
+KIND_LABEL = {
+    SessionKind.preparation: "preparation session",
+    SessionKind.ketamine: "ketamine session",
+    SessionKind.integration: "integration session",
+}
+
+
+class SessionNotFound(NotFound):
+    title = "Session not found"
+
+
+class ClientArchived(Conflict):
+    code, title = "client_archived", "The client is archived"
+
+
+async def get_session(
+    db: AsyncSession, clinic_id: uuid.UUID, session_id: uuid.UUID, kind: SessionKind
+) -> ClinicalSession:
+    session = await repository.get(db, clinic_id, session_id, kind)
+    if session is None:
+        raise SessionNotFound(f"No {KIND_LABEL[kind]} {session_id} in this clinic.")
+    return session
+
+
+async def _schedulable_client(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Client:
+    client = await repository.lock_client(db, clinic_id, client_id)
+    if client is None:
+        raise invalid_reference("client_id", "a client")
+    if client.archived:
+        raise ClientArchived("Unarchive the client before scheduling sessions.")
+    return client
+
+
+async def _clinician(
+    db: AsyncSession, principal: Principal, clinician_id: uuid.UUID | None
+) -> uuid.UUID:
+    if clinician_id is None:
+        if principal.role is Role.scheduler:
+            raise ValidationFailed(
+                "clinician_id is required when a scheduler books a session.",
+                loc=("body", "clinician_id"),
+                kind="missing",
+            )
+        return principal.staff_id
+    staff = await staff_repository.get(db, principal.clinic_id, clinician_id)
+    if staff is None or not staff.active or staff.role is Role.scheduler:
+        raise invalid_reference("clinician_id", "an active clinician or admin")
+    return staff.id
+
+
+async def _ensure_free(
+    db: AsyncSession, session: ClinicalSession, excluding: uuid.UUID | None = None
+) -> None:
+    other = await repository.find_overlap(
+        db, session.clinic_id, session.client_id, session.starts_at, session.ends_at, excluding
+    )
+    if other is not None:
+        raise ScheduleConflict(
+            f"It overlaps the client's {KIND_LABEL[other.kind]} {other.id}.",
+            extra={"conflicting_session_id": str(other.id)},
+        )
+
+
+async def _ensure_preparation(
+    db: AsyncSession,
+    principal: Principal,
+    dose: ClinicalSession,
+    statuses: tuple[SessionStatus, ...],
+) -> None:
+    if not principal.clinic.require_completed_preparation:
+        return
+    if not await repository.has_preparation_before(
+        db, dose.clinic_id, dose.client_id, dose.starts_at, statuses
+    ):
+        wanted = "completed" if statuses == (SessionStatus.completed,) else "scheduled or completed"
+        raise PreparationRequired(
+            f"This clinic requires a {wanted} preparation session before the dose."
+        )
+
+
+async def _ensure_link(
+    db: AsyncSession, session: ClinicalSession, ketamine_session_id: uuid.UUID | None
+) -> None:
+    if ketamine_session_id is None:
+        return
+    dose = await repository.get(db, session.clinic_id, ketamine_session_id, SessionKind.ketamine)
+    if dose is None or dose.client_id != session.client_id:
+        raise invalid_reference("ketamine_session_id", "a ketamine session of the same client")
+
+
+BOOKING_STATUSES = (SessionStatus.scheduled, SessionStatus.completed)
+
+
+async def create_session(
+    db: AsyncSession, principal: Principal, kind: SessionKind, body: SessionCreate
+) -> ClinicalSession:
+    """Book a session of `kind` after checking every scheduling rule."""
+    await _schedulable_client(db, principal.clinic_id, body.client_id)
+    fields: dict[str, Any] = body.model_dump(exclude={"external_ref", "clinician_id"})
+    session = ClinicalSession(
+        clinic_id=principal.clinic_id,
+        kind=kind,
+        status=SessionStatus.scheduled,
+        clinician_id=await _clinician(db, principal, body.clinician_id),
+        **fields,
+    )
+    _apply_external_ref(session, body.external_ref)
+    await _ensure_free(db, session)
+    if isinstance(body, KetamineSessionCreate):
+        await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
+    if isinstance(body, IntegrationSessionCreate):
+        await _ensure_link(db, session, body.ketamine_session_id)
+    db.add(session)
+    await db.flush()
+    return session
+
+
+def _apply_external_ref(session: ClinicalSession, ref: Any) -> None:
+    session.external_source = ref.source if ref is not None else None
+    session.external_id = ref.id if ref is not None else None
+
+
+async def update_session(
+    db: AsyncSession, principal: Principal, session: ClinicalSession, body: SessionUpdate
+) -> ClinicalSession:
+    """Reschedule (scheduled only) or edit; every rule is checked against the result."""
+    changes = body.changes()
+    moves = SCHEDULE_FIELDS & changes.keys() and (
+        changes.get("starts_at", session.starts_at) != session.starts_at
+        or changes.get("ends_at", session.ends_at) != session.ends_at
+    )
+    if moves and session.status is not SessionStatus.scheduled:
+        raise InvalidTransition(f"A {session.status.value} session cannot be rescheduled.")
+    if "clinician_id" in changes:
+        changes["clinician_id"] = await _clinician(db, principal, changes["clinician_id"])
+    if "external_ref" in changes:
+        _apply_external_ref(session, body.external_ref)
+        del changes["external_ref"]
+    if isinstance(body, IntegrationSessionUpdate) and "ketamine_session_id" in changes:
+        await _ensure_link(db, session, changes["ketamine_session_id"])
+    starts_at = changes.get("starts_at", session.starts_at)
+    ends_at = changes.get("ends_at", session.ends_at)
+    try:
+        check_times(starts_at, ends_at)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), loc=("body", "ends_at"), kind="invalid_times") from exc
+    for name, value in changes.items():
+        setattr(session, name, value)
+    if moves:
+        await repository.lock_client(db, session.clinic_id, session.client_id)
+        await _ensure_free(db, session, excluding=session.id)
+        if session.kind is SessionKind.ketamine:
+            await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
+    await db.flush()
+    return session
+
+
+def _ensure_scheduled(session: ClinicalSession, action: str) -> None:
+    if session.status is not SessionStatus.scheduled:
+        raise InvalidTransition(
+            f"Only a scheduled session can be {action}; this one is {session.status.value}."
+        )
+
+
+def _ensure_started(session: ClinicalSession, now: datetime, action: str) -> None:
+    if session.starts_at > now:
+        raise InvalidTransition(f"A session that has not started yet cannot be {action}.")
+
+
+async def complete_session(
+    db: AsyncSession,
+    principal: Principal,
+    session: ClinicalSession,
+    ended_at: datetime | None,
+    now: datetime,
+) -> ClinicalSession:
+    """Mark a session completed, optionally recording when it actually ended."""
+    _ensure_scheduled(session, "completed")
+    _ensure_started(session, now, "completed")
+    if ended_at is not None:
+        if not session.starts_at < ended_at <= session.starts_at + MAX_SESSION_LENGTH:
+            raise ValidationFailed(
+                "ended_at must be after starts_at and within 12 hours of it.",
+                loc=("body", "ended_at"),
+                kind="invalid_times",
+            )
+        if ended_at > now:
+            raise ValidationFailed(
+                "ended_at cannot be in the future.", loc=("body", "ended_at"), kind="in_the_future"
+            )
+    if session.kind is SessionKind.ketamine:
+        await _ensure_preparation(db, principal, session, (SessionStatus.completed,))
+    session.status = SessionStatus.completed
+    session.ended_at = ended_at
+    await db.flush()
+    return session
+
+
+async def cancel_session(
+    db: AsyncSession, session: ClinicalSession, reason: str
+) -> ClinicalSession:
+    """Cancel a scheduled session; it stays on record with its reason."""
+    _ensure_scheduled(session, "cancelled")
+    session.status = SessionStatus.cancelled
+    session.cancellation_reason = reason
+    await db.flush()
+    return session
+
+
+async def mark_no_show(
+    db: AsyncSession, session: ClinicalSession, now: datetime
+) -> ClinicalSession:
+    """Record that the client did not come."""
+    _ensure_scheduled(session, "marked as a no-show")
+    _ensure_started(session, now, "marked as a no-show")
+    session.status = SessionStatus.no_show
+    await db.flush()
+    return session

@@ -1,0 +1,55 @@
+"""ORM session + window evaluation -> the kind's read schema."""
+
+from typing import Any
+
+from app.sessions.enums import SessionKind
+from app.sessions.models import ClinicalSession
+from app.sessions.schemas import (
+    DoseIntegrationRead,
+    ExternalRef,
+    IntegrationSessionRead,
+    IntegrationWindowRead,
+    KetamineSessionRead,
+    PreparationSessionRead,
+)
+from app.windows.rules import DoseIntegration, IntegrationWindow
+from app.windows.service import Evaluation
+
+SessionReadModel = PreparationSessionRead | KetamineSessionRead | IntegrationSessionRead
+
+CORE_FIELDS = (
+    "id", "client_id", "clinician_id", "starts_at", "ends_at", "status", "ended_at",
+    "cancellation_reason", "location", "notes", "version", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _core(session: ClinicalSession) -> dict[str, Any]:
+    core = {name: getattr(session, name) for name in CORE_FIELDS}
+    core["external_ref"] = (
+        ExternalRef(source=session.external_source, id=session.external_id)
+        if session.external_source is not None and session.external_id is not None
+        else None
+    )
+    return core
+
+
+def to_read(session: ClinicalSession, evaluation: Evaluation) -> SessionReadModel:
+    """The read schema for a session of any kind, with its window evaluation."""
+    core = _core(session)
+    if session.kind is SessionKind.ketamine:
+        assert isinstance(evaluation, DoseIntegration)
+        return KetamineSessionRead(
+            **core,
+            route=session.route,
+            dose_mg=session.dose_mg,
+            weight_kg=session.weight_kg,
+            integration=DoseIntegrationRead.model_validate(evaluation, from_attributes=True),
+        )
+    if session.kind is SessionKind.integration:
+        assert isinstance(evaluation, IntegrationWindow)
+        return IntegrationSessionRead(
+            **core,
+            ketamine_session_id=session.ketamine_session_id,
+            window=IntegrationWindowRead.model_validate(evaluation, from_attributes=True),
+        )
+    return PreparationSessionRead(**core, topics=session.topics or [])

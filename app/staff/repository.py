@@ -1,0 +1,51 @@
+"""SQL for staff."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped
+from app.staff.models import Role, Staff
+
+
+async def get(db: AsyncSession, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff | None:
+    stmt = clinic_scoped(Staff, clinic_id).where(Staff.id == staff_id)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def email_taken(
+    db: AsyncSession, clinic_id: uuid.UUID, email: str, *, excluding: uuid.UUID | None = None
+) -> bool:
+    stmt = clinic_scoped(Staff, clinic_id).where(Staff.email == email)
+    if excluding is not None:
+        stmt = stmt.where(Staff.id != excluding)
+    return (await db.execute(stmt.limit(1))).first() is not None
+
+
+async def count_active_admins(db: AsyncSession, clinic_id: uuid.UUID) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Staff)
+        .where(Staff.clinic_id == clinic_id, Staff.role == Role.admin, Staff.active.is_(True))
+    )
+    return (await db.execute(stmt)).scalar_one()
+
+
+async def list_page(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    page: PageParams,
+    *,
+    role: Role | None,
+    active: bool | None,
+) -> Sequence[Staff]:
+    stmt = clinic_scoped(Staff, clinic_id)
+    if role is not None:
+        stmt = stmt.where(Staff.role == role)
+    if active is not None:
+        stmt = stmt.where(Staff.active.is_(active))
+    stmt = keyset(stmt, [Staff.email, Staff.id], page)
+    return (await db.execute(stmt)).scalars().all()

@@ -1,0 +1,68 @@
+"""A clinic's window policy as a plain value, read once per request."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from app.sessions.enums import Route
+
+DEFAULT_CLOSES_AFTER_HOURS: Mapping[Route, int] = {
+    Route.iv: 72,
+    Route.im: 72,
+    Route.intranasal: 72,
+    Route.sublingual: 168,
+    Route.oral: 168,
+}
+
+
+class PolicyColumns(Protocol):
+    """The clinic columns a policy is read from (the Clinic model satisfies it)."""
+
+    window_opens_after_s: int
+    window_closes_iv_s: int
+    window_closes_im_s: int
+    window_closes_intranasal_s: int
+    window_closes_sublingual_s: int
+    window_closes_oral_s: int
+    closing_soon_s: int
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """Offsets from a dose's anchor time, in whole seconds (the stored resolution)."""
+
+    opens_after_s: int
+    closes_after_s: Mapping[Route, int]
+    closing_soon_s: int
+
+    @classmethod
+    def from_clinic(cls, clinic: PolicyColumns) -> "WindowPolicy":
+        return cls(
+            opens_after_s=clinic.window_opens_after_s,
+            closes_after_s={
+                Route.iv: clinic.window_closes_iv_s,
+                Route.im: clinic.window_closes_im_s,
+                Route.intranasal: clinic.window_closes_intranasal_s,
+                Route.sublingual: clinic.window_closes_sublingual_s,
+                Route.oral: clinic.window_closes_oral_s,
+            },
+            closing_soon_s=clinic.closing_soon_s,
+        )
+
+    @classmethod
+    def default(cls) -> "WindowPolicy":
+        return cls(
+            opens_after_s=0,
+            closes_after_s={
+                route: hours * 3600 for route, hours in DEFAULT_CLOSES_AFTER_HOURS.items()
+            },
+            closing_soon_s=24 * 3600,
+        )
+
+    @property
+    def opens_after(self) -> timedelta:
+        return timedelta(seconds=self.opens_after_s)
+
+    def closes_after(self, route: Route) -> timedelta:
+        return timedelta(seconds=self.closes_after_s[route])

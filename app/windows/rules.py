@@ -1,0 +1,179 @@
+"""The neuroplasticity-window rule ("Window evaluation" in API.md) as pure functions.
+
+Everything here works on plain values and aware UTC datetimes, so the rule can be tested to the
+microsecond without a database. `app.windows.sql` is its twin for filtering in SQL; a property
+test keeps the two in agreement.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from app.sessions.enums import ANCHORING_STATUSES, Route, SessionStatus
+from app.windows.policy import WindowPolicy
+
+
+class WindowStatus(StrEnum):
+    """Where an integration session falls relative to its anchoring dose's window."""
+
+    no_ketamine_session = "no_ketamine_session"
+    before_window = "before_window"
+    in_window = "in_window"
+    after_window = "after_window"
+
+
+class IntegrationStatus(StrEnum):
+    """Whether a dose's window has integration booked inside it."""
+
+    not_applicable = "not_applicable"
+    booked_in_window = "booked_in_window"
+    unbooked = "unbooked"
+    missed = "missed"
+
+
+@dataclass(frozen=True)
+class DoseFacts:
+    """What the rule needs to know about a ketamine session."""
+
+    id: uuid.UUID
+    status: SessionStatus
+    route: Route
+    starts_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None
+
+    @property
+    def anchors(self) -> bool:
+        return self.status in ANCHORING_STATUSES
+
+    @property
+    def anchor_time(self) -> datetime:
+        """T(K): the recorded end when there is one, else the scheduled end."""
+        return self.ended_at if self.ended_at is not None else self.ends_at
+
+
+@dataclass(frozen=True)
+class IntegrationFacts:
+    """What the rule needs to know about an integration session."""
+
+    id: uuid.UUID
+    status: SessionStatus
+    starts_at: datetime
+    ketamine_session_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    opens_at: datetime
+    closes_at: datetime
+
+
+@dataclass(frozen=True)
+class IntegrationWindow:
+    """I.window of API.md."""
+
+    status: WindowStatus
+    ketamine_session_id: uuid.UUID | None = None
+    linked: bool = False
+    hours_after_dose: float | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DoseIntegration:
+    """K.integration of API.md."""
+
+    status: IntegrationStatus
+    window_opens_at: datetime | None = None
+    window_closes_at: datetime | None = None
+    integration_session_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def dose_window(dose: DoseFacts, policy: WindowPolicy) -> Window:
+    """The window a dose opens, on absolute instants (DST cannot move it)."""
+    anchor = dose.anchor_time
+    return Window(
+        opens_at=anchor + policy.opens_after,
+        closes_at=anchor + policy.closes_after(dose.route),
+    )
+
+
+def find_anchor(
+    integration: IntegrationFacts, doses: Iterable[DoseFacts]
+) -> tuple[DoseFacts | None, bool]:
+    """The dose an integration session is measured against, and whether it was linked."""
+    anchoring = [dose for dose in doses if dose.anchors]
+    if integration.ketamine_session_id is not None:
+        for dose in anchoring:
+            if dose.id == integration.ketamine_session_id:
+                return dose, True
+    earlier = [dose for dose in anchoring if dose.starts_at <= integration.starts_at]
+    if not earlier:
+        return None, False
+    return max(earlier, key=lambda dose: (dose.starts_at, dose.id)), False
+
+
+def _hours(delta: timedelta) -> float:
+    return round(delta / timedelta(hours=1), 2)
+
+
+def evaluate_integration(
+    integration: IntegrationFacts, doses: Iterable[DoseFacts], policy: WindowPolicy
+) -> IntegrationWindow:
+    """I.window: which dose anchors it and whether it starts inside that dose's window."""
+    anchor, linked = find_anchor(integration, doses)
+    if anchor is None:
+        return IntegrationWindow(status=WindowStatus.no_ketamine_session)
+    window = dose_window(anchor, policy)
+    if integration.starts_at < window.opens_at:
+        status = WindowStatus.before_window
+    elif integration.starts_at <= window.closes_at:
+        status = WindowStatus.in_window
+    else:
+        status = WindowStatus.after_window
+    return IntegrationWindow(
+        status=status,
+        ketamine_session_id=anchor.id,
+        linked=linked,
+        hours_after_dose=_hours(integration.starts_at - anchor.anchor_time),
+        opens_at=window.opens_at,
+        closes_at=window.closes_at,
+    )
+
+
+def evaluate_dose(
+    dose: DoseFacts,
+    integrations: Sequence[IntegrationFacts],
+    doses: Sequence[DoseFacts],
+    policy: WindowPolicy,
+    now: datetime,
+) -> DoseIntegration:
+    """K.integration: is integration booked inside this dose's window, still open, or missed.
+
+    `integrations` and `doses` are the same client's sessions, so inferred anchors can be found.
+    """
+    if not dose.anchors:
+        return DoseIntegration(status=IntegrationStatus.not_applicable)
+    window = dose_window(dose, policy)
+    anchored: list[tuple[IntegrationFacts, IntegrationWindow]] = []
+    for integration in integrations:
+        if integration.status not in ANCHORING_STATUSES:
+            continue
+        evaluation = evaluate_integration(integration, doses, policy)
+        if evaluation.ketamine_session_id == dose.id:
+            anchored.append((integration, evaluation))
+    if any(evaluation.status is WindowStatus.in_window for _, evaluation in anchored):
+        status = IntegrationStatus.booked_in_window
+    elif now <= window.closes_at:
+        status = IntegrationStatus.unbooked
+    else:
+        status = IntegrationStatus.missed
+    return DoseIntegration(
+        status=status,
+        window_opens_at=window.opens_at,
+        window_closes_at=window.closes_at,
+        integration_session_ids=[integration.id for integration, _ in anchored],
+    )

@@ -1,0 +1,155 @@
+"""The window rule as SQL expressions, for filters that must run in the database and paginate.
+
+Instants are compared as integer microseconds since the epoch (`epoch_us`), which is exact on
+PostgreSQL and SQLite alike. Policy offsets are bound as parameters: every query is scoped to one
+clinic, whose policy the request has already loaded.
+"""
+
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import AliasedClass
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.clients.models import Client, ClientStage
+from app.db import epoch_us
+from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from app.windows.policy import WindowPolicy
+from app.windows.rules import IntegrationStatus, WindowStatus
+
+US_PER_S = 1_000_000
+Sessions = type[ClinicalSession] | AliasedClass[ClinicalSession]
+
+
+def _us(value: int) -> ColumnElement[int]:
+    return literal(value, BigInteger())
+
+
+def anchor_time_us(dose: Sessions) -> ColumnElement[int]:
+    """T(K) in microseconds: ended_at when recorded, else ends_at."""
+    return epoch_us(func.coalesce(dose.ended_at, dose.ends_at))
+
+
+def window_bounds_us(
+    dose: Sessions, policy: WindowPolicy
+) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """(opens_at, closes_at) of a dose's window, in microseconds."""
+    anchor = anchor_time_us(dose)
+    closes_after_s = case(
+        *((dose.route == route, _us(policy.closes_after_s[route])) for route in Route),
+        else_=_us(0),
+    )
+    opens = anchor + _us(policy.opens_after_s * US_PER_S)
+    closes = anchor + closes_after_s * _us(US_PER_S)
+    return opens, closes
+
+
+def anchor_id(integration: Sessions) -> ColumnElement[Any]:
+    """The id of the dose anchoring an integration session: the linked one if it anchors,
+    else the same client's latest anchoring dose starting no later than the session."""
+    linked = aliased(ClinicalSession)
+    linked_id = (
+        select(linked.id)
+        .where(
+            linked.id == integration.ketamine_session_id,
+            linked.kind == SessionKind.ketamine,
+            linked.status.in_(ANCHORING_STATUSES),
+        )
+        .scalar_subquery()
+    )
+    dose = aliased(ClinicalSession)
+    inferred_id = (
+        select(dose.id)
+        .where(
+            dose.clinic_id == integration.clinic_id,
+            dose.client_id == integration.client_id,
+            dose.kind == SessionKind.ketamine,
+            dose.status.in_(ANCHORING_STATUSES),
+            dose.starts_at <= integration.starts_at,
+        )
+        .order_by(dose.starts_at.desc(), dose.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(linked_id, inferred_id)
+
+
+def integration_window_status(
+    integration: Sessions, anchor: Sessions, policy: WindowPolicy
+) -> ColumnElement[str]:
+    """I.window.status, given `anchor` outer-joined on `anchor_id(integration)`."""
+    opens, closes = window_bounds_us(anchor, policy)
+    starts = epoch_us(integration.starts_at)
+    return case(
+        (anchor.id.is_(None), WindowStatus.no_ketamine_session.value),
+        (starts < opens, WindowStatus.before_window.value),
+        (starts <= closes, WindowStatus.in_window.value),
+        else_=WindowStatus.after_window.value,
+    )
+
+
+def dose_integration_status(
+    dose: Sessions, policy: WindowPolicy, now_us: int
+) -> ColumnElement[str]:
+    """K.integration.status for a ketamine session row."""
+    opens, closes = window_bounds_us(dose, policy)
+    integration = aliased(ClinicalSession)
+    starts = epoch_us(integration.starts_at)
+    booked = exists().where(
+        integration.clinic_id == dose.clinic_id,
+        integration.client_id == dose.client_id,
+        integration.kind == SessionKind.integration,
+        integration.status.in_(ANCHORING_STATUSES),
+        anchor_id(integration) == dose.id,
+        starts >= opens,
+        starts <= closes,
+    )
+    return case(
+        (dose.status.not_in(ANCHORING_STATUSES), IntegrationStatus.not_applicable.value),
+        (booked, IntegrationStatus.booked_in_window.value),
+        (_us(now_us) <= closes, IntegrationStatus.unbooked.value),
+        else_=IntegrationStatus.missed.value,
+    )
+
+
+def client_stage(client: type[Client], policy: WindowPolicy, now_us: int) -> ColumnElement[str]:
+    """The derived journey stage of a client (see API.md, Clients)."""
+
+    def session_where(
+        kind: SessionKind | None, statuses: tuple[SessionStatus, ...]
+    ) -> ColumnElement[bool]:
+        session = aliased(ClinicalSession)
+        conditions = [
+            session.clinic_id == client.clinic_id,
+            session.client_id == client.id,
+            session.status.in_(statuses),
+        ]
+        if kind is not None:
+            conditions.append(session.kind == kind)
+        return exists().where(and_(*conditions))
+
+    active = session_where(None, ANCHORING_STATUSES)
+    completed_dose = session_where(SessionKind.ketamine, (SessionStatus.completed,))
+    scheduled_dose = session_where(SessionKind.ketamine, (SessionStatus.scheduled,))
+    latest = aliased(ClinicalSession)
+    _, latest_closes = window_bounds_us(latest, policy)
+    latest_closes_us = (
+        select(latest_closes)
+        .where(
+            latest.clinic_id == client.clinic_id,
+            latest.client_id == client.id,
+            latest.kind == SessionKind.ketamine,
+            latest.status == SessionStatus.completed,
+        )
+        .order_by(latest.starts_at.desc(), latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case(
+        (~active, ClientStage.intake.value),
+        (~completed_dose, ClientStage.preparation.value),
+        (or_(scheduled_dose, latest_closes_us >= _us(now_us)), ClientStage.active_treatment.value),
+        else_=ClientStage.maintenance.value,
+    )

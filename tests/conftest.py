@@ -1,0 +1,109 @@
+"""Suite-wide fixtures: the app on each database, a settable clock, and one clinic per test.
+
+Every test that uses `api` runs twice, on SQLite and on PostgreSQL. Each test gets a fresh
+clinic, so tests are isolated by tenant while the app commits for real, exactly as in production.
+PostgreSQL is mandatory when CI is set; elsewhere its half of the suite is skipped, with the reason.
+"""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from app.config import Settings
+from app.main import create_app
+from app.migrate import upgrade
+from tests import databases
+from tests.factories import Clinic, FakeClock, bootstrap
+
+BACKENDS = ["sqlite", "postgresql"]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kap-tests-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncIterator[str]:
+    """A migrated scratch database on one backend, removed at the end of the session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_root / 'suite.db'}"
+        await asyncio.to_thread(upgrade, url)
+        yield url
+        return
+    reason = await databases.postgres_unreachable_reason()
+    if reason is not None:
+        message = f"PostgreSQL unreachable at {databases.POSTGRES_ADMIN_URL} ({reason})"
+        if IN_CI:
+            pytest.fail(f"{message}: it is mandatory in CI", pytrace=False)
+        pytest.skip(f"{message}: PostgreSQL tests skipped")
+    database = await databases.create_postgres_database()
+    try:
+        await asyncio.to_thread(upgrade, database.url)
+        yield database.url
+    finally:
+        await databases.drop_postgres_database(database)
+
+
+@pytest.fixture(scope="session")
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock: FakeClock) -> None:
+    clock.set(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str, clock: FakeClock) -> AsyncIterator[FastAPI]:
+    application = create_app(Settings(database_url=database_url), clock=clock)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kap.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def clinic(app: FastAPI, http: httpx.AsyncClient, clock: FakeClock) -> Clinic:
+    """A fresh clinic with an admin key, seen through the HTTP API."""
+    return await bootstrap(app, http, clock)
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@pytest.fixture
+def sql_statements(app: FastAPI) -> Iterator[StatementCounter]:
+    """Counts the SQL statements the app sends while the test runs."""
+    counter = StatementCounter()
+
+    def count(*_: object) -> None:
+        counter.count += 1
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    yield counter
+    event.remove(engine, "before_cursor_execute", count)

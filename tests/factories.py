@@ -1,0 +1,157 @@
+"""Test factories: a settable clock and a clinic that talks to the API as its admin."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.clinics.bootstrap import bootstrap_clinic
+from app.db import begin_write
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """The app's clock in tests: moved by hand, never slept on."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, value: datetime) -> None:
+        self.now = value
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Clinic:
+    """One tenant, with helpers that make API calls as its admin (or with other headers)."""
+
+    id: str
+    admin_id: str
+    admin_key: str
+    http: httpx.AsyncClient
+    clock: Any
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.admin_key)
+
+    async def request(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.http.request(
+            method, url, headers={**self.headers, **(headers or {})}, **kwargs
+        )
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def ok(self, method: str, url: str, status: int = 200, **kwargs: Any) -> dict[str, Any]:
+        response = await self.request(method, url, **kwargs)
+        assert response.status_code == status, (response.status_code, response.text)
+        body: dict[str, Any] = response.json() if response.content else {}
+        return body
+
+    async def staff(self, role: str = "clinician") -> tuple[str, dict[str, str]]:
+        """A new staff member of this clinic and headers carrying their own key."""
+        self._counter[0] += 1
+        member = await self.ok(
+            "POST",
+            "/api/v1/staff",
+            201,
+            json={
+                "email": f"{role}{self._counter[0]}@clinic.test",
+                "name": f"{role} {self._counter[0]}",
+                "role": role,
+            },
+        )
+        key = await self.ok(
+            "POST", "/api/v1/api-keys", 201, json={"staff_id": member["id"], "name": "test"}
+        )
+        return member["id"], bearer(key["key"])
+
+    async def client(self, **overrides: Any) -> dict[str, Any]:
+        body = {"first_name": "Maya", "last_name": "Okafor", "date_of_birth": "1988-04-17"}
+        return await self.ok("POST", "/api/v1/clients", 201, json={**body, **overrides})
+
+    async def session(
+        self, kind: str, client_id: str, starts_at: datetime, hours: float = 1, **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "client_id": client_id,
+            "starts_at": iso(starts_at),
+            "ends_at": iso(starts_at + timedelta(hours=hours)),
+            **extra,
+        }
+        return await self.ok("POST", f"/api/v1/{kind}-sessions", 201, json=body)
+
+    async def prep(self, client_id: str, starts_at: datetime, **extra: Any) -> dict[str, Any]:
+        return await self.session("preparation", client_id, starts_at, **extra)
+
+    async def dose(
+        self, client_id: str, starts_at: datetime, route: str = "iv", hours: float = 2, **extra: Any
+    ) -> dict[str, Any]:
+        return await self.session("ketamine", client_id, starts_at, hours, route=route, **extra)
+
+    async def integration(
+        self, client_id: str, starts_at: datetime, **extra: Any
+    ) -> dict[str, Any]:
+        return await self.session("integration", client_id, starts_at, **extra)
+
+    async def action(self, kind: str, session_id: str, action: str, **body: Any) -> dict[str, Any]:
+        return await self.ok("POST", f"/api/v1/{kind}-sessions/{session_id}/{action}", json=body)
+
+    async def prepared_client(
+        self, prep_at: datetime | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """A client with a completed preparation session, ready to be dosed."""
+        client = await self.client(**overrides)
+        at = prep_at or (self.clock.now - timedelta(days=10))
+        prep = await self.prep(client["id"], at)
+        saved = self.clock.now
+        self.clock.set(max(saved, at + timedelta(hours=1)))
+        await self.action("preparation", prep["id"], "complete")
+        self.clock.set(saved)
+        return client
+
+
+async def bootstrap(app: FastAPI, http: httpx.AsyncClient, clock: Any) -> Clinic:
+    """A new clinic with its first admin and key, written the way the CLI does it."""
+    async with app.state.sessionmaker() as db:
+        await begin_write(db)
+        made = await bootstrap_clinic(
+            db,
+            name=f"Clinic {uuid.uuid4().hex[:8]}",
+            timezone="America/New_York",
+            admin_email="admin@clinic.test",
+            admin_name="Admin",
+            now=clock.now,
+        )
+        await db.commit()
+    return Clinic(str(made.clinic.id), str(made.admin.id), made.api_key, http, clock)

@@ -86,7 +86,7 @@ class Clinic:
             "/api/v1/staff",
             201,
             json={
-                "email": f"{role}{self._counter[0]}@clinic.test",
+                "email": f"{role}{self._counter[0]}@clinic.example",
                 "name": f"{role} {self._counter[0]}",
                 "role": role,
             },
@@ -149,7 +149,7 @@ async def bootstrap(app: FastAPI, http: httpx.AsyncClient, clock: Any) -> Clinic
             db,
             name=f"Clinic {uuid.uuid4().hex[:8]}",
             timezone="America/New_York",
-            admin_email="admin@clinic.test",
+            admin_email="admin@clinic.example",
             admin_name="Admin",
             now=clock.now,
         )

@@ -1,0 +1,57 @@
+"""The number of SQL statements a list or journey request issues does not grow with its size."""
+
+from datetime import timedelta
+
+from tests.conftest import StatementCounter
+from tests.factories import T0, Clinic
+
+
+async def _statements(counter: StatementCounter, clinic: Clinic, url: str, **params: object) -> int:
+    before = counter.count
+    await clinic.ok("GET", url, params=params)
+    return counter.count - before
+
+
+async def _client_with_series(clinic: Clinic, doses: int) -> str:
+    client = await clinic.prepared_client()
+    for n in range(doses):
+        start = T0 + timedelta(days=3 * n + 1)
+        await clinic.dose(client["id"], start, route="iv" if n % 2 else "sublingual")
+        await clinic.integration(client["id"], start + timedelta(hours=26))
+    return str(client["id"])
+
+
+async def test_lists_issue_the_same_statements_for_any_page_size(
+    clinic: Clinic, sql_statements: StatementCounter
+) -> None:
+    for _ in range(3):
+        await _client_with_series(clinic, 3)
+    for url in (
+        "/api/v1/ketamine-sessions",
+        "/api/v1/integration-sessions",
+        "/api/v1/preparation-sessions",
+        "/api/v1/clients",
+    ):
+        small = await _statements(sql_statements, clinic, url, limit=1)
+        large = await _statements(sql_statements, clinic, url, limit=200)
+        assert small == large, url
+    filtered_small = await _statements(
+        sql_statements, clinic, "/api/v1/integration-sessions", limit=1, window_status="in_window"
+    )
+    filtered_large = await _statements(
+        sql_statements, clinic, "/api/v1/integration-sessions", limit=200, window_status="in_window"
+    )
+    assert filtered_small == filtered_large
+
+
+async def test_journey_statements_do_not_grow_with_its_length(
+    clinic: Clinic, sql_statements: StatementCounter
+) -> None:
+    short = await _client_with_series(clinic, 1)
+    long = await _client_with_series(clinic, 8)
+    short_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{short}/journey")
+    long_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{long}/journey")
+    assert short_count == long_count
+    assert short_count <= 4
+    worklist = await _statements(sql_statements, clinic, "/api/v1/worklists/integration")
+    assert worklist <= 5

@@ -48,8 +48,8 @@ async def test_invalid_client_input_is_422(clinic: Clinic) -> None:
         {"id": client["id"]},
         {"version": 9},
     ]
-    for bad in patches:
-        response = await clinic.patch(f"/api/v1/clients/{client['id']}", json=bad)
+    for change in patches:
+        response = await clinic.patch(f"/api/v1/clients/{client['id']}", json=change)
         assert_problem(response, 422, "validation_error")
     assert (await clinic.ok("GET", "/api/v1/clients"))["items"] == [client]
 

@@ -85,6 +85,27 @@ def _replay(record: IdempotencyRecord) -> Response:
     )
 
 
+def _resume_existing(
+    record: IdempotencyRecord, request_hash: str, now: datetime, ttl: timedelta, lease: timedelta
+) -> None:
+    """Decide what a repeated key means: take it over, refuse it, or replay its response."""
+    if record.expires_at <= now:
+        # An expired record is as good as absent: this request starts afresh under the key.
+        record.request_hash, record.completed, record.response_body = request_hash, False, None
+        record.response_status, record.response_headers = None, None
+        record.locked_at, record.expires_at = now, now + ttl
+    elif record.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was first used with a different request body or path."
+        )
+    elif record.completed:
+        raise EarlyResponse(_replay(record))
+    elif record.locked_at > now - lease:
+        raise IdempotencyKeyInProgress("Retry when the first request has finished.")
+    else:
+        record.locked_at = now  # the first attempt died mid-request; this one takes over
+
+
 async def guard_idempotency(
     request: Request,
     db: DbSession,
@@ -107,23 +128,9 @@ async def guard_idempotency(
     request_hash = _request_hash(request, await request.body())
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     record, fresh = await _claim(db, principal, idempotency_key, request_hash, now, ttl)
-    if fresh:
-        pass
-    elif record.expires_at <= now:
-        # An expired record is as good as absent: take it over for this request.
-        record.request_hash, record.completed, record.response_body = request_hash, False, None
-        record.response_status, record.response_headers = None, None
-        record.locked_at, record.expires_at = now, now + ttl
-    elif record.request_hash != request_hash:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was first used with a different request body or path."
-        )
-    elif record.completed:
-        raise EarlyResponse(_replay(record))
-    elif record.locked_at > now - timedelta(seconds=settings.idempotency_lease_seconds):
-        raise IdempotencyKeyInProgress("Retry when the first request has finished.")
-    else:
-        record.locked_at = now  # the first attempt died mid-request; this one takes over
+    if not fresh:
+        lease = timedelta(seconds=settings.idempotency_lease_seconds)
+        _resume_existing(record, request_hash, now, ttl, lease)
     # Make the claim visible to concurrent duplicates, then carry on in a fresh transaction.
     await db.commit()
     await begin_write(db)

@@ -8,7 +8,7 @@ test keeps the two in agreement.
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionStatus
@@ -50,8 +50,12 @@ class DoseFacts:
 
     @property
     def anchor_time(self) -> datetime:
-        """T(K): the recorded end when there is one, else the scheduled end."""
-        return self.ended_at if self.ended_at is not None else self.ends_at
+        """T(K): the recorded end when there is one, else the scheduled end, as a UTC instant.
+
+        In UTC so that adding hours is elapsed time even when the input carries a zone with DST
+        (aware datetimes sharing a ZoneInfo add and subtract in wall-clock time)."""
+        anchor = self.ended_at if self.ended_at is not None else self.ends_at
+        return anchor.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def serve(
     # The worker (outbox dispatcher, window scanner) arrives with outbound webhooks; until then
     # there is nothing to run beside the API, with or without --no-worker.
     del no_worker
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # No access log: request lines carry query strings such as ?q=<client name>, i.e. PHI.
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
 
 @cli.command()

@@ -16,7 +16,7 @@ from app.clock import Clock, system_clock
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
-from app.errors import install_error_handlers
+from app.errors import PROBLEM_JSON, PROBLEM_REF, install_error_handlers
 from app.journeys.router import router as journeys_router
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
@@ -66,6 +66,26 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            response = operation.get("responses", {}).get("422")
+            if response is not None and PROBLEM_JSON not in response.get("content", {}):
+                response["description"] = "validation_error"
+                response["content"] = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+
+
+def _sentence_summaries(app: FastAPI) -> None:
+    """Routes without an explicit summary get one from their name, in sentence case."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.summary is None:
+            words = route.name.replace("_", " ").replace("api key", "API key")
+            route.summary = words[:1].upper() + words[1:]
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(
@@ -75,9 +95,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             routes=app.routes,
             tags=TAGS,
         )
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        )
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        _document_validation_as_problem(schema, schemas)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -120,5 +140,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.include_router(router)
     install_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    _sentence_summaries(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -30,9 +30,7 @@ def _stage(policy: WindowPolicy, now: datetime) -> ColumnElement[str]:
     return window_sql.client_stage(Client, policy, to_epoch_us(now))
 
 
-def _with_stage(
-    clinic_id: uuid.UUID, policy: WindowPolicy, now: datetime
-) -> Select[Client, str]:
+def _with_stage(clinic_id: uuid.UUID, policy: WindowPolicy, now: datetime) -> Select[Client, str]:
     return clinic_scoped(Client, clinic_id).add_columns(_stage(policy, now).label("stage"))
 
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, Unpack
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from sqlalchemy import Select, literal, tuple_
@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.errors import InvalidCursor
 
 T = TypeVar("T")
-SelectT = TypeVar("SelectT", bound=Select[Unpack[tuple[Any, ...]]])
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 SortKey = ColumnElement[Any] | QueryableAttribute[Any]
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

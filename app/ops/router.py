@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.errors import DatabaseUnavailable, problem
+from app.errors import DatabaseUnavailable, problem, responses_for
 
 router = APIRouter(tags=["operations"])
 
@@ -17,7 +17,7 @@ async def get_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "database_unavailable"}})
+@router.get("/readyz", responses=responses_for(DatabaseUnavailable))
 async def get_readiness(request: Request) -> JSONResponse:
     """The database answers; 503 problem+json otherwise."""
     engine: AsyncEngine = request.app.state.engine

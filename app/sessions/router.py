@@ -113,9 +113,25 @@ async def list_kind(
     return Page[Any](items=[to_read(s, evaluations[s.id]) for s in items], next_cursor=cursor)
 
 
+NOUN = {
+    SessionKind.preparation: "a preparation session",
+    SessionKind.ketamine: "a ketamine session",
+    SessionKind.integration: "an integration session",
+}
+GET_DOC = {
+    SessionKind.preparation: "One preparation session.",
+    SessionKind.ketamine: "One dose, with whether integration is booked inside its window.",
+    SessionKind.integration: "One integration session, with where it falls against its window.",
+}
+COMPLETE_DOC = "Mark it completed (once it has started); `ended_at` records when it really ended."
+
+
 def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any]) -> None:
     """GET one and the three status actions, identical for every kind."""
-    label = kind.value
+    label, noun = kind.value, NOUN[kind]
+    complete_doc = COMPLETE_DOC + (
+        " The dose's window is measured from it." if kind is SessionKind.ketamine else ""
+    )
 
     async def get_session(
         session_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
@@ -128,8 +144,8 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         get_session,
         methods=["GET"],
         name=f"get_{label}_session",
-        summary=f"Get a {label} session",
-        description=f"One {label} session with its window evaluation.",
+        summary=f"Get {noun}",
+        description=GET_DOC[kind],
         response_model=read_model,
         responses=responses_for(NotFound),
     )
@@ -179,19 +195,20 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         session = await service.mark_no_show(db, session, now)
         return await respond(db, principal, session, now, response)
 
-    actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str]] = [
-        ("complete", "complete", complete_session,
-         "Mark it completed. For a dose, the window is measured from `ended_at` when given."),
-        ("cancel", "cancel", cancel_session, "Cancel it (scheduled sessions only), with a reason."),
-        ("no-show", "mark_no_show", mark_no_show, "Record that the client did not come."),
+    actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str, str]] = [
+        ("complete", "complete", complete_session, f"Complete {noun}", complete_doc),
+        ("cancel", "cancel", cancel_session, f"Cancel {noun}",
+         "Cancel it (scheduled sessions only), with a reason. It stays on record."),
+        ("no-show", "mark_no_show", mark_no_show, f"Mark {noun} as a no-show",
+         "Record that the client did not come (once the session has started)."),
     ]  # fmt: skip
-    for path, verb, endpoint, doc in actions:
+    for path, verb, endpoint, summary, doc in actions:
         router.add_api_route(
             f"/{{session_id}}/{path}",
             endpoint,
             methods=["POST"],
             name=f"{verb}_{label}_session",
-            summary=f"{verb.replace('_', ' ').capitalize()} a {label} session",
+            summary=summary,
             description=doc,
             response_model=read_model,
             responses=responses_for(NotFound, VersionConflict, Conflict, ValidationFailed),

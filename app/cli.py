@@ -48,6 +48,10 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _first_errors(exc: ValidationError) -> str:
+    return "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+
+
 @cli.command()
 def migrate() -> None:
     """Upgrade the configured database to the latest schema (alembic upgrade head)."""
@@ -95,7 +99,7 @@ def bootstrap(
             admin_name=admin_name,
         )
     except ValidationError as exc:
-        raise _fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+        raise _fail(_first_errors(exc)) from None
     upgrade(get_settings().database_url)
     made = _in_transaction(
         lambda db: bootstrap_clinic(
@@ -154,12 +158,23 @@ def create_api_key(
 def demo(
     clinic_name: Annotated[str, typer.Option(help="Name of the demo clinic.")] = "Demo KAP Clinic",
     timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "America/Los_Angeles",
-    clients: Annotated[int, typer.Option(min=4, max=500, help="How many clients.")] = 20,
+    clients: Annotated[
+        int, typer.Option(min=8, max=500, help="How many clients (8 or more cover every case).")
+    ] = 20,
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable set.")] = 7,
 ) -> None:
     """Fill a new clinic with a realistic set of journeys (every stage, several routes)."""
     from app.demo import fill_demo_clinic
 
+    try:
+        BootstrapInput(
+            clinic_name=clinic_name,
+            timezone=timezone,
+            admin_email="admin@demo.example",
+            admin_name="Demo admin",
+        )
+    except ValidationError as exc:
+        raise _fail(_first_errors(exc)) from None
     upgrade(get_settings().database_url)
     made = _in_transaction(
         lambda db: fill_demo_clinic(

@@ -79,3 +79,16 @@ def test_migrate_is_repeatable(tmp_path: Path) -> None:
         result = run(tmp_path, "migrate")
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli.db").exists()
+
+
+def test_demo_refuses_an_unknown_time_zone(tmp_path: Path) -> None:
+    result = run(tmp_path, "demo", "--timezone", "Mars/Olympus_Mons")
+    assert result.returncode == 2
+    assert "timezone" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_prints_a_working_admin_key(tmp_path: Path) -> None:
+    result = run(tmp_path, "demo", "--clients", "8")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("kap_")

@@ -1,0 +1,145 @@
+"""The demo set (`kap-journey demo`), written through the services and read back over the API."""
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.clinics.bootstrap import Bootstrapped
+from app.db import begin_write
+from app.demo import fill_demo_clinic
+from tests.factories import T0, FakeClock, bearer
+
+CLIENTS = 20
+# Where and when the demo runs: early morning in Los Angeles (T0 is 04:00 there), and late in
+# the evening in Auckland (10:30 UTC is 23:30 NZDT), where "yesterday" is close to 48 h ago.
+RUNS = {"los_angeles_4am": ("America/Los_Angeles", T0), "auckland_2330": ("Pacific/Auckland",
+        T0 - timedelta(hours=1, minutes=30))}  # fmt: skip
+
+
+async def fill(
+    app: FastAPI, clock: FakeClock, *, clients: int = CLIENTS, seed: int = 7,
+    timezone: str = "America/Los_Angeles",
+) -> str:  # fmt: skip
+    """A demo clinic on the suite database, filled at the clock's now; returns the admin's key."""
+    async with app.state.sessionmaker() as db:
+        await begin_write(db)
+        made: Bootstrapped = await fill_demo_clinic(
+            db, clinic_name="Demo KAP Clinic", timezone=timezone, clients=clients, seed=seed,
+            now=clock.now,
+        )  # fmt: skip
+        await db.commit()
+    return made.api_key
+
+
+async def items(http: httpx.AsyncClient, key: str, url: str, **params: str) -> list[Any]:
+    """Every item of a list endpoint, following cursors."""
+    found: list[Any] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": "200", **({"cursor": cursor} if cursor else {})}
+        response = await http.get(url, params=query, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+
+
+@pytest.fixture(params=list(RUNS))
+async def key(request: pytest.FixtureRequest, app: FastAPI, clock: FakeClock) -> str:
+    """The admin key of a 20-client demo clinic; the clock stays at the demo's now."""
+    timezone, now = RUNS[request.param]
+    clock.set(now)
+    return await fill(app, clock, timezone=timezone)
+
+
+async def test_clients_cover_every_stage_and_one_is_archived(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    listed = await items(http, key, "/api/v1/clients")
+    everyone = await items(http, key, "/api/v1/clients", include_archived="true")
+    assert len(everyone) == CLIENTS
+    assert len(listed) == CLIENTS - 1
+    assert [c["archived"] for c in everyone].count(True) == 1
+    assert len({(c["first_name"], c["last_name"]) for c in everyone}) == CLIENTS
+    assert all(c["email"].endswith("@example.com") for c in everyone)
+    assert len({c["date_of_birth"] for c in everyone}) > CLIENTS // 2
+    concerns = {concern for c in everyone for concern in c["presenting_concerns"]}
+    assert {"depression", "trauma", "anxiety"} <= concerns
+    for stage in ("intake", "preparation", "active_treatment", "maintenance"):
+        staged = await items(http, key, "/api/v1/clients", stage=stage, include_archived="true")
+        assert len(staged) >= 2, stage
+        assert {c["stage"] for c in staged} == {stage}
+
+
+async def test_doses_cover_the_routes_and_integration_states(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    doses = await items(http, key, "/api/v1/ketamine-sessions")
+    routes = Counter(dose["route"] for dose in doses)
+    assert set(routes) == {"iv", "im", "sublingual", "intranasal", "oral"}
+    for status in ("unbooked", "missed", "booked_in_window"):
+        found = await items(http, key, "/api/v1/ketamine-sessions", integration_status=status)
+        assert found, status
+        assert {dose["integration"]["status"] for dose in found} == {status}
+    cancelled = await items(http, key, "/api/v1/ketamine-sessions", status="cancelled")
+    assert cancelled
+    assert all(dose["cancellation_reason"] for dose in cancelled)
+
+
+async def test_integration_sessions_fall_before_inside_and_after_windows(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    for status in ("before_window", "in_window", "after_window"):
+        found = await items(http, key, "/api/v1/integration-sessions", window_status=status)
+        assert found, status
+        assert {session["window"]["status"] for session in found} == {status}
+    in_window = await items(http, key, "/api/v1/integration-sessions", window_status="in_window")
+    assert {session["window"]["linked"] for session in in_window} == {True, False}
+    no_shows = [
+        *await items(http, key, "/api/v1/integration-sessions", status="no_show"),
+        *await items(http, key, "/api/v1/preparation-sessions", status="no_show"),
+    ]
+    assert no_shows
+
+
+async def test_journeys_raise_every_alert(http: httpx.AsyncClient, key: str) -> None:
+    codes: set[str] = set()
+    for client in await items(http, key, "/api/v1/clients"):
+        response = await http.get(f"/api/v1/clients/{client['id']}/journey", headers=bearer(key))
+        assert response.status_code == 200, response.text
+        journey = response.json()
+        assert journey["stage"] == client["stage"]
+        codes |= {alert["code"] for alert in journey["alerts"]}
+    assert codes == {"integration_unbooked", "integration_missed", "integration_outside_window"}
+
+
+async def journeys(http: httpx.AsyncClient, key: str) -> list[tuple[Any, ...]]:
+    """Each client and their sessions, without ids: what a seed should reproduce."""
+    shape: list[tuple[Any, ...]] = []
+    for client in await items(http, key, "/api/v1/clients", include_archived="true"):
+        journey = (
+            await http.get(f"/api/v1/clients/{client['id']}/journey", headers=bearer(key))
+        ).json()
+        sessions = [
+            (s["kind"], s["starts_at"], s["ends_at"], s["status"], s.get("route"))
+            for s in journey["sessions"]
+        ]
+        person = (client["first_name"], client["last_name"], client["date_of_birth"])
+        shape.append((*person, client["stage"], sessions))
+    return shape
+
+
+async def test_the_same_seed_gives_the_same_set(
+    app: FastAPI, http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    first = await journeys(http, await fill(app, clock, clients=9, seed=3))
+    second = await journeys(http, await fill(app, clock, clients=9, seed=3))
+    other = await journeys(http, await fill(app, clock, clients=9, seed=4))
+    assert first == second
+    assert [person[:2] for person in other] != [person[:2] for person in first]

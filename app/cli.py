@@ -19,6 +19,7 @@ from app.clinics.schemas import BootstrapInput
 from app.config import get_settings
 from app.db import begin_write, create_engine, create_sessionmaker
 from app.migrate import upgrade
+from app.ops.logging import configure_logging
 from app.staff.models import Staff
 
 cli = typer.Typer(help="KAP Journey: client journeys and the post-dose integration window.")
@@ -71,6 +72,7 @@ def serve(
     from app.main import create_app
 
     settings = get_settings()
+    configure_logging(settings.log_level)
     upgrade(settings.database_url)
     app = create_app(settings)
     # The worker (outbox dispatcher, window scanner) arrives with outbound webhooks; until then

@@ -1,13 +1,10 @@
 """Engine, session factory, the request unit of work and the dialect helpers."""
 
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Select, event, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -114,10 +111,11 @@ def _epoch_us_postgresql(element: epoch_us, compiler: SQLCompiler, **kw: Any) ->
 
 @compiles(epoch_us, "sqlite")
 def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
-    # Stored text is 'YYYY-MM-DD HH:MM:SS.ffffff': seconds from strftime, micros from the tail.
+    # Stored text is 'YYYY-MM-DD HH:MM:SS.ffffff'. Whole seconds come from strftime on the first 19
+    # characters (given the fraction, strftime rounds .9995 s up), micros from the tail.
     arg = compiler.process(element.clauses, **kw)
     return (
-        f"(CAST(strftime('%s', {arg}) AS INTEGER) * 1000000"
+        f"(CAST(strftime('%s', substr({arg}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({arg}, 21, 6) AS INTEGER))"
     )
 
@@ -181,71 +179,7 @@ async def begin_write(session: AsyncSession) -> None:
     await session.connection(execution_options={WRITE_TRANSACTION: True})
 
 
-# --- The request unit of work ------------------------------------------------------------------
-
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-BeforeCommit = Callable[[Response, AsyncSession], Awaitable[None]]
-OnFailure = Callable[[AsyncSession], Awaitable[None]]
-
-
-class EarlyResponse(Exception):
-    """Raised by a dependency to answer without running the endpoint (e.g. an idempotent replay)."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__("early response")
-        self.response = response
-
-
-def on_success(request: Request, hook: BeforeCommit) -> None:
-    """Run `hook` inside the request's transaction, after the endpoint, just before commit."""
-    request.state.before_commit = [*getattr(request.state, "before_commit", ()), hook]
-
-
-def on_failure(request: Request, hook: OnFailure) -> None:
-    """Run `hook` in a fresh transaction after the request's transaction rolled back."""
-    request.state.on_failure = [*getattr(request.state, "on_failure", ()), hook]
-
-
-class UnitOfWorkRoute(APIRoute):
-    """Runs each request in one transaction that commits before the response is sent.
-
-    FastAPI tears down `yield` dependencies after the response has gone out, where a failed
-    commit could no longer change the status; wrapping the handler keeps the commit inside.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle_in_transaction(request: Request) -> Response:
-            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-            async with sessionmaker() as session:
-                request.state.db = session
-                if request.method not in READ_METHODS:
-                    await begin_write(session)
-                try:
-                    response = await handler(request)
-                    for hook in getattr(request.state, "before_commit", ()):
-                        await hook(response, session)
-                    await session.commit()
-                except EarlyResponse as early:
-                    await session.rollback()
-                    return early.response
-                except BaseException:
-                    await session.rollback()
-                    failure_hooks = getattr(request.state, "on_failure", ())
-                    if failure_hooks:
-                        await _run_failure_hooks(session, failure_hooks)
-                    raise
-            return response
-
-        return handle_in_transaction
-
-
-async def _run_failure_hooks(session: AsyncSession, hooks: list[OnFailure]) -> None:
-    await begin_write(session)
-    for hook in hooks:
-        await hook(session)
-    await session.commit()
+# --- The request's session ---------------------------------------------------------------------
 
 
 def get_db(request: Request) -> AsyncSession:

@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
 from app.clients.router import router as clients_router
 from app.clinics.router import router as clinic_router
@@ -18,6 +19,7 @@ from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, install_error_handlers
 from app.journeys.router import router as journeys_router
+from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.sessions.collections import routers as session_routers
@@ -45,6 +47,7 @@ TAGS = [
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
     {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
     {"name": "worklists", "description": "What needs booking or moving."},
+    {"name": "audit", "description": "Who read or changed what (admin; append-only)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -105,6 +108,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
     """Build the ASGI app; the engine connects lazily, so building it does no I/O."""
     settings = settings or get_settings()
+    quiet_phi_leaking_loggers()
     engine = create_engine(settings)
 
     @asynccontextmanager
@@ -136,10 +140,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         clients_router,
         journeys_router,
         *session_routers,
+        audit_router,
     ):
         app.include_router(router)
     install_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestContextMiddleware)
     _sentence_summaries(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -101,7 +101,13 @@ class Clinic:
         return await self.ok("POST", "/api/v1/clients", 201, json={**body, **overrides})
 
     async def session(
-        self, kind: str, client_id: str, starts_at: datetime, hours: float = 1, **extra: Any
+        self,
+        kind: str,
+        client_id: str,
+        starts_at: datetime,
+        hours: float = 1,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
         body = {
             "client_id": client_id,
@@ -109,7 +115,7 @@ class Clinic:
             "ends_at": iso(starts_at + timedelta(hours=hours)),
             **extra,
         }
-        return await self.ok("POST", f"/api/v1/{kind}-sessions", 201, json=body)
+        return await self.ok("POST", f"/api/v1/{kind}-sessions", 201, json=body, headers=headers)
 
     async def prep(self, client_id: str, starts_at: datetime, **extra: Any) -> dict[str, Any]:
         return await self.session("preparation", client_id, starts_at, **extra)
@@ -124,8 +130,16 @@ class Clinic:
     ) -> dict[str, Any]:
         return await self.session("integration", client_id, starts_at, **extra)
 
-    async def action(self, kind: str, session_id: str, action: str, **body: Any) -> dict[str, Any]:
-        return await self.ok("POST", f"/api/v1/{kind}-sessions/{session_id}/{action}", json=body)
+    async def action(
+        self,
+        kind: str,
+        session_id: str,
+        action: str,
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> dict[str, Any]:
+        url = f"/api/v1/{kind}-sessions/{session_id}/{action}"
+        return await self.ok("POST", url, json=body, headers=headers)
 
     async def prepared_client(
         self, prep_at: datetime | None = None, **overrides: Any

@@ -10,10 +10,11 @@ from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.clock import Now
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, responses_for
 from app.idempotency.service import Idempotent
 from app.staff.service import get_staff
+from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
     prefix="/api/v1/api-keys",

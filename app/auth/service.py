@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_change
 from app.auth.keys import generate_key
 from app.auth.models import ApiKey
 from app.common.pagination import PageParams, keyset
@@ -42,6 +43,7 @@ async def issue_key(
     )
     db.add(key)
     await db.flush()
+    note_change("api_key", key.id, ["created"])
     return key, generated.plaintext
 
 
@@ -62,4 +64,5 @@ async def revoke_key(
         raise ApiKeyNotFound(f"No API key {key_id} in this clinic.")
     if key.revoked_at is None:
         key.revoked_at = now
+        note_change("api_key", key.id, ["revoked_at"])
     await db.flush()

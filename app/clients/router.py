@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_read
 from app.auth.deps import AnyStaff, Principal
 from app.clients import repository, service
 from app.clients.models import Client, ClientStage
@@ -17,7 +18,7 @@ from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import (
     Conflict,
     NotFound,
@@ -27,6 +28,7 @@ from app.errors import (
     responses_for,
 )
 from app.idempotency.service import Idempotent
+from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
     prefix="/api/v1/clients",
@@ -46,6 +48,7 @@ async def _read(
 
 
 def _to_read(client: Client, stage: ClientStage) -> ClientRead:
+    note_read("client", client.id)
     return ClientRead.model_validate({**_columns(client), "stage": stage})
 
 

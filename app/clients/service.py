@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_change
 from app.auth.deps import Principal
 from app.clients import repository
 from app.clients.models import Client, ClientStage
@@ -57,6 +58,7 @@ async def create_client(
     client = Client(clinic_id=principal.clinic_id, **body.model_dump())
     db.add(client)
     await db.flush()
+    note_change("client", client.id, sorted(body.model_fields_set))
     return client
 
 
@@ -71,6 +73,7 @@ async def update_client(
     for name, value in changes.items():
         setattr(client, name, value)
     await db.flush()
+    note_change("client", client.id, sorted(changes))
     return client
 
 
@@ -82,6 +85,7 @@ async def archive_client(db: AsyncSession, client: Client) -> Client:
         raise ClientHasScheduledSessions("Cancel or complete their scheduled sessions first.")
     client.archived = True
     await db.flush()
+    note_change("client", client.id, ["archived"])
     return client
 
 
@@ -90,4 +94,5 @@ async def unarchive_client(db: AsyncSession, client: Client) -> Client:
         raise InvalidTransition("The client is not archived.")
     client.archived = False
     await db.flush()
+    note_change("client", client.id, ["archived"])
     return client

@@ -6,8 +6,9 @@ from app.auth.deps import Admin, AnyStaff
 from app.clinics import service
 from app.clinics.schemas import ClinicRead, ClinicUpdate
 from app.common.http import IfMatch, check_version, set_etag
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import Forbidden, Unauthorized, ValidationFailed, VersionConflict, responses_for
+from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
     prefix="/api/v1/clinic",

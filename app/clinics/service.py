@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_change
 from app.clinics.models import ROUTE_CLOSE_COLUMNS, Clinic
 from app.clinics.schemas import ClinicRead, ClinicUpdate, ClosesAfterHours, WindowPolicyRead
 from app.errors import ValidationFailed
@@ -58,4 +59,5 @@ async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate)
                 kind="window_closes_before_opening",
             )
     await db.flush()
+    note_change("clinic", clinic.id, sorted(changes.model_dump(exclude_unset=True)))
     return clinic

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.deps import AnyStaff, Principal
 from app.clock import Now
 from app.config import Settings
-from app.db import DbSession, EarlyResponse, begin_write, new_id, on_failure, on_success
+from app.db import DbSession, begin_write, new_id
 from app.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from app.idempotency.models import IdempotencyRecord
+from app.unit_of_work import EarlyResponse, on_failure, on_success
 
 REPLAYED_HEADERS = ("location", "etag", "content-type")
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from app.auth.deps import AnyStaff
 from app.clock import Now
 from app.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import NotFound, Unauthorized, responses_for
 from app.journeys import service
 from app.journeys.schemas import IntegrationWorklist, Journey
+from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(route_class=UnitOfWorkRoute, responses=responses_for(Unauthorized))
 

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_read
 from app.auth.deps import Principal
 from app.clients.service import get_client
 from app.journeys import repository
@@ -78,6 +79,7 @@ async def journey(
 ) -> Journey:
     """A client's whole journey: two queries whatever its length."""
     client, stage = await get_client(db, principal, client_id, now)
+    note_read("client", client.id)
     sessions = await session_repository.for_client(db, principal.clinic_id, client.id)
     facts = _facts(sessions)
     policy = principal.policy

@@ -11,7 +11,7 @@ from app.clock import Now
 from app.common.http import IfMatch
 from app.common.pagination import Pagination
 from app.common.schemas import Page
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import NotFound, Unauthorized, VersionConflict, responses_for
 from app.idempotency.service import Idempotent
 from app.sessions.enums import SessionKind
@@ -35,6 +35,7 @@ from app.sessions.schemas import (
     PreparationSessionUpdate,
 )
 from app.sessions.views import SessionReadModel
+from app.unit_of_work import UnitOfWorkRoute
 from app.windows.rules import IntegrationStatus, WindowStatus
 
 EDIT_ERRORS = {**WRITE_ERRORS, **responses_for(NotFound, VersionConflict)}

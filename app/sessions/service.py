@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_change
 from app.auth.deps import Principal
 from app.clients.models import Client
 from app.errors import (
@@ -149,6 +150,7 @@ async def create_session(
         await _ensure_link(db, session, body.ketamine_session_id)
     db.add(session)
     await db.flush()
+    note_change("session", session.id, sorted(body.model_fields_set | {"kind", "status"}))
     return session
 
 
@@ -183,6 +185,7 @@ async def update_session(
         raise ValidationFailed(str(exc), loc=("body", "ends_at"), kind="invalid_times") from exc
     for name, value in changes.items():
         setattr(session, name, value)
+    note_change("session", session.id, sorted(body.model_fields_set))
     if moves:
         await repository.lock_client(db, session.clinic_id, session.client_id)
         await _ensure_free(db, session, excluding=session.id)
@@ -229,6 +232,7 @@ async def complete_session(
         await _ensure_preparation(db, principal, session, (SessionStatus.completed,))
     session.status = SessionStatus.completed
     session.ended_at = ended_at
+    note_change("session", session.id, ["ended_at", "status"] if ended_at else ["status"])
     await db.flush()
     return session
 
@@ -240,6 +244,7 @@ async def cancel_session(
     _ensure_scheduled(session, "cancelled")
     session.status = SessionStatus.cancelled
     session.cancellation_reason = reason
+    note_change("session", session.id, ["cancellation_reason", "status"])
     await db.flush()
     return session
 
@@ -251,5 +256,6 @@ async def mark_no_show(
     _ensure_scheduled(session, "marked as a no-show")
     _ensure_started(session, now, "marked as a no-show")
     session.status = SessionStatus.no_show
+    note_change("session", session.id, ["status"])
     await db.flush()
     return session

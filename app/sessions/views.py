@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.audit.trail import note_read
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -35,6 +36,7 @@ def _core(session: ClinicalSession) -> dict[str, Any]:
 
 def to_read(session: ClinicalSession, evaluation: Evaluation) -> SessionReadModel:
     """The read schema for a session of any kind, with its window evaluation."""
+    note_read("session", session.id)
     core = _core(session)
     if session.kind is SessionKind.ketamine:
         assert isinstance(evaluation, DoseIntegration)

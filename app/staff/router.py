@@ -9,7 +9,7 @@ from app.auth.deps import Admin
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
-from app.db import DbSession, UnitOfWorkRoute
+from app.db import DbSession
 from app.errors import (
     Conflict,
     Forbidden,
@@ -23,6 +23,7 @@ from app.idempotency.service import Idempotent
 from app.staff import repository, service
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate, StaffRead, StaffUpdate
+from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
     prefix="/api/v1/staff",

@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import note_change
 from app.errors import Conflict, NotFound
 from app.staff import repository
 from app.staff.models import Role, Staff
@@ -36,6 +37,7 @@ async def create_staff(db: AsyncSession, clinic_id: uuid.UUID, body: StaffCreate
     staff = Staff(clinic_id=clinic_id, email=email, name=body.name, role=body.role)
     db.add(staff)
     await db.flush()
+    note_change("staff", staff.id, ["email", "name", "role"])
     return staff
 
 
@@ -56,4 +58,5 @@ async def update_staff(db: AsyncSession, staff: Staff, body: StaffUpdate) -> Sta
     for name, value in changes.items():
         setattr(staff, name, value)
     await db.flush()
+    note_change("staff", staff.id, sorted(changes))
     return staff

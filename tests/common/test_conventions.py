@@ -186,3 +186,11 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/readyz")).json() == {"status": "ready"}
     metrics = await http.get("/metrics")
     assert "kap_http_requests_total" in metrics.text
+
+
+async def test_request_ids_are_echoed_or_made(clinic: Clinic) -> None:
+    given = await clinic.get("/api/v1/clinic", headers={"X-Request-ID": "trace-42.a"})
+    assert given.headers["x-request-id"] == "trace-42.a"
+    made = await clinic.get("/api/v1/clinic", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 32

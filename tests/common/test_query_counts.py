@@ -52,6 +52,7 @@ async def test_journey_statements_do_not_grow_with_its_length(
     short_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{short}/journey")
     long_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{long}/journey")
     assert short_count == long_count
-    assert short_count <= 4
+    # Authenticate, client with stage, sessions, audit insert (+ SQLite's explicit BEGINs).
+    assert short_count <= 8
     worklist = await _statements(sql_statements, clinic, "/api/v1/worklists/integration")
-    assert worklist <= 5
+    assert worklist <= 9

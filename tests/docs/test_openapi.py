@@ -23,9 +23,9 @@ SNAKE_CASE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 VERBS = {
     "get", "list", "create", "update", "delete", "revoke", "issue", "archive", "unarchive",
     "complete", "cancel", "mark", "reschedule", "resolve", "rotate", "test", "send", "resend",
-    "receive", "replay",
+    "receive", "replay", "export",
 }  # fmt: skip
-READ_VERBS = {"get", "list"}
+READ_VERBS = {"get", "list", "export"}
 REMOVE_VERBS = {"delete", "revoke"}
 
 

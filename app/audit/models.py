@@ -1,0 +1,42 @@
+"""The audit trail: append-only rows that say who touched what, never the data itself."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, new_id
+
+
+class Outcome(StrEnum):
+    success = "success"
+    denied = "denied"
+    not_found = "not_found"
+    unauthenticated = "unauthenticated"
+
+
+class AuditEvent(Base):
+    """One access or change. Holds ids, names of changed fields and request facts; no PHI."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_clinic_at", "clinic_id", "at", "id"),
+        Index("ix_audit_events_clinic_resource", "clinic_id", "resource_type", "resource_id"),
+        Index("ix_audit_events_clinic_actor", "clinic_id", "actor_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clinics.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[uuid.UUID | None]
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(80))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(128))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int]
+    changed_fields: Mapped[list[str] | None] = mapped_column(JSON)

@@ -1,0 +1,36 @@
+"""Audit event schemas and filters."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.audit.models import Outcome
+from app.common.schemas import OutputModel, UTCTimestamp
+
+
+class AuditEventRead(OutputModel):
+    """Who did what to which resource, when and from where. Never the data itself."""
+
+    id: uuid.UUID
+    at: UTCTimestamp
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str
+    ip: str | None
+    outcome: Outcome
+    status_code: int
+    changed_fields: list[str] | None
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor_id: uuid.UUID | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    action: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None
+    until: datetime | None = None

@@ -1,0 +1,165 @@
+"""The audit trail: complete for a journey, denied requests recorded, failures not, append-only."""
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from app.audit.models import AuditEvent
+from tests.common.test_conventions import assert_problem
+from tests.factories import T0, Clinic, bearer, bootstrap
+
+
+async def events(clinic: Clinic, **params: Any) -> list[dict[str, Any]]:
+    page = await clinic.ok("GET", "/api/v1/audit-events", params={"limit": 200, **params})
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+async def test_a_journey_leaves_a_complete_trail(clinic: Clinic) -> None:
+    clinician_id, clinician = await clinic.staff("clinician")
+    client = await clinic.ok(
+        "POST", "/api/v1/clients", 201, headers=clinician,
+        json={"first_name": "Ada", "last_name": "Trail", "date_of_birth": "1980-05-05"},
+    )  # fmt: skip
+    prep = await clinic.prep(client["id"], T0 - timedelta(days=3), headers=clinician)
+    await clinic.action("preparation", prep["id"], "complete", headers=clinician)
+    dose = await clinic.dose(client["id"], T0 + timedelta(days=1), headers=clinician)
+    integration = await clinic.integration(client["id"], T0 + timedelta(days=2), headers=clinician)
+    await clinic.ok("GET", f"/api/v1/clients/{client['id']}/journey", headers=clinician)
+
+    mine = await events(clinic, actor_id=clinician_id)
+    by_action = {(e["action"], e["resource_id"]): e for e in mine}
+    assert by_action[("create_client", client["id"])]["changed_fields"] == [
+        "date_of_birth", "first_name", "last_name",
+    ]  # fmt: skip
+    assert by_action[("complete_preparation_session", prep["id"])]["changed_fields"] == ["status"]
+    assert ("create_ketamine_session", dose["id"]) in by_action
+    assert ("create_integration_session", integration["id"]) in by_action
+    # Reading the journey is a read of the client and of every session it shows.
+    journey_reads = {e["resource_id"] for e in mine if e["action"] == "get_journey"}
+    assert journey_reads == {client["id"], prep["id"], dose["id"], integration["id"]}
+    for event in mine:
+        assert event["outcome"] == "success"
+        assert event["actor_role"] == "clinician"
+        assert event["request_id"]
+    # The create of the dose also evaluates the other sessions' windows, but only shows the dose.
+    dose_request = by_action[("create_ketamine_session", dose["id"])]["request_id"]
+    assert {e["resource_id"] for e in mine if e["request_id"] == dose_request} == {dose["id"]}
+
+
+async def test_denied_requests_are_recorded(
+    clinic: Clinic, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    clinician_id, clinician = await clinic.staff("clinician")
+    assert (await clinic.get("/api/v1/staff", headers=clinician)).status_code == 403
+    other = await bootstrap(app, http, clinic.clock)
+    foreign = await other.client()
+    assert (await clinic.get(f"/api/v1/clients/{foreign['id']}")).status_code == 404
+    denied = await events(clinic, outcome="denied")
+    assert [(e["action"], e["actor_id"]) for e in denied] == [("list_staff", clinician_id)]
+    missing = await events(clinic, outcome="not_found")
+    assert [(e["action"], e["resource_id"]) for e in missing] == [("get_client", foreign["id"])]
+    # Failed authentication has no clinic to file it under, but it is recorded.
+    response = await http.get(
+        "/api/v1/clients", headers={"X-Request-ID": "bad-key-1", **bearer("kap_x_y")}
+    )
+    assert response.status_code == 401
+    async with app.state.sessionmaker() as db:
+        row = (
+            await db.execute(select(AuditEvent).where(AuditEvent.request_id == "bad-key-1"))
+        ).scalar_one()
+    assert (row.outcome, row.clinic_id, row.action) == ("unauthenticated", None, "list_clients")
+
+
+async def test_a_rolled_back_write_leaves_no_row(clinic: Clinic) -> None:
+    client = await clinic.client()
+    await clinic.prep(client["id"], T0 + timedelta(days=1))
+    clash = await clinic.post(
+        "/api/v1/preparation-sessions",
+        json={"client_id": client["id"], "starts_at": (T0 + timedelta(days=1)).isoformat(),
+              "ends_at": (T0 + timedelta(days=1, hours=1)).isoformat()},
+    )  # fmt: skip
+    assert_problem(clash, 409, "schedule_conflict")
+    creates = await events(clinic, action="create_preparation_session")
+    assert len(creates) == 1
+
+
+async def test_the_trail_is_append_only(clinic: Clinic, app: FastAPI) -> None:
+    await clinic.client()
+    for method in ("PATCH", "DELETE", "PUT"):
+        assert (await clinic.request(method, "/api/v1/audit-events")).status_code == 405
+    for statement in (update(AuditEvent).values(action="tampered"), delete(AuditEvent)):
+        async with app.state.sessionmaker() as db:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await db.execute(statement)
+            await db.rollback()
+
+
+async def test_filters_and_export(clinic: Clinic) -> None:
+    client = await clinic.client()
+    clinic.clock.advance(timedelta(hours=1))
+    await clinic.ok("GET", f"/api/v1/clients/{client['id']}")
+    reads = await events(
+        clinic, resource_type="client", resource_id=client["id"], action="get_client"
+    )
+    assert len(reads) == 1
+    since = await events(clinic, since=(T0 + timedelta(minutes=30)).isoformat())
+    assert {e["action"] for e in since} >= {"get_client"}
+    assert "create_client" not in {e["action"] for e in since}
+    until = await events(clinic, until=(T0 + timedelta(minutes=30)).isoformat())
+    assert "get_client" not in {e["action"] for e in until}
+    response = await clinic.get("/api/v1/audit-events/export", params={"resource_type": "client"})
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert {line["action"] for line in lines} >= {"create_client", "get_client"}
+    assert all(line["resource_type"] == "client" for line in lines)
+    assert_problem(
+        await clinic.get("/api/v1/audit-events", params={"outcome": "meh"}), 422, "validation_error"
+    )
+
+
+async def test_export_streams_more_than_one_batch(clinic: Clinic, app: FastAPI) -> None:
+    from app.audit import repository
+
+    await clinic.client()
+    original = repository.EXPORT_BATCH
+    repository.EXPORT_BATCH = 2
+    try:
+        for _ in range(3):
+            await clinic.ok("GET", "/api/v1/clinic")
+        response = await clinic.get("/api/v1/audit-events/export")
+    finally:
+        repository.EXPORT_BATCH = original
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    listed = await events(clinic)
+    assert [line["id"] for line in lines] == [e["id"] for e in listed][: len(lines)]
+    assert len(lines) >= 5
+
+
+async def test_no_phi_in_audit_rows_or_logs(
+    clinic: Clinic, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    phi = {"first_name": "Zebulon", "last_name": "Quixotica", "email": "zebulon.q@example.org",
+           "date_of_birth": "1971-11-23", "phone": "+1 555 867 5309"}  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    client = await clinic.client(**phi, preferred_name="Zeb")
+    await clinic.ok("PATCH", f"/api/v1/clients/{client['id']}", json={"last_name": "Quixoticus"})
+    await clinic.ok("GET", "/api/v1/clients", params={"q": "Zebulon"})
+    prep = await clinic.prep(client["id"], T0 - timedelta(days=2), notes="Zebulon fears needles")
+    await clinic.action("preparation", prep["id"], "complete")
+    await clinic.ok("GET", f"/api/v1/clients/{client['id']}/journey")
+    await clinic.get("/api/v1/clients", params={"q": "Zebulon", "limit": 0})
+    async with app.state.sessionmaker() as db:
+        rows = (await db.execute(text("SELECT * FROM audit_events"))).mappings().all()
+    logged = [{**r.__dict__, "args": str(r.args)} for r in caplog.records]
+    assert any(r.get("fields", {}).get("route") for r in logged), "request log lines expected"
+    dumped = json.dumps([dict(r) for r in rows], default=str) + json.dumps(logged, default=str)
+    for value in [*phi.values(), "Quixoticus", "Zeb", "needles", "1971"]:
+        assert value not in dumped, value

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent, Outcome
 from app.audit.trail import TAG_RESOURCES, AuditTrail, current_trail
+from app.common.scope import current_request_state
 from app.db import begin_write
 from app.errors import AppError
 
@@ -83,11 +84,13 @@ class UnitOfWorkRoute(APIRoute):
 
         async def handle_in_transaction(request: Request) -> Response:
             trail = _trail(self, request)
-            token = current_trail.set(trail)
+            trail_token = current_trail.set(trail)
+            state_token = current_request_state.set(request.state)
             try:
                 return await self._run(handler, request, trail)
             finally:
-                current_trail.reset(token)
+                current_request_state.reset(state_token)
+                current_trail.reset(trail_token)
 
         return handle_in_transaction
 

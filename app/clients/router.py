@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_read
-from app.auth.deps import AnyStaff, Principal
+from app.auth.deps import AnyStaff, Clinical, Principal
 from app.clients import repository, service
 from app.clients.models import Client, ClientStage
 from app.clients.schemas import ClientCreate, ClientRead, ClientUpdate
@@ -21,6 +21,7 @@ from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     Unauthorized,
     ValidationFailed,
@@ -61,10 +62,10 @@ def _columns(client: Client) -> dict[str, object]:
     status_code=201,
     response_model=ClientRead,
     dependencies=[Idempotent],
-    responses=responses_for(ValidationFailed),
+    responses=responses_for(Forbidden, ValidationFailed),
 )
 async def create_client(
-    body: ClientCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
+    body: ClientCreate, principal: Clinical, db: DbSession, now: Now, response: Response
 ) -> ClientRead:
     """Register a client. Their stage is `intake` until a session is booked."""
     client = await service.create_client(db, principal, body, now)
@@ -107,12 +108,12 @@ async def get_client(
 @router.patch(
     "/{client_id}",
     response_model=ClientRead,
-    responses=responses_for(NotFound, ValidationFailed, VersionConflict),
+    responses=responses_for(Forbidden, NotFound, ValidationFailed, VersionConflict),
 )
 async def update_client(
     client_id: uuid.UUID,
     body: ClientUpdate,
-    principal: AnyStaff,
+    principal: Clinical,
     db: DbSession,
     now: Now,
     response: Response,
@@ -143,11 +144,11 @@ async def _transition(
 @router.post(
     "/{client_id}/archive",
     response_model=ClientRead,
-    responses=responses_for(NotFound, Conflict, VersionConflict),
+    responses=responses_for(Forbidden, NotFound, Conflict, VersionConflict),
 )
 async def archive_client(
     client_id: uuid.UUID,
-    principal: AnyStaff,
+    principal: Clinical,
     db: DbSession,
     now: Now,
     response: Response,
@@ -162,11 +163,11 @@ async def archive_client(
 @router.post(
     "/{client_id}/unarchive",
     response_model=ClientRead,
-    responses=responses_for(NotFound, Conflict, VersionConflict),
+    responses=responses_for(Forbidden, NotFound, Conflict, VersionConflict),
 )
 async def unarchive_client(
     client_id: uuid.UUID,
-    principal: AnyStaff,
+    principal: Clinical,
     db: DbSession,
     now: Now,
     response: Response,

@@ -9,6 +9,9 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 from app.clients.models import ClientStage, PresentingConcern
 from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
 
+CLINICAL = "Clinical: absent from responses to the scheduler role."
+CLIENT_CLINICAL_FIELDS = frozenset({"date_of_birth", "presenting_concerns"})
+
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{5,29}$"),
@@ -28,6 +31,8 @@ def _unique(concerns: list[PresentingConcern] | None) -> list[PresentingConcern]
 class ClientCreate(InputModel):
     """A new client; they start at the intake stage."""
 
+    clinical_fields = CLIENT_CLINICAL_FIELDS
+
     first_name: ShortText = Field(examples=["Maya"])
     last_name: ShortText = Field(examples=["Okafor"])
     preferred_name: ShortText | None = None
@@ -42,6 +47,8 @@ class ClientCreate(InputModel):
 
 class ClientUpdate(PatchModel):
     """Edit a client; omitted fields keep their value."""
+
+    clinical_fields = CLIENT_CLINICAL_FIELDS
 
     required_fields = frozenset({"first_name", "last_name", "date_of_birth", "presenting_concerns"})
 
@@ -58,15 +65,19 @@ class ClientUpdate(PatchModel):
 
 
 class ClientRead(OutputModel):
+    """A client. Schedulers see names and contact details only."""
+
+    clinical_fields = CLIENT_CLINICAL_FIELDS
+
     id: uuid.UUID
     first_name: str
     last_name: str
     preferred_name: str | None
-    date_of_birth: date
+    date_of_birth: date | None = Field(default=None, description=CLINICAL)
     email: str | None
     phone: str | None
     primary_clinician_id: uuid.UUID | None
-    presenting_concerns: list[PresentingConcern]
+    presenting_concerns: list[PresentingConcern] = Field(default_factory=list, description=CLINICAL)
     stage: ClientStage = Field(description="Derived from the client's sessions; never written.")
     archived: bool
     version: int

@@ -9,9 +9,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     StringConstraints,
+    model_serializer,
     model_validator,
 )
+
+from app.common.scope import clinical_fields_hidden
 
 T = TypeVar("T")
 
@@ -40,9 +44,16 @@ LongText = Annotated[str, StringConstraints(max_length=20_000)]
 
 
 class InputModel(BaseModel):
-    """Request bodies: unknown fields are an error, never silently dropped."""
+    """Request bodies: unknown fields are an error, never silently dropped.
+
+    `clinical_fields` names the fields a role without clinical access may not write (403).
+    """
 
     model_config = ConfigDict(extra="forbid")
+    clinical_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def clinical_fields_sent(self) -> set[str]:
+        return set(self.clinical_fields & self.model_fields_set)
 
 
 class PatchModel(InputModel):
@@ -66,9 +77,22 @@ class PatchModel(InputModel):
 
 
 class OutputModel(BaseModel):
-    """Responses are read from ORM objects or plain values."""
+    """Responses are read from ORM objects or plain values.
+
+    Fields named in `clinical_fields` are left out (absent, not null) for roles without clinical
+    access, so they must have defaults: the OpenAPI schema then shows them as optional.
+    """
 
     model_config = ConfigDict(from_attributes=True)
+    clinical_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _minimum_necessary(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.clinical_fields and isinstance(data, dict) and clinical_fields_hidden():
+            for name in self.clinical_fields:
+                data.pop(name, None)
+        return data
 
 
 class Page(BaseModel, Generic[T]):

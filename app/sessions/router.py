@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.deps import AnyStaff, Principal
+from app.auth.deps import AnyStaff, Clinical, Principal
 from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import PageParams, split_page
-from app.common.schemas import InputTimestamp, Page
+from app.common.schemas import InputModel, InputTimestamp, Page
 from app.db import DbSession
 from app.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     PreparationRequired,
     ScheduleConflict,
@@ -27,9 +28,12 @@ from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import CancelBody, CompleteBody, SessionCreate, SessionUpdate
 from app.sessions.views import SessionReadModel, to_read
+from app.staff.models import Role
 from app.windows.service import evaluate_all
 
-WRITE_ERRORS = responses_for(ValidationFailed, ScheduleConflict, PreparationRequired, Conflict)
+WRITE_ERRORS = responses_for(
+    Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict
+)
 
 
 class SessionQuery:
@@ -59,6 +63,13 @@ class SessionQuery:
 SessionFiltersDep = Annotated[SessionQuery, Depends()]
 
 
+def forbid_clinical_write(principal: Principal, body: InputModel) -> None:
+    """Schedulers book and move sessions but never write clinical fields (403)."""
+    sent = body.clinical_fields_sent()
+    if sent and principal.role is Role.scheduler:
+        raise Forbidden(f"The scheduler role cannot write {', '.join(sorted(sent))}.")
+
+
 async def respond(
     db: DbSession, principal: Principal, session: ClinicalSession, now: datetime, response: Response
 ) -> SessionReadModel:
@@ -76,6 +87,7 @@ async def create(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
+    forbid_clinical_write(principal, body)
     session = await service.create_session(db, principal, kind, body)
     response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
     return await respond(db, principal, session, now, response)
@@ -91,6 +103,7 @@ async def update(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
+    forbid_clinical_write(principal, body)
     session = await service.get_session(db, principal.clinic_id, session_id, kind)
     check_version(if_match, session.version)
     session = await service.update_session(db, principal, session, body)
@@ -160,7 +173,7 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
     async def complete_session(
         session_id: uuid.UUID,
         body: CompleteBody,
-        principal: AnyStaff,
+        principal: Clinical,
         db: DbSession,
         now: Now,
         response: Response,
@@ -211,5 +224,7 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
             summary=summary,
             description=doc,
             response_model=read_model,
-            responses=responses_for(NotFound, VersionConflict, Conflict, ValidationFailed),
+            responses=responses_for(
+                Forbidden, NotFound, VersionConflict, Conflict, ValidationFailed
+            ),
         )

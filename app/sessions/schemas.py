@@ -43,7 +43,13 @@ def check_times(starts_at: datetime, ends_at: datetime) -> None:
         raise ValueError("a session lasts at most 12 hours")
 
 
+CLINICAL = "Clinical: absent for the scheduler role, who may not write it either (403)."
+SESSION_CLINICAL_FIELDS = frozenset({"notes", "topics", "dose_mg", "weight_kg"})
+
+
 class SessionCreate(InputModel):
+    clinical_fields = SESSION_CLINICAL_FIELDS
+
     client_id: uuid.UUID
     clinician_id: uuid.UUID | None = Field(
         default=None,
@@ -52,7 +58,7 @@ class SessionCreate(InputModel):
     starts_at: InputTimestamp
     ends_at: InputTimestamp = Field(examples=["2026-03-02T10:00:00-05:00"])
     location: Location = Location.in_person
-    notes: LongText | None = None
+    notes: LongText | None = Field(default=None, description=CLINICAL)
     external_ref: ExternalRef | None = None
 
     @model_validator(mode="after")
@@ -85,6 +91,7 @@ class IntegrationSessionCreate(SessionCreate):
 
 
 class SessionUpdate(PatchModel):
+    clinical_fields = SESSION_CLINICAL_FIELDS
     required_fields = frozenset({"starts_at", "ends_at", "clinician_id", "location"})
 
     starts_at: InputTimestamp | None = None
@@ -151,6 +158,8 @@ class IntegrationWindowRead(BaseModel):
 
 
 class SessionRead(OutputModel):
+    clinical_fields = SESSION_CLINICAL_FIELDS
+
     id: uuid.UUID
     kind: SessionKind
     client_id: uuid.UUID
@@ -161,7 +170,7 @@ class SessionRead(OutputModel):
     ended_at: UTCTimestamp | None
     cancellation_reason: str | None
     location: Location
-    notes: str | None = None
+    notes: str | None = Field(default=None, description=CLINICAL)
     external_ref: ExternalRef | None
     version: int
     created_at: UTCTimestamp
@@ -170,14 +179,14 @@ class SessionRead(OutputModel):
 
 class PreparationSessionRead(SessionRead):
     kind: Literal[SessionKind.preparation] = SessionKind.preparation
-    topics: list[PreparationTopic]
+    topics: list[PreparationTopic] = Field(default_factory=list, description=CLINICAL)
 
 
 class KetamineSessionRead(SessionRead):
     kind: Literal[SessionKind.ketamine] = SessionKind.ketamine
     route: Route
-    dose_mg: float | None = None
-    weight_kg: float | None = None
+    dose_mg: float | None = Field(default=None, description=CLINICAL)
+    weight_kg: float | None = Field(default=None, description=CLINICAL)
     integration: DoseIntegrationRead
 
 

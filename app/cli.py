@@ -180,10 +180,14 @@ def demo(
     upgrade(get_settings().database_url)
     made = _in_transaction(
         lambda db: fill_demo_clinic(
-            db, clinic_name=clinic_name, timezone=timezone, clients=clients, seed=seed,
+            db,
+            clinic_name=clinic_name,
+            timezone=timezone,
+            clients=clients,
+            seed=seed,
             now=datetime.now(UTC),
         )
-    )  # fmt: skip
+    )
     err.print(f"demo clinic {made.clinic.id} with {clients} clients; admin key:")
     typer.echo(made.api_key)
 

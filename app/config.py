@@ -1,9 +1,11 @@
 """Settings: one pydantic-settings class read from the environment with the KAP_ prefix."""
 
 from functools import lru_cache
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kap-journey.db"
 
@@ -26,6 +28,87 @@ class Settings(BaseSettings):
         ge=1,
         description="An in-progress idempotent request older than this is presumed crashed.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OIDC single sign-on: the identity provider's issuer (`iss`). OIDC bearer "
+        "tokens are accepted only when the issuer, audience and JWKS URL are all set.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="OIDC: the audience (`aud`) tokens must be issued for."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="OIDC: where the identity provider publishes its signing keys."
+    )
+    oidc_staff_claim: str = Field(
+        default="email",
+        min_length=1,
+        description="OIDC: the claim matched, case-insensitively, to a staff member's email.",
+    )
+    oidc_clinic_claim: str = Field(
+        default="kap_clinic_id",
+        min_length=1,
+        description="OIDC: the claim naming the clinic; needed when an email is staff of several.",
+    )
+    oidc_leeway_seconds: int = Field(
+        default=30, ge=0, le=600, description="OIDC: clock skew allowed on `exp`, `nbf` and `iat`."
+    )
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _jwks_url_is_http(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("the JWKS URL must be an http:// or https:// URL")
+        return value
+
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="Request bodies larger than this many bytes are refused with 413.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Sustained requests per minute per API key (or per client IP without one); "
+        "0 turns rate limiting off.",
+    )
+    rate_limit_burst: int = Field(
+        default=120,
+        ge=0,
+        description="Requests a caller may send at once before the per-minute rate applies; "
+        "0 turns rate limiting off.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (CORS), comma-separated, e.g. "
+        "`https://app.example.org`; empty means no CORS headers at all.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept `a,b` from the environment; normalise each origin to scheme://host[:port]."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        origins = []
+        for item in (str(raw).strip().rstrip("/") for raw in items):
+            if not item:
+                continue
+            parts = urlsplit(item)
+            _ = parts.port  # raises ValueError on a malformed port
+            # A wildcard, path or query never matches the Origin a browser sends: refuse it loudly.
+            if (
+                parts.scheme not in {"http", "https"}
+                or not parts.hostname
+                or parts.username is not None
+                or any((parts.path, parts.query, parts.fragment))
+            ):
+                raise ValueError(f"{item!r} is not an origin like https://app.example.org")
+            origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+        return origins
 
 
 @lru_cache

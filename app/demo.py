@@ -41,24 +41,98 @@ from app.staff.schemas import StaffCreate
 from app.staff.service import create_staff
 
 FIRST_NAMES = (
-    "Maya", "Daniel", "Aisha", "Tomas", "Elizabeth", "Kenji", "Grace", "Mateo", "Nadia", "Owen",
-    "Priya", "Samuel", "Leila", "Marcus", "Ingrid", "Alexander", "Rosa", "Theodore", "Amara",
-    "Jonathan", "Chloe", "Rafael", "Katherine", "Dmitri", "Fatima", "Noah", "Hana", "Benjamin",
-    "Camila", "Isaac", "Margaret", "Tariq", "Yuki", "Nicholas", "Zara", "Elena", "Samantha",
-    "Kwame", "Rebecca", "Lucas",
-)  # fmt: skip
+    "Maya",
+    "Daniel",
+    "Aisha",
+    "Tomas",
+    "Elizabeth",
+    "Kenji",
+    "Grace",
+    "Mateo",
+    "Nadia",
+    "Owen",
+    "Priya",
+    "Samuel",
+    "Leila",
+    "Marcus",
+    "Ingrid",
+    "Alexander",
+    "Rosa",
+    "Theodore",
+    "Amara",
+    "Jonathan",
+    "Chloe",
+    "Rafael",
+    "Katherine",
+    "Dmitri",
+    "Fatima",
+    "Noah",
+    "Hana",
+    "Benjamin",
+    "Camila",
+    "Isaac",
+    "Margaret",
+    "Tariq",
+    "Yuki",
+    "Nicholas",
+    "Zara",
+    "Elena",
+    "Samantha",
+    "Kwame",
+    "Rebecca",
+    "Lucas",
+)
 LAST_NAMES = (
-    "Okafor", "Nguyen", "Haddad", "Kowalski", "Brennan", "Tanaka", "Delgado", "Mensah",
-    "Lindqvist", "Abernathy", "Castillo", "Whitfield", "Osei", "Bauer", "Moreau", "Sato",
-    "Fitzgerald", "Park", "Mahmoud", "Reyes", "Sullivan", "Novak", "Gallagher", "Patel", "Rossi",
-    "Dubois", "Hansen", "Adeyemi", "Chen", "Romero",
-)  # fmt: skip
-PREFERRED = {"Alexander": "Alex", "Benjamin": "Ben", "Elizabeth": "Liz", "Jonathan": "Jon",
-             "Katherine": "Kate", "Margaret": "Maggie", "Nicholas": "Nick", "Theodore": "Theo",
-             "Rebecca": "Becca", "Samantha": "Sam"}  # fmt: skip
-CONCERN_WEIGHTS = {PresentingConcern.depression: 5, PresentingConcern.trauma: 3,
-                   PresentingConcern.anxiety: 3, PresentingConcern.chronic_stress: 2,
-                   PresentingConcern.other: 1}  # fmt: skip
+    "Okafor",
+    "Nguyen",
+    "Haddad",
+    "Kowalski",
+    "Brennan",
+    "Tanaka",
+    "Delgado",
+    "Mensah",
+    "Lindqvist",
+    "Abernathy",
+    "Castillo",
+    "Whitfield",
+    "Osei",
+    "Bauer",
+    "Moreau",
+    "Sato",
+    "Fitzgerald",
+    "Park",
+    "Mahmoud",
+    "Reyes",
+    "Sullivan",
+    "Novak",
+    "Gallagher",
+    "Patel",
+    "Rossi",
+    "Dubois",
+    "Hansen",
+    "Adeyemi",
+    "Chen",
+    "Romero",
+)
+PREFERRED = {
+    "Alexander": "Alex",
+    "Benjamin": "Ben",
+    "Elizabeth": "Liz",
+    "Jonathan": "Jon",
+    "Katherine": "Kate",
+    "Margaret": "Maggie",
+    "Nicholas": "Nick",
+    "Theodore": "Theo",
+    "Rebecca": "Becca",
+    "Samantha": "Sam",
+}
+CONCERN_WEIGHTS = {
+    PresentingConcern.depression: 5,
+    PresentingConcern.trauma: 3,
+    PresentingConcern.anxiety: 3,
+    PresentingConcern.chronic_stress: 2,
+    PresentingConcern.other: 1,
+}
 PRESCRIBER = ("Dr. Ana Rivera, MD", "ana.rivera@example.com")
 THERAPISTS = (
     ("Jordan Ellis, LMFT", "jordan.ellis@example.com"),
@@ -68,8 +142,13 @@ THERAPISTS = (
 SCHEDULER = ("Sam Whitaker", "sam.whitaker@example.com")
 # Dosing sessions include monitoring: about two hours for IV, IM and esketamine nasal spray,
 # three for lozenges and oral doses, whose effects come on and wear off more slowly.
-DOSE_MINUTES = {Route.iv: 120, Route.im: 120, Route.intranasal: 120, Route.sublingual: 180,
-                Route.oral: 180}  # fmt: skip
+DOSE_MINUTES = {
+    Route.iv: 120,
+    Route.im: 120,
+    Route.intranasal: 120,
+    Route.sublingual: 180,
+    Route.oral: 180,
+}
 # Therapists see clients between 9 and 6 (doses run in parallel: the clinic has several chairs).
 TALK_HOURS = [9.0, 10.5, 12.0, 13.5, 15.0, 16.5, 18.0]
 SCREENING = [PreparationTopic.medical_screening, PreparationTopic.consent_review]
@@ -136,15 +215,24 @@ class _Demo:
         return starts[0]
 
     async def book(
-        self, client: Client, kind: SessionKind, starts_at: datetime, minutes: int, *,
-        cancel: str | None = None, no_show: bool = False, **fields: Any,
-    ) -> ClinicalSession:  # fmt: skip
+        self,
+        client: Client,
+        kind: SessionKind,
+        starts_at: datetime,
+        minutes: int,
+        *,
+        cancel: str | None = None,
+        no_show: bool = False,
+        **fields: Any,
+    ) -> ClinicalSession:
         """Book a session; one in the past is then completed unless cancelled or a no-show."""
         fields.setdefault("clinician_id", client.primary_clinician_id)
         body = CREATE[kind](
-            client_id=client.id, starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes), **fields,
-        )  # fmt: skip
+            client_id=client.id,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=minutes),
+            **fields,
+        )
         session = await create_session(self.db, self.admin, kind, body)
         if cancel is not None:
             return await cancel_session(self.db, session, cancel)
@@ -178,20 +266,30 @@ class _Demo:
         else:  # lozenges (troches) and oral solution
             mg = rng.choice((150, 200, 300))
         return await self.book(
-            client, SessionKind.ketamine, self.at(day, rng.choice((9, 9.5, 10, 10.5))),
-            DOSE_MINUTES[route], clinician_id=self.prescriber, route=route, dose_mg=float(mg),
-            weight_kg=weight, **kw,
-        )  # fmt: skip
+            client,
+            SessionKind.ketamine,
+            self.at(day, rng.choice((9, 9.5, 10, 10.5))),
+            DOSE_MINUTES[route],
+            clinician_id=self.prescriber,
+            route=route,
+            dose_mg=float(mg),
+            weight_kg=weight,
+            **kw,
+        )
 
     async def integrate(
         self, client: Client, day: int, link: ClinicalSession | None = None, **kw: Any
     ) -> ClinicalSession:
         """An integration session; `link` anchors it explicitly, else the latest dose does."""
         return await self.book(
-            client, SessionKind.integration, self.slot(client.primary_clinician_id, day, 50), 50,
+            client,
+            SessionKind.integration,
+            self.slot(client.primary_clinician_id, day, 50),
+            50,
             location=self.rng.choice(list(Location)),
-            ketamine_session_id=link.id if link is not None else None, **kw,
-        )  # fmt: skip
+            ketamine_session_id=link.id if link is not None else None,
+            **kw,
+        )
 
     def weight(self) -> float:
         return round(self.rng.uniform(52, 112), 1)
@@ -313,9 +411,14 @@ async def _archived(d: _Demo, client: Client, variant: int) -> None:
 
 
 CYCLE: tuple[Journey, ...] = (
-    _iv_series, _preparation, _intake, _maintenance_im, _intranasal, _sublingual,
+    _iv_series,
+    _preparation,
+    _intake,
+    _maintenance_im,
+    _intranasal,
+    _sublingual,
     _maintenance_oral,
-)  # fmt: skip
+)
 
 
 def _plan(clients: int) -> list[tuple[Journey, int]]:
@@ -365,9 +468,13 @@ async def fill_demo_clinic(
     zone = ZoneInfo(timezone)
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, not a secret
     made = await bootstrap_clinic(
-        db, name=clinic_name, timezone=timezone, admin_email="admin@example.com",
-        admin_name="Demo Admin", now=now,
-    )  # fmt: skip
+        db,
+        name=clinic_name,
+        timezone=timezone,
+        admin_email="admin@example.com",
+        admin_name="Demo Admin",
+        now=now,
+    )
     clinic_id = made.clinic.id
     prescriber = await _hire(db, clinic_id, PRESCRIBER, Role.clinician)
     therapists = [await _hire(db, clinic_id, who, Role.clinician) for who in THERAPISTS]

@@ -108,13 +108,13 @@ class UnitOfWorkRoute(APIRoute):
                 await begin_write(session)
             try:
                 response = await handler(request)
-                for hook in getattr(request.state, "before_commit", ()):
-                    await hook(response, session)
                 if not writing and session.get_bind().dialect.name == "sqlite":
                     # A SQLite read transaction cannot safely turn into a write one under
                     # concurrency; end it and record the read in a write transaction of its own.
                     await session.commit()
                     await begin_write(session)
+                for hook in getattr(request.state, "before_commit", ()):
+                    await hook(response, session)
                 await _write_audit(session, request, trail, Outcome.success, response.status_code)
                 await session.commit()
             except EarlyResponse as early:

@@ -1,25 +1,36 @@
 """Who is calling: bearer-token authentication and role-typed dependencies."""
 
+import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.keys import secret_matches, split_key
 from app.auth.models import ApiKey
+from app.auth.oidc import oidc_verifier
 from app.clinics.models import Clinic
 from app.clock import Now
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 from app.staff.models import Role, Staff
+from app.unit_of_work import on_success
 from app.windows.policy import WindowPolicy
 
-bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer kap_...`")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+log = logging.getLogger(__name__)
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`Authorization: Bearer kap_...`) or, where the service is "
+    "configured for single sign-on, an OIDC access token (a JWT) from the identity provider.",
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class Principal:
     staff_id: uuid.UUID
     clinic_id: uuid.UUID
     role: Role
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None  # None when authenticated by an OIDC token
     clinic: Clinic
 
     @property
@@ -43,12 +54,26 @@ async def authenticate(
     now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Resolve the bearer API key to a principal; anything wrong is a 401."""
+    """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    parts = split_key(credentials.credentials)
-    if parts is None:
-        raise Unauthorized("The API key is malformed.")
+    token = credentials.credentials
+    parts = split_key(token)
+    if parts is not None:
+        principal = await _api_key_principal(request, db, now, parts)
+    else:
+        verifier = oidc_verifier(request.app.state)
+        if verifier is None:
+            raise Unauthorized("The API key is malformed.")
+        staff, clinic = await verifier.authenticate(db, token, now)
+        principal = Principal(staff.id, clinic.id, staff.role, None, clinic)
+    request.state.principal = principal
+    return principal
+
+
+async def _api_key_principal(
+    request: Request, db: AsyncSession, now: datetime, parts: tuple[str, str]
+) -> Principal:
     prefix, secret = parts
     row = (
         await db.execute(
@@ -63,15 +88,35 @@ async def authenticate(
     key, staff, clinic = row.ApiKey, row.Staff, row.Clinic
     if not _usable(key, staff, now):
         raise Unauthorized("The API key is revoked, expired or belongs to an inactive member.")
-    principal = Principal(staff.id, clinic.id, staff.role, key.id, clinic)
-    request.state.principal = principal
-    return principal
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key_id = key.id
+
+        async def record_use(_: Response, session: AsyncSession) -> None:
+            await record_key_use(session, key_id, now)
+
+        on_success(request, record_use)
+    return Principal(staff.id, clinic.id, staff.role, key.id, clinic)
 
 
 def _usable(key: ApiKey, staff: Staff, now: datetime) -> bool:
     if key.revoked_at is not None or not staff.active:
         return False
     return key.expires_at is None or key.expires_at > now
+
+
+async def record_key_use(db: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
+    """Set the key's `last_used_at`, unless another request did within LAST_USED_RESOLUTION.
+
+    It runs in the request's write transaction, just before commit (see UnitOfWorkRoute).
+    """
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)
+    stmt = (
+        update(ApiKey)
+        .where(ApiKey.id == key_id, stale)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(stmt)
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

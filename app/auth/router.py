@@ -11,9 +11,16 @@ from app.clock import Now
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
 from app.db import DbSession
-from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, responses_for
+from app.errors import (
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    invalid_reference,
+    responses_for,
+)
 from app.idempotency.service import Idempotent
-from app.staff.service import get_staff
+from app.staff import repository as staff_repository
 from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
@@ -35,7 +42,9 @@ async def create_api_key(
     body: ApiKeyCreate, principal: Admin, db: DbSession, now: Now, response: Response
 ) -> ApiKeyCreated:
     """Issue an API key for a staff member (admin). The key is in this response only."""
-    staff = await get_staff(db, principal.clinic_id, body.staff_id)
+    staff = await staff_repository.get(db, principal.clinic_id, body.staff_id)
+    if staff is None:
+        raise invalid_reference("staff_id", "a staff member")
     key, plaintext = await service.issue_key(db, staff, body.name, now, body.expires_at)
     response.headers["Location"] = f"/api/v1/api-keys/{key.id}"
     return ApiKeyCreated.model_validate(

@@ -71,11 +71,14 @@ async def list_page(
                 *(
                     func.lower(column).like(pattern, escape="\\")
                     for column in (
-                        Client.first_name, Client.last_name, Client.preferred_name, Client.email
+                        Client.first_name,
+                        Client.last_name,
+                        Client.preferred_name,
+                        Client.email,
                     )
                 )
             )
-        )  # fmt: skip
+        )
     if filters.stage is not None:
         stmt = stmt.where(_stage(policy, now) == filters.stage.value)
     stmt = keyset(stmt, [Client.last_name, Client.first_name, Client.id], page)

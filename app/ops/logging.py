@@ -37,8 +37,13 @@ class JsonFormatter(logging.Formatter):
 
 # Libraries that log SQL parameters or URLs at DEBUG, i.e. PHI: never below WARNING.
 PHI_LEAKING_LOGGERS = (
-    "aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "httpx", "httpcore",
-)  # fmt: skip
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "httpx",
+    "httpcore",
+)
 
 
 def quiet_phi_leaking_loggers() -> None:

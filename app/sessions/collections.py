@@ -56,9 +56,12 @@ integration = _router(SessionKind.integration)
 
 
 @preparation.post(
-    "", status_code=201, response_model=PreparationSessionRead, dependencies=[Idempotent],
+    "",
+    status_code=201,
+    response_model=PreparationSessionRead,
+    dependencies=[Idempotent],
     responses=WRITE_ERRORS,
-)  # fmt: skip
+)
 async def create_preparation_session(
     body: PreparationSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> SessionReadModel:
@@ -91,9 +94,12 @@ async def update_preparation_session(
 
 
 @ketamine.post(
-    "", status_code=201, response_model=KetamineSessionRead, dependencies=[Idempotent],
+    "",
+    status_code=201,
+    response_model=KetamineSessionRead,
+    dependencies=[Idempotent],
     responses=WRITE_ERRORS,
-)  # fmt: skip
+)
 async def create_ketamine_session(
     body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> SessionReadModel:
@@ -135,9 +141,12 @@ async def update_ketamine_session(
 
 
 @integration.post(
-    "", status_code=201, response_model=IntegrationSessionRead, dependencies=[Idempotent],
+    "",
+    status_code=201,
+    response_model=IntegrationSessionRead,
+    dependencies=[Idempotent],
     responses=WRITE_ERRORS,
-)  # fmt: skip
+)
 async def create_integration_session(
     body: IntegrationSessionCreate,
     principal: AnyStaff,

@@ -210,11 +210,21 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
 
     actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str, str]] = [
         ("complete", "complete", complete_session, f"Complete {noun}", complete_doc),
-        ("cancel", "cancel", cancel_session, f"Cancel {noun}",
-         "Cancel it (scheduled sessions only), with a reason. It stays on record."),
-        ("no-show", "mark_no_show", mark_no_show, f"Mark {noun} as a no-show",
-         "Record that the client did not come (once the session has started)."),
-    ]  # fmt: skip
+        (
+            "cancel",
+            "cancel",
+            cancel_session,
+            f"Cancel {noun}",
+            "Cancel it (scheduled sessions only), with a reason. It stays on record.",
+        ),
+        (
+            "no-show",
+            "mark_no_show",
+            mark_no_show,
+            f"Mark {noun} as a no-show",
+            "Record that the client did not come (once the session has started).",
+        ),
+    ]
     for path, verb, endpoint, summary, doc in actions:
         router.add_api_route(
             f"/{{session_id}}/{path}",

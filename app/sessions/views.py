@@ -19,9 +19,20 @@ from app.windows.service import Evaluation
 SessionReadModel = PreparationSessionRead | KetamineSessionRead | IntegrationSessionRead
 
 CORE_FIELDS = (
-    "id", "client_id", "clinician_id", "starts_at", "ends_at", "status", "ended_at",
-    "cancellation_reason", "location", "notes", "version", "created_at", "updated_at",
-)  # fmt: skip
+    "id",
+    "client_id",
+    "clinician_id",
+    "starts_at",
+    "ends_at",
+    "status",
+    "ended_at",
+    "cancellation_reason",
+    "location",
+    "notes",
+    "version",
+    "created_at",
+    "updated_at",
+)
 
 
 def _core(session: ClinicalSession) -> dict[str, Any]:

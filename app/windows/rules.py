@@ -121,7 +121,8 @@ def find_anchor(
 
 
 def _hours(delta: timedelta) -> float:
-    return round(delta / timedelta(hours=1), 2)
+    hours = round(delta / timedelta(hours=1), 2)
+    return hours if hours != 0 else 0.0  # never -0.0 (a moment before T(K) rounds to zero)
 
 
 def evaluate_integration(

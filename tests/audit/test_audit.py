@@ -25,9 +25,12 @@ async def events(clinic: Clinic, **params: Any) -> list[dict[str, Any]]:
 async def test_a_journey_leaves_a_complete_trail(clinic: Clinic) -> None:
     clinician_id, clinician = await clinic.staff("clinician")
     client = await clinic.ok(
-        "POST", "/api/v1/clients", 201, headers=clinician,
+        "POST",
+        "/api/v1/clients",
+        201,
+        headers=clinician,
         json={"first_name": "Ada", "last_name": "Trail", "date_of_birth": "1980-05-05"},
-    )  # fmt: skip
+    )
     prep = await clinic.prep(client["id"], T0 - timedelta(days=3), headers=clinician)
     await clinic.action("preparation", prep["id"], "complete", headers=clinician)
     dose = await clinic.dose(client["id"], T0 + timedelta(days=1), headers=clinician)
@@ -37,8 +40,10 @@ async def test_a_journey_leaves_a_complete_trail(clinic: Clinic) -> None:
     mine = await events(clinic, actor_id=clinician_id)
     by_action = {(e["action"], e["resource_id"]): e for e in mine}
     assert by_action[("create_client", client["id"])]["changed_fields"] == [
-        "date_of_birth", "first_name", "last_name",
-    ]  # fmt: skip
+        "date_of_birth",
+        "first_name",
+        "last_name",
+    ]
     assert by_action[("complete_preparation_session", prep["id"])]["changed_fields"] == ["status"]
     assert ("create_ketamine_session", dose["id"]) in by_action
     assert ("create_integration_session", integration["id"]) in by_action
@@ -83,9 +88,12 @@ async def test_a_rolled_back_write_leaves_no_row(clinic: Clinic) -> None:
     await clinic.prep(client["id"], T0 + timedelta(days=1))
     clash = await clinic.post(
         "/api/v1/preparation-sessions",
-        json={"client_id": client["id"], "starts_at": (T0 + timedelta(days=1)).isoformat(),
-              "ends_at": (T0 + timedelta(days=1, hours=1)).isoformat()},
-    )  # fmt: skip
+        json={
+            "client_id": client["id"],
+            "starts_at": (T0 + timedelta(days=1)).isoformat(),
+            "ends_at": (T0 + timedelta(days=1, hours=1)).isoformat(),
+        },
+    )
     assert_problem(clash, 409, "schedule_conflict")
     creates = await events(clinic, action="create_preparation_session")
     assert len(creates) == 1
@@ -146,8 +154,13 @@ async def test_export_streams_more_than_one_batch(clinic: Clinic, app: FastAPI) 
 async def test_no_phi_in_audit_rows_or_logs(
     clinic: Clinic, app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    phi = {"first_name": "Zebulon", "last_name": "Quixotica", "email": "zebulon.q@example.org",
-           "date_of_birth": "1971-11-23", "phone": "+1 555 867 5309"}  # fmt: skip
+    phi = {
+        "first_name": "Zebulon",
+        "last_name": "Quixotica",
+        "email": "zebulon.q@example.org",
+        "date_of_birth": "1971-11-23",
+        "phone": "+1 555 867 5309",
+    }
     caplog.set_level(logging.DEBUG)
     client = await clinic.client(**phi, preferred_name="Zeb")
     await clinic.ok("PATCH", f"/api/v1/clients/{client['id']}", json={"last_name": "Quixoticus"})

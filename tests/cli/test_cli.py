@@ -25,9 +25,16 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def bootstrapped(tmp_path: Path) -> dict[str, str]:
     result = run(
-        tmp_path, "bootstrap", "--clinic-name", "Cedar KAP", "--timezone", "America/Denver",
-        "--admin-email", "Owner@Cedar.example", "--json",
-    )  # fmt: skip
+        tmp_path,
+        "bootstrap",
+        "--clinic-name",
+        "Cedar KAP",
+        "--timezone",
+        "America/Denver",
+        "--admin-email",
+        "Owner@Cedar.example",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     payload: dict[str, str] = json.loads(result.stdout)
     return payload
@@ -65,9 +72,16 @@ def test_create_api_key_for_existing_staff(tmp_path: Path, bootstrapped: dict[st
 
 def test_bootstrap_refuses_bad_input_without_writing(tmp_path: Path) -> None:
     result = run(
-        tmp_path, "bootstrap", "--clinic-name", "X", "--timezone", "Nowhere/City",
-        "--admin-email", "a@x.example", "--json",
-    )  # fmt: skip
+        tmp_path,
+        "bootstrap",
+        "--clinic-name",
+        "X",
+        "--timezone",
+        "Nowhere/City",
+        "--admin-email",
+        "a@x.example",
+        "--json",
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert "timezone" in result.stderr

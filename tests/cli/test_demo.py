@@ -16,21 +16,31 @@ from tests.factories import T0, FakeClock, bearer
 CLIENTS = 20
 # Where and when the demo runs: early morning in Los Angeles (T0 is 04:00 there), and late in
 # the evening in Auckland (10:30 UTC is 23:30 NZDT), where "yesterday" is close to 48 h ago.
-RUNS = {"los_angeles_4am": ("America/Los_Angeles", T0), "auckland_2330": ("Pacific/Auckland",
-        T0 - timedelta(hours=1, minutes=30))}  # fmt: skip
+RUNS = {
+    "los_angeles_4am": ("America/Los_Angeles", T0),
+    "auckland_2330": ("Pacific/Auckland", T0 - timedelta(hours=1, minutes=30)),
+}
 
 
 async def fill(
-    app: FastAPI, clock: FakeClock, *, clients: int = CLIENTS, seed: int = 7,
+    app: FastAPI,
+    clock: FakeClock,
+    *,
+    clients: int = CLIENTS,
+    seed: int = 7,
     timezone: str = "America/Los_Angeles",
-) -> str:  # fmt: skip
+) -> str:
     """A demo clinic on the suite database, filled at the clock's now; returns the admin's key."""
     async with app.state.sessionmaker() as db:
         await begin_write(db)
         made: Bootstrapped = await fill_demo_clinic(
-            db, clinic_name="Demo KAP Clinic", timezone=timezone, clients=clients, seed=seed,
+            db,
+            clinic_name="Demo KAP Clinic",
+            timezone=timezone,
+            clients=clients,
+            seed=seed,
             now=clock.now,
-        )  # fmt: skip
+        )
         await db.commit()
     return made.api_key
 

@@ -65,8 +65,13 @@ def test_readme_tour_runs_and_shows_the_flags(server: tuple[str, dict[str, str]]
     _, env = server
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _tour()],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "'status': 'in_window'" in out

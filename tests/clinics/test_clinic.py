@@ -24,9 +24,11 @@ async def test_partial_policy_update(clinic: Clinic) -> None:
     body = await clinic.ok(
         "PATCH",
         "/api/v1/clinic",
-        json={"timezone": "Europe/Berlin", "window_policy": {"opens_after_hours": 2.5,
-                                                              "closes_after_hours": {"oral": 120}}},
-    )  # fmt: skip
+        json={
+            "timezone": "Europe/Berlin",
+            "window_policy": {"opens_after_hours": 2.5, "closes_after_hours": {"oral": 120}},
+        },
+    )
     assert body["timezone"] == "Europe/Berlin"
     assert body["window_policy"]["opens_after_hours"] == 2.5
     assert body["window_policy"]["closes_after_hours"]["oral"] == 120

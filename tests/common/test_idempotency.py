@@ -82,8 +82,11 @@ async def test_a_failed_request_releases_its_key(clinic: Clinic) -> None:
     headers = {"Idempotency-Key": "book-1"}
     response = await clinic.post("/api/v1/preparation-sessions", json=clash, headers=headers)
     assert_problem(response, 409, "schedule_conflict")
-    moved = {**clash, "starts_at": (T0 + timedelta(days=2)).isoformat(),
-             "ends_at": (T0 + timedelta(days=2, hours=1)).isoformat()}  # fmt: skip
+    moved = {
+        **clash,
+        "starts_at": (T0 + timedelta(days=2)).isoformat(),
+        "ends_at": (T0 + timedelta(days=2, hours=1)).isoformat(),
+    }
     retry = await clinic.post("/api/v1/preparation-sessions", json=moved, headers=headers)
     assert retry.status_code == 201
 

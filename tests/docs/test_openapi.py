@@ -21,10 +21,28 @@ SNAKE_CASE = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 # The first word of an operationId. A new action verb belongs here if it reads well in
 # generated clients (`client.resolve_unmatched_booking(...)`); a noun never does.
 VERBS = {
-    "get", "list", "create", "update", "delete", "revoke", "issue", "archive", "unarchive",
-    "complete", "cancel", "mark", "reschedule", "resolve", "rotate", "test", "send", "resend",
-    "receive", "replay", "export",
-}  # fmt: skip
+    "get",
+    "list",
+    "create",
+    "update",
+    "delete",
+    "revoke",
+    "issue",
+    "archive",
+    "unarchive",
+    "complete",
+    "cancel",
+    "mark",
+    "reschedule",
+    "resolve",
+    "rotate",
+    "test",
+    "send",
+    "resend",
+    "receive",
+    "replay",
+    "export",
+}
 READ_VERBS = {"get", "list", "export"}
 REMOVE_VERBS = {"delete", "revoke"}
 

@@ -186,9 +186,12 @@ async def test_clinician_must_be_an_active_clinician(clinic: Clinic) -> None:
     response = await clinic.post("/api/v1/preparation-sessions", json=body, headers=scheduler)
     assert_problem(response, 422, "validation_error")
     made = await clinic.ok(
-        "POST", "/api/v1/preparation-sessions", 201, json={**body, "clinician_id": clinician_id},
+        "POST",
+        "/api/v1/preparation-sessions",
+        201,
+        json={**body, "clinician_id": clinician_id},
         headers=scheduler,
-    )  # fmt: skip
+    )
     assert made["clinician_id"] == clinician_id
 
 

@@ -1,0 +1,236 @@
+"""The authorization matrix: every route in the OpenAPI document, for every kind of caller.
+
+A route missing from SPECS fails the test, so a new route cannot escape the matrix.
+"""
+
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.factories import T0, Clinic, bootstrap
+
+ALL = frozenset({"admin", "clinician", "scheduler"})
+CLINICAL = frozenset({"admin", "clinician"})
+ADMIN = frozenset({"admin"})
+PUBLIC = frozenset({"public"})
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+
+
+@dataclass
+class World:
+    clinic: Clinic
+    headers: dict[str, dict[str, str]]
+    clinician_id: str
+    client_id: str
+    slot: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def past(self) -> Any:
+        """A distinct past hour for a new session of the world's client."""
+        return T0 - timedelta(days=2, hours=3 * next(self.slot))
+
+    async def session(self, kind: str) -> dict[str, Any]:
+        extra: dict[str, Any] = {"route": "iv"} if kind == "ketamine" else {}
+        return await self.clinic.session(kind, self.client_id, self.past(), **extra)
+
+    async def client(self) -> str:
+        return str((await self.clinic.client(last_name=f"M{next(self.slot)}"))["id"])
+
+
+Make = Callable[[World], Awaitable[Call]]
+
+
+def fixed(method: str, path: str, body: dict[str, Any] | None = None) -> Make:
+    async def make(world: World) -> Call:
+        return Call(method, path.format(client=world.client_id), body)
+
+    return make
+
+
+def session_action(kind: str, action: str, body: dict[str, Any] | None = None) -> Make:
+    async def make(world: World) -> Call:
+        session = await world.session(kind)
+        return Call("POST", f"/api/v1/{kind}-sessions/{session['id']}/{action}", body)
+
+    return make
+
+
+def session_read(kind: str) -> Make:
+    async def make(world: World) -> Call:
+        return Call("GET", f"/api/v1/{kind}-sessions/{(await world.session(kind))['id']}")
+
+    return make
+
+
+def session_update(kind: str) -> Make:
+    async def make(world: World) -> Call:
+        session = await world.session(kind)
+        return Call("PATCH", f"/api/v1/{kind}-sessions/{session['id']}", {"location": "telehealth"})
+
+    return make
+
+
+def session_create(kind: str) -> Make:
+    async def make(world: World) -> Call:
+        at = world.past()
+        body = {
+            "client_id": world.client_id,
+            "clinician_id": world.clinician_id,
+            "starts_at": at.isoformat(),
+            "ends_at": (at + timedelta(hours=1)).isoformat(),
+        }
+        return Call(
+            "POST",
+            f"/api/v1/{kind}-sessions",
+            body | ({"route": "iv"} if kind == "ketamine" else {}),
+        )
+
+    return make
+
+
+def new_client(action: str, archived: bool = False) -> Make:
+    async def make(world: World) -> Call:
+        client_id = await world.client()
+        if archived:
+            await world.clinic.ok("POST", f"/api/v1/clients/{client_id}/archive")
+        return Call("POST", f"/api/v1/clients/{client_id}/{action}")
+
+    return make
+
+
+async def _staff(world: World) -> Call:
+    return Call("GET", f"/api/v1/staff/{world.clinician_id}")
+
+
+async def _update_staff(world: World) -> Call:
+    return Call("PATCH", f"/api/v1/staff/{world.clinician_id}", {"name": "Renamed"})
+
+
+async def _create_key(world: World) -> Call:
+    return Call("POST", "/api/v1/api-keys", {"staff_id": world.clinician_id, "name": "m"})
+
+
+async def _revoke_key(world: World) -> Call:
+    key = await world.clinic.ok(
+        "POST", "/api/v1/api-keys", 201, json={"staff_id": world.clinician_id, "name": "r"}
+    )
+    return Call("DELETE", f"/api/v1/api-keys/{key['id']}")
+
+
+async def _create_staff(world: World) -> Call:
+    return Call(
+        "POST",
+        "/api/v1/staff",
+        {"email": f"s{next(world.slot)}@m.example", "name": "S", "role": "scheduler"},
+    )
+
+
+SPECS: dict[str, tuple[frozenset[str], Make]] = {
+    "get_health": (PUBLIC, fixed("GET", "/healthz")),
+    "get_readiness": (PUBLIC, fixed("GET", "/readyz")),
+    "get_metrics": (PUBLIC, fixed("GET", "/metrics")),
+    "get_clinic": (ALL, fixed("GET", "/api/v1/clinic")),
+    "update_clinic": (ADMIN, fixed("PATCH", "/api/v1/clinic", {"name": "Renamed clinic"})),
+    "create_staff": (ADMIN, _create_staff),
+    "list_staff": (ADMIN, fixed("GET", "/api/v1/staff")),
+    "get_staff": (ADMIN, _staff),
+    "update_staff": (ADMIN, _update_staff),
+    "create_api_key": (ADMIN, _create_key),
+    "list_api_keys": (ADMIN, fixed("GET", "/api/v1/api-keys")),
+    "revoke_api_key": (ADMIN, _revoke_key),
+    "create_client": (
+        CLINICAL,
+        fixed(
+            "POST",
+            "/api/v1/clients",
+            {"first_name": "N", "last_name": "C", "date_of_birth": "1990-01-01"},
+        ),
+    ),
+    "list_clients": (ALL, fixed("GET", "/api/v1/clients")),
+    "get_client": (ALL, fixed("GET", "/api/v1/clients/{client}")),
+    "update_client": (
+        CLINICAL,
+        fixed("PATCH", "/api/v1/clients/{client}", {"preferred_name": "P"}),
+    ),
+    "archive_client": (CLINICAL, new_client("archive")),
+    "unarchive_client": (CLINICAL, new_client("unarchive", archived=True)),
+    "get_journey": (ALL, fixed("GET", "/api/v1/clients/{client}/journey")),
+    "get_integration_worklist": (ALL, fixed("GET", "/api/v1/worklists/integration")),
+    "list_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events")),
+    "export_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events/export")),
+}
+for _kind in ("preparation", "ketamine", "integration"):
+    SPECS |= {
+        f"create_{_kind}_session": (ALL, session_create(_kind)),
+        f"list_{_kind}_sessions": (ALL, fixed("GET", f"/api/v1/{_kind}-sessions")),
+        f"get_{_kind}_session": (ALL, session_read(_kind)),
+        f"update_{_kind}_session": (ALL, session_update(_kind)),
+        f"complete_{_kind}_session": (CLINICAL, session_action(_kind, "complete", {})),
+        f"cancel_{_kind}_session": (ALL, session_action(_kind, "cancel", {"reason": "m"})),
+        f"mark_no_show_{_kind}_session": (ALL, session_action(_kind, "no-show")),
+    }
+
+
+def _operations(app: FastAPI) -> dict[str, tuple[str, str]]:
+    return {
+        operation["operationId"]: (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    operations = _operations(app)
+    assert set(operations) == set(SPECS), set(operations) ^ set(SPECS)
+
+
+@pytest.fixture
+async def world(clinic: Clinic) -> World:
+    clinician_id, clinician = await clinic.staff("clinician")
+    _, scheduler = await clinic.staff("scheduler")
+    client = await clinic.prepared_client(prep_at=T0 - timedelta(days=60))
+    headers = {"admin": clinic.headers, "clinician": clinician, "scheduler": scheduler}
+    return World(clinic, headers, clinician_id, client["id"])
+
+
+@pytest.mark.parametrize("operation_id", sorted(SPECS))
+async def test_route_answers_each_caller_as_it_must(
+    operation_id: str, world: World, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    allowed, make = SPECS[operation_id]
+    method, template = _operations(app)[operation_id]
+    other = await bootstrap(app, http, world.clinic.clock)
+
+    async def send(call: Call, headers: dict[str, str]) -> httpx.Response:
+        return await http.request(call.method, call.path, json=call.json, headers=headers)
+
+    call = await make(world)
+    assert call.method == method
+    if allowed == PUBLIC:
+        assert (await send(call, {})).status_code == 200
+        return
+    assert (await send(call, {})).status_code == 401, "no token"
+    for role in sorted(ALL - allowed):
+        response = await send(await make(world), world.headers[role])
+        assert response.status_code == 403, (role, response.text)
+    foreign = await send(await make(world), other.headers)
+    if "{" in template:
+        assert foreign.status_code == 404, foreign.text
+    else:
+        # Their own (empty) view, or a 422 for naming our resources in a body; never our data.
+        assert foreign.status_code < 300 or foreign.status_code == 422, foreign.text
+        assert world.client_id not in foreign.text
+    for role in sorted(allowed):
+        response = await send(await make(world), world.headers[role])
+        assert response.status_code < 300, (role, response.status_code, response.text)

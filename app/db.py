@@ -126,10 +126,15 @@ def to_epoch_us(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def clinic_scoped(model: type[M], clinic_id: uuid.UUID) -> Select[M]:
-    """SELECT of a tenant table limited to one clinic: how every repository query starts."""
+def in_clinic(model: Any, clinic_id: uuid.UUID) -> ColumnElement[bool]:
+    """The tenant condition: the one place a query is limited to a clinic."""
     column: ColumnElement[uuid.UUID] = getattr(model, "clinic_id")  # noqa: B009 - any tenant model
-    return select(model).where(column == clinic_id)
+    return column == clinic_id
+
+
+def clinic_scoped(model: type[M], clinic_id: uuid.UUID) -> Select[M]:
+    """SELECT of a tenant table limited to one clinic: how repository queries start."""
+    return select(model).where(in_clinic(model, clinic_id))
 
 
 # --- Engine and sessions -----------------------------------------------------------------------

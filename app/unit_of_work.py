@@ -56,11 +56,12 @@ async def _write_audit(
     session: AsyncSession, request: Request, trail: AuditTrail, outcome: Outcome, status: int
 ) -> None:
     principal = getattr(request.state, "principal", None)
+    subject = principal or getattr(request.state, "auth_subject", None)
     path_ids = [str(v) for k, v in request.path_params.items() if k.endswith("_id")]
     rows = trail.rows(
-        clinic_id=principal.clinic_id if principal else None,
-        actor_id=principal.staff_id if principal else None,
-        actor_role=principal.role.value if principal else None,
+        clinic_id=subject.clinic_id if subject else None,
+        actor_id=subject.staff_id if subject else None,
+        actor_role=subject.role.value if subject and subject.role else None,
         at=request.app.state.clock(),
         outcome=outcome,
         status_code=status,

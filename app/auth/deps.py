@@ -34,6 +34,15 @@ bearer = HTTPBearer(
 
 
 @dataclass(frozen=True)
+class AuthSubject:
+    """Whom a failed authentication was about, when the key itself was found."""
+
+    clinic_id: uuid.UUID
+    staff_id: uuid.UUID | None
+    role: Role | None
+
+
+@dataclass(frozen=True)
 class Principal:
     """The authenticated staff member, their clinic and that clinic's settings for this request."""
 
@@ -83,9 +92,14 @@ async def _api_key_principal(
             .where(ApiKey.prefix == prefix)
         )
     ).first()
-    if row is None or not secret_matches(secret, row.ApiKey.secret_hash):
+    if row is None:
         raise Unauthorized("The API key is not valid.")
     key, staff, clinic = row.ApiKey, row.Staff, row.Clinic
+    # File a failed attempt on a real key under its clinic's audit trail (see unit_of_work).
+    request.state.auth_subject = AuthSubject(clinic.id, None, None)
+    if not secret_matches(secret, key.secret_hash):
+        raise Unauthorized("The API key is not valid.")
+    request.state.auth_subject = AuthSubject(clinic.id, staff.id, staff.role)
     if not _usable(key, staff, now):
         raise Unauthorized("The API key is revoked, expired or belongs to an inactive member.")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:

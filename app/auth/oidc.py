@@ -30,6 +30,7 @@ from starlette.datastructures import State
 
 from app.clinics.models import Clinic
 from app.config import Settings
+from app.db import in_clinic
 from app.errors import AppError, Unauthorized
 from app.staff.models import Staff
 
@@ -297,7 +298,7 @@ class OidcVerifier:
             .limit(2)
         )
         if identity.clinic_id is not None:
-            stmt = stmt.where(Staff.clinic_id == identity.clinic_id)
+            stmt = stmt.where(in_clinic(Staff, identity.clinic_id))
         rows = (await db.execute(stmt)).all()
         if not rows:
             raise Unauthorized("The token does not name a staff member.")

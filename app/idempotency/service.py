@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.deps import AnyStaff, Principal
 from app.clock import Now
 from app.config import Settings
-from app.db import DbSession, begin_write, new_id
+from app.db import DbSession, begin_write, in_clinic, new_id
 from app.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from app.idempotency.models import IdempotencyRecord
 from app.unit_of_work import EarlyResponse, on_failure, on_success
@@ -66,7 +66,7 @@ async def _claim(
         await db.execute(
             select(IdempotencyRecord)
             .where(
-                IdempotencyRecord.clinic_id == principal.clinic_id,
+                in_clinic(IdempotencyRecord, principal.clinic_id),
                 IdempotencyRecord.staff_id == principal.staff_id,
                 IdempotencyRecord.key == key,
             )

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
+from app.db import clinic_scoped, in_clinic
 from app.staff.models import Role, Staff
 
 
@@ -29,7 +29,7 @@ async def count_active_admins(db: AsyncSession, clinic_id: uuid.UUID) -> int:
     stmt = (
         select(func.count())
         .select_from(Staff)
-        .where(Staff.clinic_id == clinic_id, Staff.role == Role.admin, Staff.active.is_(True))
+        .where(in_clinic(Staff, clinic_id), Staff.role == Role.admin, Staff.active.is_(True))
     )
     return (await db.execute(stmt)).scalar_one()
 

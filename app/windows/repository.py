@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import in_clinic
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.windows.rules import DoseFacts, IntegrationFacts
@@ -42,7 +43,7 @@ async def facts_for_clients(
             s.ended_at,
             s.ketamine_session_id,
         ).where(
-            s.clinic_id == clinic_id,
+            in_clinic(s, clinic_id),
             s.client_id.in_(ids),
             s.kind.in_((SessionKind.ketamine, SessionKind.integration)),
         )

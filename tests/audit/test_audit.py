@@ -176,3 +176,21 @@ async def test_no_phi_in_audit_rows_or_logs(
     dumped = json.dumps([dict(r) for r in rows], default=str) + json.dumps(logged, default=str)
     for value in [*phi.values(), "Quixoticus", "Zeb", "needles", "1971"]:
         assert value not in dumped, value
+
+
+async def test_failed_authentication_with_a_known_key_is_filed_under_its_clinic(
+    clinic: Clinic, http: httpx.AsyncClient
+) -> None:
+    staff_id, headers = await clinic.staff("clinician")
+    key = headers["Authorization"].removeprefix("Bearer ")
+    prefix = key.split("_")[1]
+    forged = await http.get("/api/v1/clients", headers=bearer(f"kap_{prefix}_{'x' * 43}"))
+    assert forged.status_code == 401
+    await clinic.ok("PATCH", f"/api/v1/staff/{staff_id}", json={"active": False})
+    inactive = await http.get("/api/v1/clients", headers=headers)
+    assert inactive.status_code == 401
+    failures = await events(clinic, outcome="unauthenticated")
+    assert sorted((e["actor_id"] or "", e["action"]) for e in failures) == [
+        ("", "list_clients"),
+        (staff_id, "list_clients"),
+    ]

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.service import issue_key
 from app.clinics.bootstrap import bootstrap_clinic
 from app.clinics.schemas import BootstrapInput
+from app.clock import system_clock
 from app.config import get_settings
 from app.db import begin_write, create_engine, create_sessionmaker
 from app.migrate import upgrade
@@ -74,12 +76,36 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
-    app = create_app(settings)
-    # The worker (outbox dispatcher, window scanner) arrives with outbound webhooks; until then
-    # there is nothing to run beside the API, with or without --no-worker.
-    del no_worker
+    app = create_app(settings, run_worker=not no_worker)
     # No access log: request lines carry query strings such as ?q=<client name>, i.e. PHI.
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the outbox dispatcher and window scanner until SIGTERM (any number on PostgreSQL)."""
+    from app.webhooks.secrets import secret_box_for
+    from app.webhooks.worker import Worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            worker = Worker(
+                create_sessionmaker(engine), settings, secret_box_for(settings), system_clock
+            )
+            await worker.run(stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 @cli.command()

@@ -4,8 +4,10 @@ from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.webhooks.ssrf import normalize_allowed_host
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kap-journey.db"
 
@@ -22,6 +24,17 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = "INFO"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts webhook signing secrets at rest. Required with PostgreSQL; with the "
+        "embedded SQLite default a random key is kept in a file beside the database.",
+    )
+    webhook_lease_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="How long a worker owns a delivery it claimed; after that (a worker that "
+        "died mid-delivery) another worker sends it again, with the same webhook-id.",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     idempotency_lease_seconds: int = Field(
         default=60,
@@ -109,6 +122,23 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an origin like https://app.example.org")
             origins.append(f"{parts.scheme}://{parts.netloc}".lower())
         return origins
+
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Webhook receivers trusted on an internal network, comma-separated: `host` "
+        "(any port) or `host:port` (that port only), e.g. `hooks.clinic.lan,10.0.0.5:8080`. "
+        "They may use plain http and private addresses; all other webhook URLs must be https "
+        "to a public address.",
+    )
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_allowed_hosts(cls, value: object) -> object:
+        """Accept `a,b:8080` from the environment; normalise each entry (ValueError if bad)."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        return [normalize_allowed_host(str(raw)) for raw in items if str(raw).strip()]
 
 
 @lru_cache

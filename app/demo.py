@@ -233,11 +233,11 @@ class _Demo:
             ends_at=starts_at + timedelta(minutes=minutes),
             **fields,
         )
-        session = await create_session(self.db, self.admin, kind, body)
+        session = await create_session(self.db, self.admin, kind, body, self.now)
         if cancel is not None:
-            return await cancel_session(self.db, session, cancel)
+            return await cancel_session(self.db, self.admin, session, cancel, self.now)
         if no_show:
-            return await mark_no_show(self.db, session, self.now)
+            return await mark_no_show(self.db, self.admin, session, self.now)
         if starts_at <= self.now:
             ended_at = None
             if kind is SessionKind.ketamine:  # the recorded end: recovery ran short or long
@@ -407,7 +407,7 @@ async def _archived(d: _Demo, client: Client, variant: int) -> None:
     for n, day in enumerate((start, start + 7, start + 14)):
         await d.dose(client, day, Route.sublingual, weight)
         await d.integrate(client, day + 2, cancel=SICK if n == 2 else None)
-    await archive_client(d.db, client)
+    await archive_client(d.db, client, d.now)
 
 
 CYCLE: tuple[Journey, ...] = (

@@ -1,5 +1,6 @@
 """The app factory: routers, middleware, error handlers, docs and lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,9 @@ from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.sessions.collections import routers as session_routers
 from app.staff.router import router as staff_router
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.secrets import secret_box_for
+from app.webhooks.worker import Worker
 
 DESCRIPTION = """
 The backend of record for clinics offering ketamine-assisted psychotherapy (KAP).
@@ -47,6 +51,7 @@ TAGS = [
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
     {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
     {"name": "worklists", "description": "What needs booking or moving."},
+    {"name": "webhooks", "description": "Signed event deliveries to your systems (admin)."},
     {"name": "audit", "description": "Who read or changed what (admin; append-only)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -105,15 +110,29 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
-    """Build the ASGI app; the engine connects lazily, so building it does no I/O."""
+def create_app(
+    settings: Settings | None = None, clock: Clock = system_clock, *, run_worker: bool = False
+) -> FastAPI:
+    """Build the ASGI app; the engine connects lazily, so building it does no I/O.
+
+    With `run_worker` the outbox dispatcher and window scanner run in-process (the embedded
+    default of `kap-journey serve`).
+    """
     settings = settings or get_settings()
     quiet_phi_leaking_loggers()
     engine = create_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if run_worker:
+            worker = Worker(app.state.sessionmaker, settings, app.state.secret_box, clock)
+            task = asyncio.create_task(worker.run(stop))
         yield
+        stop.set()
+        if task is not None:
+            await task
         await engine.dispose()
 
     app = FastAPI(
@@ -130,6 +149,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.clock = clock
     app.state.metrics = Metrics()
+    app.state.secret_box = secret_box_for(settings)
 
     install_error_handlers(app)
     for router in (
@@ -140,6 +160,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         clients_router,
         journeys_router,
         *session_routers,
+        webhooks_router,
         audit_router,
     ):
         app.include_router(router)

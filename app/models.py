@@ -9,4 +9,5 @@ def load_all_models() -> None:
     import app.clinics.models
     import app.idempotency.models
     import app.sessions.models
-    import app.staff.models  # noqa: F401
+    import app.staff.models
+    import app.webhooks.models  # noqa: F401

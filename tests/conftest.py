@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import event
 
 from app.config import Settings
@@ -67,7 +68,12 @@ def _reset_clock(clock: FakeClock) -> None:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str, clock: FakeClock) -> AsyncIterator[FastAPI]:
-    application = create_app(Settings(database_url=database_url), clock=clock)
+    settings = Settings(
+        database_url=database_url,
+        secret_key=SecretStr("test-secret-key"),
+        webhook_allowed_hosts=["127.0.0.1", "localhost"],
+    )
+    application = create_app(settings, clock=clock)
     yield application
     await application.state.engine.dispose()
 

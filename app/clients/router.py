@@ -127,7 +127,7 @@ async def update_client(
 
 
 async def _transition(
-    action: Callable[[AsyncSession, Client], Awaitable[Client]],
+    action: Callable[[AsyncSession, Client, datetime], Awaitable[Client]],
     client_id: uuid.UUID,
     principal: Principal,
     db: AsyncSession,
@@ -137,7 +137,7 @@ async def _transition(
 ) -> ClientRead:
     client, _ = await service.get_client(db, principal, client_id, now)
     check_version(if_match, client.version)
-    client = await action(db, client)
+    client = await action(db, client, now)
     return await _read(db, principal, client, now, response)
 
 

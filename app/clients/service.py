@@ -13,6 +13,8 @@ from app.clients.schemas import ClientCreate, ClientUpdate
 from app.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, invalid_reference
 from app.staff import repository as staff_repository
 from app.staff.models import Role
+from app.webhooks.catalogue import EventType
+from app.webhooks.outbox import client_data, emit
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
@@ -59,6 +61,7 @@ async def create_client(
     db.add(client)
     await db.flush()
     note_change("client", client.id, sorted(body.model_fields_set))
+    await emit(db, client.clinic_id, EventType.client_created, client_data(client), now)
     return client
 
 
@@ -74,10 +77,12 @@ async def update_client(
         setattr(client, name, value)
     await db.flush()
     note_change("client", client.id, sorted(changes))
+    if changes:
+        await emit(db, client.clinic_id, EventType.client_updated, client_data(client), now)
     return client
 
 
-async def archive_client(db: AsyncSession, client: Client) -> Client:
+async def archive_client(db: AsyncSession, client: Client, now: datetime) -> Client:
     """Archive a client with nothing left scheduled; their record stays, hidden from lists."""
     if client.archived:
         raise InvalidTransition("The client is already archived.")
@@ -86,13 +91,15 @@ async def archive_client(db: AsyncSession, client: Client) -> Client:
     client.archived = True
     await db.flush()
     note_change("client", client.id, ["archived"])
+    await emit(db, client.clinic_id, EventType.client_archived, client_data(client), now)
     return client
 
 
-async def unarchive_client(db: AsyncSession, client: Client) -> Client:
+async def unarchive_client(db: AsyncSession, client: Client, now: datetime) -> Client:
     if not client.archived:
         raise InvalidTransition("The client is not archived.")
     client.archived = False
     await db.flush()
     note_change("client", client.id, ["archived"])
+    await emit(db, client.clinic_id, EventType.client_updated, client_data(client), now)
     return client

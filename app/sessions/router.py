@@ -88,7 +88,7 @@ async def create(
     response: Response,
 ) -> SessionReadModel:
     forbid_clinical_write(principal, body)
-    session = await service.create_session(db, principal, kind, body)
+    session = await service.create_session(db, principal, kind, body, now)
     response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
     return await respond(db, principal, session, now, response)
 
@@ -106,7 +106,7 @@ async def update(
     forbid_clinical_write(principal, body)
     session = await service.get_session(db, principal.clinic_id, session_id, kind)
     check_version(if_match, session.version)
-    session = await service.update_session(db, principal, session, body)
+    session = await service.update_session(db, principal, session, body, now)
     return await respond(db, principal, session, now, response)
 
 
@@ -193,7 +193,7 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         if_match: IfMatch = None,
     ) -> SessionReadModel:
         session = await load(principal, db, session_id, if_match)
-        session = await service.cancel_session(db, session, body.reason)
+        session = await service.cancel_session(db, principal, session, body.reason, now)
         return await respond(db, principal, session, now, response)
 
     async def mark_no_show(
@@ -205,7 +205,7 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         if_match: IfMatch = None,
     ) -> SessionReadModel:
         session = await load(principal, db, session_id, if_match)
-        session = await service.mark_no_show(db, session, now)
+        session = await service.mark_no_show(db, principal, session, now)
         return await respond(db, principal, session, now, response)
 
     actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str, str]] = [

@@ -32,6 +32,8 @@ from app.sessions.schemas import (
 )
 from app.staff import repository as staff_repository
 from app.staff.models import Role
+from app.webhooks.catalogue import EventType
+from app.webhooks.outbox import emit_session
 
 SCHEDULE_FIELDS = frozenset({"starts_at", "ends_at"})
 KIND_LABEL = {
@@ -130,7 +132,11 @@ BOOKING_STATUSES = (SessionStatus.scheduled, SessionStatus.completed)
 
 
 async def create_session(
-    db: AsyncSession, principal: Principal, kind: SessionKind, body: SessionCreate
+    db: AsyncSession,
+    principal: Principal,
+    kind: SessionKind,
+    body: SessionCreate,
+    now: datetime,
 ) -> ClinicalSession:
     """Book a session of `kind` after checking every scheduling rule."""
     await _schedulable_client(db, principal.clinic_id, body.client_id)
@@ -151,6 +157,7 @@ async def create_session(
     db.add(session)
     await db.flush()
     note_change("session", session.id, sorted(body.model_fields_set | {"kind", "status"}))
+    await emit_session(db, principal, session, EventType.session_scheduled, now)
     return session
 
 
@@ -160,7 +167,11 @@ def _apply_external_ref(session: ClinicalSession, ref: Any) -> None:
 
 
 async def update_session(
-    db: AsyncSession, principal: Principal, session: ClinicalSession, body: SessionUpdate
+    db: AsyncSession,
+    principal: Principal,
+    session: ClinicalSession,
+    body: SessionUpdate,
+    now: datetime,
 ) -> ClinicalSession:
     """Reschedule (scheduled only) or edit; every rule is checked against the result."""
     changes = body.changes()
@@ -192,6 +203,8 @@ async def update_session(
         if session.kind is SessionKind.ketamine:
             await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
     await db.flush()
+    if moves:
+        await emit_session(db, principal, session, EventType.session_rescheduled, now)
     return session
 
 
@@ -234,11 +247,12 @@ async def complete_session(
     session.ended_at = ended_at
     note_change("session", session.id, ["ended_at", "status"] if ended_at else ["status"])
     await db.flush()
+    await emit_session(db, principal, session, EventType.session_completed, now)
     return session
 
 
 async def cancel_session(
-    db: AsyncSession, session: ClinicalSession, reason: str
+    db: AsyncSession, principal: Principal, session: ClinicalSession, reason: str, now: datetime
 ) -> ClinicalSession:
     """Cancel a scheduled session; it stays on record with its reason."""
     _ensure_scheduled(session, "cancelled")
@@ -246,11 +260,12 @@ async def cancel_session(
     session.cancellation_reason = reason
     note_change("session", session.id, ["cancellation_reason", "status"])
     await db.flush()
+    await emit_session(db, principal, session, EventType.session_cancelled, now)
     return session
 
 
 async def mark_no_show(
-    db: AsyncSession, session: ClinicalSession, now: datetime
+    db: AsyncSession, principal: Principal, session: ClinicalSession, now: datetime
 ) -> ClinicalSession:
     """Record that the client did not come."""
     _ensure_scheduled(session, "marked as a no-show")
@@ -258,4 +273,5 @@ async def mark_no_show(
     session.status = SessionStatus.no_show
     note_change("session", session.id, ["status"])
     await db.flush()
+    await emit_session(db, principal, session, EventType.session_no_show, now)
     return session

@@ -136,7 +136,40 @@ async def _create_staff(world: World) -> Call:
     )
 
 
+HOOK = {"url": "http://127.0.0.1:9/hook", "event_types": ["session.scheduled"]}
+
+
+async def _endpoint(world: World) -> str:
+    made = await world.clinic.ok("POST", "/api/v1/webhook-endpoints", 201, json=HOOK)
+    return str(made["id"])
+
+
+def endpoint_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
+    async def make(world: World) -> Call:
+        return Call(method, f"/api/v1/webhook-endpoints/{await _endpoint(world)}{suffix}", body)
+
+    return make
+
+
+async def _resend(world: World) -> Call:
+    endpoint_id = await _endpoint(world)
+    delivery = await world.clinic.ok(
+        "POST", f"/api/v1/webhook-endpoints/{endpoint_id}/test", 202
+    )
+    path = f"/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery['id']}/resend"
+    return Call("POST", path)
+
+
 SPECS: dict[str, tuple[frozenset[str], Make]] = {
+    "create_webhook_endpoint": (ADMIN, fixed("POST", "/api/v1/webhook-endpoints", HOOK)),
+    "list_webhook_endpoints": (ADMIN, fixed("GET", "/api/v1/webhook-endpoints")),
+    "get_webhook_endpoint": (ADMIN, endpoint_call("GET")),
+    "update_webhook_endpoint": (ADMIN, endpoint_call("PATCH", "", {"description": "d"})),
+    "delete_webhook_endpoint": (ADMIN, endpoint_call("DELETE")),
+    "rotate_webhook_secret": (ADMIN, endpoint_call("POST", "/rotate-secret")),
+    "test_webhook_endpoint": (ADMIN, endpoint_call("POST", "/test")),
+    "list_webhook_deliveries": (ADMIN, endpoint_call("GET", "/deliveries")),
+    "resend_webhook_delivery": (ADMIN, _resend),
     "get_health": (PUBLIC, fixed("GET", "/healthz")),
     "get_readiness": (PUBLIC, fixed("GET", "/readyz")),
     "get_metrics": (PUBLIC, fixed("GET", "/metrics")),

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app.auth.oidc import (
     IdentityProviderUnavailable,
@@ -143,6 +143,7 @@ def idp(jwks_server: JwksServer, keys: Keys) -> JwksServer:
 def oidc_settings(database_url: str, jwks_url: str) -> Settings:
     return Settings(
         database_url=database_url,
+        secret_key=SecretStr("test-secret-key"),
         oidc_issuer=ISSUER,
         oidc_audience=AUDIENCE,
         oidc_jwks_url=jwks_url,

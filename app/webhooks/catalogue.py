@@ -1,0 +1,37 @@
+"""The event types of API.md, and what each one means."""
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    client_created = "client.created"
+    client_updated = "client.updated"
+    client_archived = "client.archived"
+    session_scheduled = "session.scheduled"
+    session_rescheduled = "session.rescheduled"
+    session_cancelled = "session.cancelled"
+    session_completed = "session.completed"
+    session_no_show = "session.no_show"
+    window_opened = "integration_window.opened"
+    window_closing_unbooked = "integration_window.closing_unbooked"
+    window_missed = "integration_window.missed"
+    integration_outside_window = "integration_session.outside_window"
+    webhook_test = "webhook.test"
+
+
+DESCRIPTIONS: dict[EventType, str] = {
+    EventType.client_created: "A client was registered.",
+    EventType.client_updated: "A client's details changed (fetch them through the API).",
+    EventType.client_archived: "A client was archived.",
+    EventType.session_scheduled: "A session of any kind was booked.",
+    EventType.session_rescheduled: "A session moved in time.",
+    EventType.session_cancelled: "A session was cancelled.",
+    EventType.session_completed: "A session was completed.",
+    EventType.session_no_show: "The client did not come to a session.",
+    EventType.window_opened: "A dose ended: its integration window is open.",
+    EventType.window_closing_unbooked: "A window closes soon with no integration booked in it.",
+    EventType.window_missed: "A window closed with no integration in it.",
+    EventType.integration_outside_window: "An integration session was booked or moved outside "
+    "its window.",
+    EventType.webhook_test: "Sent by POST /webhook-endpoints/{id}/test.",
+}

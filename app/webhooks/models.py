@@ -1,0 +1,114 @@
+"""The transactional outbox: endpoints, events, one delivery per (event, endpoint), attempts."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class WebhookEndpoint(TimestampedMixin, VersionedMixin, Base):
+    """A receiver of a clinic's events; secrets are stored encrypted, never returned."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_clinic", "clinic_id", "enabled"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(500))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookEvent(Base):
+    """One thing that happened; `id` is the webhook-id on every attempt and resend."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_clinic_at", "clinic_id", "occurred_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    type: Mapped[str] = mapped_column(String(80))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WebhookDelivery(Base):
+    """The event's journey to one endpoint; workers claim pending rows with a lease."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "clinic_id", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_events.id"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.pending.value)
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: kept 30 days, then removed by the worker."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
+        Index("ix_webhook_attempts_attempted_at", "attempted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None]
+    duration_ms: Mapped[float]
+    error: Mapped[str | None] = mapped_column(String(200))
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+
+
+class WindowEventMark(Base):
+    """That the scanner emitted one window event for one dose's window: the exactly-once guard.
+
+    A window is identified by its bounds, so a rescheduled dose gets events for its new window.
+    """
+
+    __tablename__ = "window_event_marks"
+    __table_args__ = (
+        UniqueConstraint("dose_id", "event_type", "window_opens_at", "window_closes_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    dose_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    event_type: Mapped[str] = mapped_column(String(80))
+    window_opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    emitted_at: Mapped[datetime] = mapped_column(UTCDateTime())

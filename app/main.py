@@ -23,6 +23,7 @@ from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
+from app.security import install_security
 from app.sessions.collections import routers as session_routers
 from app.staff.router import router as staff_router
 from app.webhooks.router import router as webhooks_router
@@ -165,6 +166,7 @@ def create_app(
     ):
         app.include_router(router)
     install_docs(app)
+    install_security(app, settings)  # inside metrics and request ids, so 413/429/500 are seen
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
     _sentence_summaries(app)

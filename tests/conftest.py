@@ -72,6 +72,7 @@ async def app(database_url: str, clock: FakeClock) -> AsyncIterator[FastAPI]:
         database_url=database_url,
         secret_key=SecretStr("test-secret-key"),
         webhook_allowed_hosts=["127.0.0.1", "localhost"],
+        rate_limit_per_minute=0,  # the rate limiter has tests of its own (tests/security)
     )
     application = create_app(settings, clock=clock)
     yield application

@@ -1,0 +1,62 @@
+"""Every response carries the security headers; API data is never cached (API8)."""
+
+import httpx
+from fastapi import FastAPI
+
+from tests.factories import FakeClock, bearer, bootstrap
+from tests.security.conftest import client_of
+
+EVERYWHERE = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def assert_secured(response: httpx.Response) -> None:
+    for name, value in EVERYWHERE.items():
+        assert response.headers.get(name) == value, (response.url.path, name)
+
+
+async def test_api_responses_carry_security_headers_and_are_never_cached(
+    secure_app: FastAPI, clock: FakeClock
+) -> None:
+    async with client_of(secure_app) as http:
+        clinic = await bootstrap(secure_app, http, clock)
+        client = await clinic.client()
+        responses = [
+            await clinic.get(f"/api/v1/clients/{client['id']}"),  # patient data
+            await clinic.get("/api/v1/clients"),
+            await clinic.get("/api/v1/no-such-thing"),  # 404 problem
+            await http.get("/api/v1/clients", headers=bearer("kap_abc_wrong")),  # 401 problem
+        ]
+        assert [r.status_code for r in responses] == [200, 200, 404, 401]
+        for response in responses:
+            assert_secured(response)
+            assert response.headers["cache-control"] == "no-store"
+            assert response.headers["content-security-policy"] == API_CSP
+
+
+async def test_operations_and_the_spec_get_the_api_policy(secure_app: FastAPI) -> None:
+    async with client_of(secure_app) as http:
+        for path in ("/healthz", "/metrics", "/openapi.json"):
+            response = await http.get(path)
+            assert response.status_code == 200
+            assert_secured(response)
+            assert response.headers["content-security-policy"] == API_CSP
+
+
+async def test_docs_pages_keep_their_own_content_security_policy(secure_app: FastAPI) -> None:
+    async with client_of(secure_app) as http:
+        for path in ("/docs", "/redoc"):
+            response = await http.get(path)
+            assert response.status_code == 200
+            assert_secured(response)
+            policy = response.headers["content-security-policy"]
+            # The docs policy lets the page run its own scripts; the API policy would blank it.
+            assert "script-src 'self'" in policy
+            assert "frame-ancestors 'none'" in policy
+            assert len(response.headers.get_list("content-security-policy")) == 1

@@ -153,9 +153,7 @@ def endpoint_call(method: str, suffix: str = "", body: dict[str, Any] | None = N
 
 async def _resend(world: World) -> Call:
     endpoint_id = await _endpoint(world)
-    delivery = await world.clinic.ok(
-        "POST", f"/api/v1/webhook-endpoints/{endpoint_id}/test", 202
-    )
+    delivery = await world.clinic.ok("POST", f"/api/v1/webhook-endpoints/{endpoint_id}/test", 202)
     path = f"/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery['id']}/resend"
     return Call("POST", path)
 

@@ -27,6 +27,14 @@ from app.clients.models import Client, PresentingConcern
 from app.clients.schemas import ClientCreate
 from app.clients.service import archive_client, create_client
 from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
+from app.demo.people import (
+    CONCERN_WEIGHTS,
+    PREFERRED,
+    PRESCRIBER,
+    SCHEDULER,
+    THERAPISTS,
+    names,
+)
 from app.sessions.enums import Location, PreparationTopic, Route, SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -40,108 +48,6 @@ from app.staff.models import Role
 from app.staff.schemas import StaffCreate
 from app.staff.service import create_staff
 
-FIRST_NAMES = (
-    "Maya",
-    "Daniel",
-    "Aisha",
-    "Tomas",
-    "Elizabeth",
-    "Kenji",
-    "Grace",
-    "Mateo",
-    "Nadia",
-    "Owen",
-    "Priya",
-    "Samuel",
-    "Leila",
-    "Marcus",
-    "Ingrid",
-    "Alexander",
-    "Rosa",
-    "Theodore",
-    "Amara",
-    "Jonathan",
-    "Chloe",
-    "Rafael",
-    "Katherine",
-    "Dmitri",
-    "Fatima",
-    "Noah",
-    "Hana",
-    "Benjamin",
-    "Camila",
-    "Isaac",
-    "Margaret",
-    "Tariq",
-    "Yuki",
-    "Nicholas",
-    "Zara",
-    "Elena",
-    "Samantha",
-    "Kwame",
-    "Rebecca",
-    "Lucas",
-)
-LAST_NAMES = (
-    "Okafor",
-    "Nguyen",
-    "Haddad",
-    "Kowalski",
-    "Brennan",
-    "Tanaka",
-    "Delgado",
-    "Mensah",
-    "Lindqvist",
-    "Abernathy",
-    "Castillo",
-    "Whitfield",
-    "Osei",
-    "Bauer",
-    "Moreau",
-    "Sato",
-    "Fitzgerald",
-    "Park",
-    "Mahmoud",
-    "Reyes",
-    "Sullivan",
-    "Novak",
-    "Gallagher",
-    "Patel",
-    "Rossi",
-    "Dubois",
-    "Hansen",
-    "Adeyemi",
-    "Chen",
-    "Romero",
-)
-PREFERRED = {
-    "Alexander": "Alex",
-    "Benjamin": "Ben",
-    "Elizabeth": "Liz",
-    "Jonathan": "Jon",
-    "Katherine": "Kate",
-    "Margaret": "Maggie",
-    "Nicholas": "Nick",
-    "Theodore": "Theo",
-    "Rebecca": "Becca",
-    "Samantha": "Sam",
-}
-CONCERN_WEIGHTS = {
-    PresentingConcern.depression: 5,
-    PresentingConcern.trauma: 3,
-    PresentingConcern.anxiety: 3,
-    PresentingConcern.chronic_stress: 2,
-    PresentingConcern.other: 1,
-}
-PRESCRIBER = ("Dr. Ana Rivera, MD", "ana.rivera@example.com")
-THERAPISTS = (
-    ("Jordan Ellis, LMFT", "jordan.ellis@example.com"),
-    ("Dr. Priya Natarajan, PsyD", "priya.natarajan@example.com"),
-    ("Marisol Vega, LCSW", "marisol.vega@example.com"),
-)
-SCHEDULER = ("Sam Whitaker", "sam.whitaker@example.com")
-# Dosing sessions include monitoring: about two hours for IV, IM and esketamine nasal spray,
-# three for lozenges and oral doses, whose effects come on and wear off more slowly.
 DOSE_MINUTES = {
     Route.iv: 120,
     Route.im: 120,
@@ -427,15 +333,6 @@ def _plan(clients: int) -> list[tuple[Journey, int]]:
     return [(shape, shapes[:i].count(shape)) for i, shape in enumerate(shapes)]
 
 
-def _names(rng: random.Random, count: int) -> list[tuple[str, str]]:
-    """Shuffled names: no first or last name repeats until its list runs out, and no pair below
-    40 x 30 clients (the last-name index steps by 40 + 1, coprime with 30)."""
-    firsts = rng.sample(FIRST_NAMES, len(FIRST_NAMES))
-    lasts = rng.sample(LAST_NAMES, len(LAST_NAMES))
-    width = len(firsts)
-    return [(firsts[i % width], lasts[(i + i // width) % len(lasts)]) for i in range(count)]
-
-
 async def _principal(db: AsyncSession, made: Bootstrapped) -> Principal:
     key_id = (
         await db.execute(select(ApiKey.id).where(ApiKey.staff_id == made.admin.id))
@@ -480,9 +377,9 @@ async def fill_demo_clinic(
     therapists = [await _hire(db, clinic_id, who, Role.clinician) for who in THERAPISTS]
     await _hire(db, clinic_id, SCHEDULER, Role.scheduler)
     demo = _Demo(db, await _principal(db, made), now, rng, zone, prescriber, therapists)
-    names = _names(rng, clients)
+    people = names(rng, clients)
     with _progress(clients) as advance:
-        for (journey, variant), (first, last) in zip(_plan(clients), names, strict=True):
+        for (journey, variant), (first, last) in zip(_plan(clients), people, strict=True):
             await journey(demo, await demo.new_client(first, last), variant)
             advance()
     return made

@@ -130,3 +130,36 @@ async def test_scheduler_books_moves_and_cancels(clinic: Clinic) -> None:
     assert_problem(response, 403, "forbidden")
     no_show = await clinic.action("ketamine", dose["id"], "no-show", headers=scheduler)
     assert no_show["status"] == "no_show"
+
+
+async def test_read_only_fields_in_input_are_422_and_change_nothing(clinic: Clinic) -> None:
+    """OWASP API3: properties a client may not set are refused, never silently applied."""
+    client = await clinic.prepared_client()
+    at = T0 + timedelta(days=1)
+    base = {
+        "client_id": client["id"],
+        "route": "iv",
+        "starts_at": at.isoformat(),
+        "ends_at": (at + timedelta(hours=2)).isoformat(),
+    }
+    forged: list[dict[str, Any]] = [
+        {"id": client["id"]},
+        {"clinic_id": clinic.id},
+        {"status": "completed"},
+        {"kind": "integration"},
+        {"version": 7},
+        {"ended_at": at.isoformat()},
+        {"integration": {"status": "booked_in_window"}},
+        {"created_at": at.isoformat()},
+    ]
+    for extra in forged:
+        response = await clinic.post("/api/v1/ketamine-sessions", json={**base, **extra})
+        assert_problem(response, 422, "validation_error")
+    dose = await clinic.dose(client["id"], at)
+    url = f"/api/v1/ketamine-sessions/{dose['id']}"
+    for extra in [*forged, {"client_id": client["id"]}, {"window": {"status": "in_window"}}]:
+        assert_problem(await clinic.patch(url, json=extra), 422, "validation_error")
+    assert (await clinic.ok("GET", url))["version"] == 1
+    for extra in ({"stage": "maintenance"}, {"archived": True}, {"clinic_id": clinic.id}):
+        response = await clinic.patch(f"/api/v1/clients/{client['id']}", json=extra)
+        assert_problem(response, 422, "validation_error")

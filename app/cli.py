@@ -84,7 +84,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the outbox dispatcher and window scanner until SIGTERM (any number on PostgreSQL)."""
-    from app.webhooks.secrets import secret_box_for
+    from app.common.crypto import secret_box_for
     from app.webhooks.worker import Worker
 
     settings = get_settings()

@@ -15,6 +15,7 @@ from app.auth.router import router as api_keys_router
 from app.clients.router import router as clients_router
 from app.clinics.router import router as clinic_router
 from app.clock import Clock, system_clock
+from app.common.crypto import secret_box_for
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
@@ -27,7 +28,6 @@ from app.security import install_security
 from app.sessions.collections import routers as session_routers
 from app.staff.router import router as staff_router
 from app.webhooks.router import router as webhooks_router
-from app.webhooks.secrets import secret_box_for
 from app.webhooks.worker import Worker
 
 DESCRIPTION = """

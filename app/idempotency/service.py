@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import AnyStaff, Principal
 from app.clock import Now
+from app.common.crypto import SecretBox
 from app.config import Settings
 from app.db import DbSession, begin_write, in_clinic, new_id
 from app.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -76,18 +77,23 @@ async def _claim(
     return record, record.id == claim_id
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: IdempotencyRecord, box: SecretBox) -> Response:
     headers = dict(record.response_headers or {})
     headers["Idempotent-Replayed"] = "true"
     return Response(
-        content=record.response_body or b"",
+        content=box.open_bytes(record.response_body) if record.response_body else b"",
         status_code=record.response_status or 200,
         headers=headers,
     )
 
 
 def _resume_existing(
-    record: IdempotencyRecord, request_hash: str, now: datetime, ttl: timedelta, lease: timedelta
+    record: IdempotencyRecord,
+    request_hash: str,
+    now: datetime,
+    ttl: timedelta,
+    lease: timedelta,
+    box: SecretBox,
 ) -> None:
     """Decide what a repeated key means: take it over, refuse it, or replay its response."""
     if record.expires_at <= now:
@@ -100,7 +106,7 @@ def _resume_existing(
             "This Idempotency-Key was first used with a different request body or path."
         )
     elif record.completed:
-        raise EarlyResponse(_replay(record))
+        raise EarlyResponse(_replay(record, box))
     elif record.locked_at > now - lease:
         raise IdempotencyKeyInProgress("Retry when the first request has finished.")
     else:
@@ -126,12 +132,14 @@ async def guard_idempotency(
     if idempotency_key is None:
         return
     settings: Settings = request.app.state.settings
+    # Stored responses can hold PHI or a secret shown once (API keys, webhook secrets): sealed.
+    box: SecretBox = request.app.state.secret_box
     request_hash = _request_hash(request, await request.body())
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     record, fresh = await _claim(db, principal, idempotency_key, request_hash, now, ttl)
     if not fresh:
         lease = timedelta(seconds=settings.idempotency_lease_seconds)
-        _resume_existing(record, request_hash, now, ttl, lease)
+        _resume_existing(record, request_hash, now, ttl, lease, box)
     # Make the claim visible to concurrent duplicates, then carry on in a fresh transaction.
     await db.commit()
     await begin_write(db)
@@ -143,7 +151,7 @@ async def guard_idempotency(
             return
         row.completed = True
         row.response_status = response.status_code
-        row.response_body = bytes(response.body)
+        row.response_body = box.seal_bytes(bytes(response.body))
         row.response_headers = {
             name: value for name, value in response.headers.items() if name in REPLAYED_HEADERS
         }

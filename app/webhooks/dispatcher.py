@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent, Outcome
 from app.clock import Clock
+from app.common.crypto import SecretBox
 from app.db import begin_write, new_id
 from app.webhooks.catalogue import EventType
 from app.webhooks.models import (
@@ -27,7 +28,6 @@ from app.webhooks.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from app.webhooks.secrets import SecretBox
 from app.webhooks.sender import AttemptResult, send
 from app.webhooks.signing import body_of, signed_headers
 from app.webhooks.ssrf import AllowedHosts

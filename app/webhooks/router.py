@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.auth.deps import Admin
 from app.clock import Now
+from app.common.crypto import SecretBox
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
@@ -31,7 +32,6 @@ from app.webhooks.schemas import (
     EndpointUpdate,
     EndpointWithSecret,
 )
-from app.webhooks.secrets import SecretBox
 from app.webhooks.ssrf import AllowedHosts
 
 router = APIRouter(

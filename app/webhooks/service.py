@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
+from app.common.crypto import SecretBox
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, new_id
 from app.errors import NotFound, ValidationFailed
@@ -20,7 +21,7 @@ from app.webhooks.models import (
     WebhookEvent,
 )
 from app.webhooks.schemas import EndpointCreate, EndpointUpdate
-from app.webhooks.secrets import SecretBox, new_signing_secret
+from app.webhooks.secrets import new_signing_secret
 from app.webhooks.ssrf import AllowedHosts, UnsafeDestination, check_destination
 
 ROTATION_OVERLAP = timedelta(hours=24)

@@ -13,11 +13,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
+from app.common.crypto import SecretBox
 from app.config import Settings
 from app.db import begin_write
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.scanner import scan_windows
-from app.webhooks.secrets import SecretBox
 from app.webhooks.ssrf import AllowedHosts
 
 log = logging.getLogger(__name__)

@@ -99,3 +99,20 @@ async def test_keys_expire_after_24_hours(clinic: Clinic) -> None:
     assert second.status_code == 201
     assert "idempotent-replayed" not in second.headers
     assert second.json()["id"] != first.json()["id"]
+
+
+async def test_stored_responses_are_sealed_at_rest(clinic: Clinic, app: FastAPI) -> None:
+    """A replayable create may carry a secret shown once (API keys, webhook secrets)."""
+    staff_id, _ = await clinic.staff("clinician")
+    body = {"staff_id": staff_id, "name": "sealed"}
+    first = await clinic.ok(
+        "POST", "/api/v1/api-keys", 201, json=body, headers={"Idempotency-Key": "seal-1"}
+    )
+    async with app.state.sessionmaker() as db:
+        stored = (
+            await db.execute(select(IdempotencyRecord).where(IdempotencyRecord.key == "seal-1"))
+        ).scalar_one()
+    assert stored.response_body is not None
+    assert first["key"].encode() not in stored.response_body
+    replay = await clinic.post("/api/v1/api-keys", json=body, headers={"Idempotency-Key": "seal-1"})
+    assert replay.json()["key"] == first["key"]

@@ -52,6 +52,7 @@ LEASE = timedelta(seconds=60)
 DISABLE_AFTER = timedelta(days=5)
 MAX_RETRY_AFTER = timedelta(hours=24)
 ATTEMPT_RETENTION = timedelta(days=30)
+SEND_TIMEOUT_S = 15.0
 Sender = Callable[..., Awaitable[AttemptResult]]
 
 
@@ -63,6 +64,7 @@ class Claimed:
     endpoint_id: uuid.UUID
     clinic_id: uuid.UUID
     url: str
+    lease_expires_at: datetime
     event_id: str
     body: bytes
     secrets: list[str]
@@ -150,8 +152,9 @@ class Dispatcher:
                         )
                     )
                     continue
+                lease_expires_at = now + self.lease
                 await db.execute(
-                    update(d).where(d.id == delivery_id).values(lease_expires_at=now + self.lease)
+                    update(d).where(d.id == delivery_id).values(lease_expires_at=lease_expires_at)
                 )
                 claimed.append(
                     Claimed(
@@ -159,6 +162,7 @@ class Dispatcher:
                         endpoint_id=endpoint.id,
                         clinic_id=endpoint.clinic_id,
                         url=endpoint.url,
+                        lease_expires_at=lease_expires_at,
                         event_id=str(event_id),
                         body=body_of(str(event_id), event_type, occurred_at, data),
                         secrets=self._secrets(endpoint, now),
@@ -178,15 +182,18 @@ class Dispatcher:
     async def _deliver(self, item: Claimed) -> None:
         sent_at = self.clock()
         headers = signed_headers(item.event_id, item.body, item.secrets, sent_at)
-        result = await self.sender(item.url, headers=headers, body=item.body, allowed=self.allowed)
+        # An attempt must end before its lease does, or another worker would send it again.
+        timeout_s = min(SEND_TIMEOUT_S, self.lease.total_seconds() * 0.8)
+        result = await self.sender(
+            item.url, headers=headers, body=item.body, allowed=self.allowed, timeout_s=timeout_s
+        )
         await self._record(item, result, self.clock())
 
     async def _record(self, item: Claimed, result: AttemptResult, now: datetime) -> None:
         async with self.sessionmaker() as db:
             await begin_write(db)
             delivery = await db.get(WebhookDelivery, item.delivery_id, with_for_update=True)
-            endpoint = await db.get(WebhookEndpoint, item.endpoint_id, with_for_update=True)
-            if delivery is None or endpoint is None:
+            if delivery is None:
                 return
             db.add(
                 WebhookAttempt(
@@ -199,6 +206,11 @@ class Dispatcher:
                     response_excerpt=result.response_excerpt,
                 )
             )
+            if delivery.lease_expires_at != item.lease_expires_at:
+                # Our lease ran out and another worker owns the delivery now: the attempt is on
+                # record, its outcome is the new owner's to decide.
+                await db.commit()
+                return
             delivery.attempt_count += 1
             delivery.last_status_code = result.status_code
             delivery.last_error = result.error
@@ -206,12 +218,23 @@ class Dispatcher:
             if result.succeeded:
                 delivery.status = DeliveryStatus.succeeded.value
                 delivery.completed_at = now
-                endpoint.failing_since = None
+                # No row lock on the endpoint on the happy path: deliveries to one endpoint
+                # would otherwise be recorded one at a time across all workers.
+                await db.execute(
+                    update(WebhookEndpoint)
+                    .where(
+                        WebhookEndpoint.id == item.endpoint_id,
+                        WebhookEndpoint.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
             else:
-                self._after_failure(db, delivery, endpoint, result, now)
+                endpoint = await db.get(WebhookEndpoint, item.endpoint_id, with_for_update=True)
+                if endpoint is not None:
+                    await self._after_failure(db, delivery, endpoint, result, now)
             await db.commit()
 
-    def _after_failure(
+    async def _after_failure(
         self,
         db: AsyncSession,
         delivery: WebhookDelivery,
@@ -219,10 +242,18 @@ class Dispatcher:
         result: AttemptResult,
         now: datetime,
     ) -> None:
-        endpoint.failing_since = endpoint.failing_since or now
+        failing_since = endpoint.failing_since or now
+        if endpoint.failing_since is None:
+            # Bookkeeping, not an admin-visible change: keep the endpoint's version (ETag).
+            await db.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint.id)
+                .values(failing_since=now)
+                .execution_options(synchronize_session=False)
+            )
         if result.status_code == 410:
             self._disable(db, endpoint, "The receiver answered 410 Gone.", now)
-        elif now - endpoint.failing_since >= DISABLE_AFTER:
+        elif now - failing_since >= DISABLE_AFTER:
             self._disable(db, endpoint, "Every delivery failed for 5 days.", now)
         delay = next_delay(delivery.attempt_count, self.rng)
         if not endpoint.enabled or delay is None:

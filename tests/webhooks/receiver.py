@@ -68,6 +68,7 @@ def main() -> None:
         def log_message(self, format: str, *args: object) -> None:
             return
 
+    ThreadingHTTPServer.request_queue_size = 128  # bursts from several workers at once
     ThreadingHTTPServer(("127.0.0.1", options.port), Handler).serve_forever()
 
 

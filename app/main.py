@@ -87,6 +87,21 @@ def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, A
     schemas.pop("ValidationError", None)
 
 
+def _document_protections(schema: dict[str, Any]) -> None:
+    """The body limit and the rate limit answer before any route runs: say so on every route."""
+    problem = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+    for path, path_item in schema.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("429", {"description": "rate_limited", "content": problem})
+            if method in {"post", "patch", "put"}:
+                responses.setdefault(
+                    "413", {"description": "payload_too_large", "content": problem}
+                )
+
+
 def _sentence_summaries(app: FastAPI) -> None:
     """Routes without an explicit summary get one from their name, in sentence case."""
     for route in app.routes:
@@ -107,6 +122,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
+        _document_protections(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 

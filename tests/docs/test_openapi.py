@@ -199,3 +199,13 @@ async def test_redoc_bundle_is_served_without_its_cdn_logo(client: httpx.AsyncCl
     assert bundle.headers["content-type"].startswith("text/javascript")
     assert "Redoc" in bundle.text
     assert "cdn.redoc.ly" not in bundle.text
+
+
+def test_body_and_rate_limits_are_documented(spec: dict[str, Any]) -> None:
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in item.items():
+            assert "429" in operation["responses"], (method, path)
+            if method in {"post", "patch"}:
+                assert "413" in operation["responses"], (method, path)

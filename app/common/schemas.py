@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -31,8 +32,20 @@ UTCTimestamp = Annotated[
 ]
 """An output timestamp: always UTC, always with Z."""
 
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible_instant(value: datetime) -> datetime:
+    # Bounded so that window arithmetic (up to a year of hours) can never overflow a datetime.
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError("timestamps must fall between 1900 and 2200")
+    return value
+
+
 InputTimestamp = Annotated[
     AwareDatetime,
+    AfterValidator(_plausible_instant),
     Field(
         description="RFC 3339 with an offset (Z or ±hh:mm); naive timestamps are refused.",
         examples=["2026-03-02T09:00:00-05:00"],

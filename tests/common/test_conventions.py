@@ -194,3 +194,19 @@ async def test_request_ids_are_echoed_or_made(clinic: Clinic) -> None:
     made = await clinic.get("/api/v1/clinic", headers={"X-Request-ID": "bad id with spaces"})
     assert made.headers["x-request-id"] != "bad id with spaces"
     assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_implausible_timestamps_are_422_not_500(clinic: Clinic) -> None:
+    client = await clinic.client()
+    for starts, ends in (
+        ("9999-12-31T20:00:00Z", "9999-12-31T21:00:00Z"),
+        ("0001-01-01T00:00:00+01:00", "0001-01-01T01:00:00+01:00"),
+        ("1899-12-31T23:00:00Z", "1900-01-01T00:30:00Z"),
+    ):
+        body = {"client_id": client["id"], "starts_at": starts, "ends_at": ends}
+        response = await clinic.post("/api/v1/preparation-sessions", json=body)
+        assert_problem(response, 422, "validation_error")
+    response = await clinic.get(
+        "/api/v1/preparation-sessions", params={"starts_after": "9999-12-31T23:59:59Z"}
+    )
+    assert_problem(response, 422, "validation_error")

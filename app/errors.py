@@ -181,8 +181,10 @@ async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, phrase, detail, headers=dict(exc.headers or {}))
 
 
-async def _stale_data(_: Request, exc: Exception) -> JSONResponse:
-    error = ConcurrentUpdate()
+async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+    # Another request changed the row between our read and our write: with If-Match that is
+    # exactly a failed precondition.
+    error = VersionConflict() if request.headers.get("if-match") else ConcurrentUpdate()
     return problem(error.status, error.code, error.title, error.detail)
 
 

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -19,7 +19,7 @@ from app.common.crypto import secret_box_for
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
-from app.errors import PROBLEM_JSON, PROBLEM_REF, install_error_handlers
+from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
 from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
@@ -69,6 +69,14 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="On 422: [{loc, msg, type}]."
     )
+
+
+def refuse_nul_in_query(request: Request) -> None:
+    """PostgreSQL cannot compare text with U+0000 in it: a 422, not a 500, for any route."""
+    if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+        raise ValidationFailed(
+            "Query parameters must not contain NUL characters.", loc=("query",), kind="nul"
+        )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -153,6 +161,7 @@ def create_app(
         await engine.dispose()
 
     app = FastAPI(
+        dependencies=[Depends(refuse_nul_in_query)],
         title="KAP Journey",
         version="0.1.0",
         description=DESCRIPTION,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent, Outcome
 from app.audit.trail import TAG_RESOURCES, AuditTrail, current_trail
+from app.common.pagination import cursor_box
 from app.common.scope import current_request_state
 from app.db import begin_write
 from app.errors import AppError
@@ -87,9 +88,11 @@ class UnitOfWorkRoute(APIRoute):
             trail = _trail(self, request)
             trail_token = current_trail.set(trail)
             state_token = current_request_state.set(request.state)
+            box_token = cursor_box.set(request.app.state.secret_box)
             try:
                 return await self._run(handler, request, trail)
             finally:
+                cursor_box.reset(box_token)
                 current_request_state.reset(state_token)
                 current_trail.reset(trail_token)
 
@@ -119,7 +122,16 @@ class UnitOfWorkRoute(APIRoute):
                 await _write_audit(session, request, trail, Outcome.success, response.status_code)
                 await session.commit()
             except EarlyResponse as early:
+                # A replay shows the stored resource again: that is a read, so it is audited.
                 await session.rollback()
+                await begin_write(session)
+                location = early.response.headers.get("location", "")
+                if location:
+                    trail.read(trail.resource_type, location.rsplit("/", 1)[-1])
+                await _write_audit(
+                    session, request, trail, Outcome.success, early.response.status_code
+                )
+                await session.commit()
                 return early.response
             except BaseException as error:
                 await session.rollback()

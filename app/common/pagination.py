@@ -5,6 +5,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +14,7 @@ from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.common.crypto import SecretBox
 from app.errors import InvalidCursor
 
 T = TypeVar("T")
@@ -31,7 +33,7 @@ class PageParams:
             int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1 to 200.")
         ] = DEFAULT_LIMIT,
         cursor: Annotated[
-            str | None, Query(max_length=512, description="next_cursor from the previous page.")
+            str | None, Query(max_length=2048, description="next_cursor from the previous page.")
         ] = None,
     ) -> None:
         self.limit = limit
@@ -59,28 +61,55 @@ def _decode_value(value: Any) -> Any:
     raise ValueError("unexpected cursor value")
 
 
+# Set per request by the unit of work: cursors are sealed, since a sort key can be a client's
+# name and cursors travel in URLs (proxies and browsers log those), and so cannot be forged.
+cursor_box: ContextVar[SecretBox | None] = ContextVar("cursor_box", default=None)
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     """An opaque, URL-safe cursor for the position after `values`."""
-    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
+    box = cursor_box.get()
+    if box is not None:
+        return box.seal_bytes(raw).decode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unwrap(cursor: str) -> bytes:
+    box = cursor_box.get()
+    if box is not None:
+        return box.open_bytes(cursor.encode())
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:
     """Decode a cursor made by encode_cursor; anything else is a 422 invalid_cursor."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
+        values = json.loads(_unwrap(cursor))
         if not isinstance(values, list) or len(values) != arity:
             raise ValueError("wrong arity")
         return [_decode_value(v) for v in values]
-    except (binascii.Error, ValueError, UnicodeDecodeError, TypeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, TypeError, RuntimeError) as exc:
         raise InvalidCursor("The cursor is malformed or belongs to another list.") from exc
+
+
+def _check_type(value: Any, column: SortKey) -> None:
+    """A cursor value must fit its column, or binding it would fail inside the database."""
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return
+    aware = not isinstance(value, datetime) or value.tzinfo is not None
+    if isinstance(value, bool) or not isinstance(value, expected) or not aware:
+        raise InvalidCursor("The cursor belongs to another list.")
 
 
 def keyset(stmt: SelectT, order: Sequence[SortKey], page: PageParams) -> SelectT:
     """Order by `order`, resume after the cursor and fetch one extra row to detect a next page."""
     if page.cursor is not None:
         after = decode_cursor(page.cursor, len(order))
+        for value, column in zip(after, order, strict=True):
+            _check_type(value, column)
         bound = [
             literal(value, type_=column.type) for value, column in zip(after, order, strict=True)
         ]

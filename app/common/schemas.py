@@ -56,6 +56,16 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are an error, never silently dropped.
 
@@ -64,6 +74,14 @@ class InputModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     clinical_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text; refuse it everywhere rather than only there.
+        if _holds_nul(data):
+            raise ValueError("text must not contain NUL (U+0000) characters")
+        return data
 
     def clinical_fields_sent(self) -> set[str]:
         return set(self.clinical_fields & self.model_fields_set)

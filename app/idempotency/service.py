@@ -124,6 +124,7 @@ async def guard_idempotency(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
             description="Makes a POST safe to retry: the same key and body replay the response.",
         ),
     ] = None,

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
@@ -26,12 +26,13 @@ async def email_taken(
 
 
 async def count_active_admins(db: AsyncSession, clinic_id: uuid.UUID) -> int:
+    """Counted under row locks, so two admins cannot demote each other at the same time."""
     stmt = (
-        select(func.count())
-        .select_from(Staff)
+        select(Staff.id)
         .where(in_clinic(Staff, clinic_id), Staff.role == Role.admin, Staff.active.is_(True))
+        .with_for_update()
     )
-    return (await db.execute(stmt)).scalar_one()
+    return len((await db.execute(stmt)).all())
 
 
 async def list_page(

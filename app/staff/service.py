@@ -2,6 +2,7 @@
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
@@ -36,7 +37,10 @@ async def create_staff(db: AsyncSession, clinic_id: uuid.UUID, body: StaffCreate
         raise EmailTaken(f"{email} is already a staff member of this clinic.")
     staff = Staff(clinic_id=clinic_id, email=email, name=body.name, role=body.role)
     db.add(staff)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError as exc:  # a concurrent request took the email first
+        raise EmailTaken(f"{email} is already a staff member of this clinic.") from exc
     note_change("staff", staff.id, ["email", "name", "role"])
     return staff
 

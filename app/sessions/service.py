@@ -208,6 +208,21 @@ async def update_session(
     return session
 
 
+async def _ensure_overrun_is_free(
+    db: AsyncSession, session: ClinicalSession, ended_at: datetime
+) -> None:
+    """A session that ran over may not have run into the client's next one."""
+    await repository.lock_client(db, session.clinic_id, session.client_id)
+    other = await repository.find_overlap(
+        db, session.clinic_id, session.client_id, session.ends_at, ended_at, session.id
+    )
+    if other is not None:
+        raise ScheduleConflict(
+            f"Ending then would overlap the client's {KIND_LABEL[other.kind]} {other.id}.",
+            extra={"conflicting_session_id": str(other.id)},
+        )
+
+
 def _ensure_scheduled(session: ClinicalSession, action: str) -> None:
     if session.status is not SessionStatus.scheduled:
         raise InvalidTransition(
@@ -241,6 +256,8 @@ async def complete_session(
             raise ValidationFailed(
                 "ended_at cannot be in the future.", loc=("body", "ended_at"), kind="in_the_future"
             )
+        if ended_at > session.ends_at:
+            await _ensure_overrun_is_free(db, session, ended_at)
     if session.kind is SessionKind.ketamine:
         await _ensure_preparation(db, principal, session, (SessionStatus.completed,))
     session.status = SessionStatus.completed

@@ -235,3 +235,18 @@ async def test_each_collection_holds_only_its_kind(clinic: Clinic) -> None:
     prep = await clinic.prep(client["id"], T0 + timedelta(days=1))
     response = await clinic.get(f"/api/v1/ketamine-sessions/{prep['id']}")
     assert_problem(response, 404, "not_found")
+
+
+async def test_a_recorded_overrun_may_not_run_into_the_next_session(clinic: Clinic) -> None:
+    client = await clinic.client()
+    start = T0 - timedelta(hours=6)
+    first = await clinic.prep(client["id"], start)
+    second = await clinic.prep(client["id"], start + timedelta(hours=2))
+    url = f"/api/v1/preparation-sessions/{first['id']}/complete"
+    clash = await clinic.post(url, json={"ended_at": iso(start + timedelta(hours=2, minutes=30))})
+    body = assert_problem(clash, 409, "schedule_conflict")
+    assert body["conflicting_session_id"] == second["id"]
+    ran_over = await clinic.ok(
+        "POST", url, json={"ended_at": iso(start + timedelta(hours=1, minutes=30))}
+    )
+    assert ran_over["status"] == "completed"

@@ -6,7 +6,6 @@ PostgreSQL is mandatory when CI is set; elsewhere its half of the suite is skipp
 """
 
 import asyncio
-import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from tests import databases
 from tests.factories import Clinic, FakeClock, bootstrap
 
 BACKENDS = ["sqlite", "postgresql"]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = databases.IN_CI
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +41,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncI
         await asyncio.to_thread(upgrade, url)
         yield url
         return
-    reason = await databases.postgres_unreachable_reason()
-    if reason is not None:
-        message = f"PostgreSQL unreachable at {databases.POSTGRES_ADMIN_URL} ({reason})"
-        if IN_CI:
-            pytest.fail(f"{message}: it is mandatory in CI", pytrace=False)
-        pytest.skip(f"{message}: PostgreSQL tests skipped")
-    database = await databases.create_postgres_database()
-    try:
-        await asyncio.to_thread(upgrade, database.url)
-        yield database.url
-    finally:
-        await databases.drop_postgres_database(database)
+    async with databases.scratch_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,18 @@
 """Scratch databases: a SQLite file, or a PostgreSQL database made and dropped by the suite."""
 
+import asyncio
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+import pytest
 
+from app.migrate import upgrade
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = os.environ.get(
     "KAP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -49,3 +56,27 @@ async def drop_postgres_database(database: ScratchPostgres) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+async def require_postgres(purpose: str = "PostgreSQL tests") -> None:
+    """Skip when PostgreSQL is unreachable, saying so; fail instead in CI, where it is mandatory."""
+    reason = await postgres_unreachable_reason()
+    if reason is None:
+        return
+    message = f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL} ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}: it is mandatory in CI", pytrace=False)
+    pytest.skip(f"{message}: {purpose} skipped")
+
+
+@asynccontextmanager
+async def scratch_postgres(*, migrated: bool = True) -> AsyncIterator[str]:
+    """The URL of a new PostgreSQL database (migrated to head), dropped afterwards."""
+    await require_postgres()
+    database = await create_postgres_database()
+    try:
+        if migrated:
+            await asyncio.to_thread(upgrade, database.url)
+        yield database.url
+    finally:
+        await drop_postgres_database(database)

@@ -5,12 +5,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.servers import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,15 +46,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{env['KAP_URL']}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_until_healthy(env["KAP_URL"], process)
         yield env["KAP_URL"], env
     finally:
         process.terminate()

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from tests.conftest import IN_CI
+from tests.servers import wait_until_healthy
 
 # Checking for Chromium first means a machine without it skips before starting the server.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
@@ -68,17 +68,10 @@ def _serve_command(port: int) -> list[str]:
 
 
 def _wait_healthy(base_url: str, process: "subprocess.Popen[bytes]", log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server was not healthy within {STARTUP_TIMEOUT_S:.0f} s:\n{log.read_text()}")
+    try:
+        wait_until_healthy(base_url, process, STARTUP_TIMEOUT_S)
+    except AssertionError as exc:
+        pytest.fail(f"{exc}:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")

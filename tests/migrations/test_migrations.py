@@ -12,7 +12,6 @@ from app.db import Base
 from app.migrate import downgrade, upgrade
 from app.models import load_all_models
 from tests import databases
-from tests.conftest import IN_CI
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,16 +19,8 @@ async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
         return
-    reason = await databases.postgres_unreachable_reason()
-    if reason is not None:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL unreachable ({reason}): it is mandatory in CI", pytrace=False)
-        pytest.skip(f"PostgreSQL unreachable ({reason}): PostgreSQL tests skipped")
-    database = await databases.create_postgres_database()
-    try:
-        yield database.url
-    finally:
-        await databases.drop_postgres_database(database)
+    async with databases.scratch_postgres(migrated=False) as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.servers import wait_until_healthy
 from tests.webhooks.support import Receiver, free_port
 
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]
@@ -45,15 +46,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(self.url, self.process)
 
     def kill(self) -> None:
         if self.process is not None:

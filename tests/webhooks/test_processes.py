@@ -29,13 +29,11 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.main import create_app
-from app.migrate import upgrade
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
 from tests import databases
 from tests.factories import Clinic, FakeClock, bootstrap
 from tests.webhooks.support import Receiver, make_endpoint
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 WORKER = [sys.executable, "-c", "from app.cli import main; main()", "worker"]
 SECRET_KEY = "process-tests-secret-key"
 LEASE_S = 2
@@ -62,18 +60,8 @@ async def eventually(
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """A migrated PostgreSQL database of this test's own (workers serve the whole outbox)."""
-    reason = await databases.postgres_unreachable_reason()
-    if reason is not None:
-        message = f"PostgreSQL unreachable at {databases.POSTGRES_ADMIN_URL} ({reason})"
-        if IN_CI:
-            pytest.fail(f"{message}: it is mandatory in CI", pytrace=False)
-        pytest.skip(f"{message}: worker process tests need PostgreSQL")
-    database = await databases.create_postgres_database()
-    try:
-        await asyncio.to_thread(upgrade, database.url)
-        yield database.url
-    finally:
-        await databases.drop_postgres_database(database)
+    async with databases.scratch_postgres() as url:
+        yield url
 
 
 @pytest.fixture

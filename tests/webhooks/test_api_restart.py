@@ -26,6 +26,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
         "KAP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'embedded.db'}",
         "KAP_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "KAP_RATE_LIMIT_PER_MINUTE": "0",
+        # A delivery in flight when the server is killed stays leased until the lease runs out.
+        "KAP_WEBHOOK_LEASE_SECONDS": "3",
     }
 
 

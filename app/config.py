@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         description="How long a worker owns a delivery it claimed; after that (a worker that "
         "died mid-delivery) another worker sends it again, with the same webhook-id.",
     )
+    inbound_settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description="How long a received booking waits before it is applied, so that deliveries "
+        "sent together (a Calendly reschedule is two) are applied in the provider's order.",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     idempotency_lease_seconds: int = Field(
         default=60,

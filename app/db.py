@@ -6,6 +6,8 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Select, event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -139,6 +141,21 @@ def in_clinic(model: Any, clinic_id: uuid.UUID) -> ColumnElement[bool]:
 def clinic_scoped(model: type[M], clinic_id: uuid.UUID) -> Select[M]:
     """SELECT of a tenant table limited to one clinic: how repository queries start."""
     return select(model).where(in_clinic(model, clinic_id))
+
+
+async def insert_if_absent(
+    db: AsyncSession, model: type[Base], values: dict[str, Any], unique: list[str]
+) -> bool:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING; True when this row went in.
+
+    The race-free way to claim a key: a concurrent duplicate waits for the first and then
+    inserts nothing, instead of failing the whole transaction.
+    """
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    id_column = model.__table__.c.id
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    inserted = await db.execute(stmt.returning(id_column))
+    return inserted.scalar_one_or_none() is not None
 
 
 # --- Engine and sessions -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
+from app.inbound.router import inbound_router, integrations_router, unmatched_router
 from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
@@ -53,6 +54,12 @@ TAGS = [
     {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
     {"name": "worklists", "description": "What needs booking or moving."},
     {"name": "webhooks", "description": "Signed event deliveries to your systems (admin)."},
+    {
+        "name": "scheduling-integrations",
+        "description": "Cal.com, Calendly or your own scheduler posting bookings (admin).",
+    },
+    {"name": "inbound", "description": "Where schedulers post bookings, signed, no token."},
+    {"name": "unmatched-bookings", "description": "Bookings waiting for a human decision."},
     {"name": "audit", "description": "Who read or changed what (admin; append-only)."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -187,6 +194,9 @@ def create_app(
         journeys_router,
         *session_routers,
         webhooks_router,
+        integrations_router,
+        inbound_router,
+        unmatched_router,
         audit_router,
     ):
         app.include_router(router)

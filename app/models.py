@@ -8,6 +8,7 @@ def load_all_models() -> None:
     import app.clients.models
     import app.clinics.models
     import app.idempotency.models
+    import app.inbound.models
     import app.sessions.models
     import app.staff.models
     import app.webhooks.models  # noqa: F401

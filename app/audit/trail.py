@@ -24,6 +24,9 @@ TAG_RESOURCES = {
     "api-keys": "api_key",
     "clinic": "clinic",
     "audit": "audit_event",
+    "scheduling-integrations": "scheduling_integration",
+    "inbound": "inbound_delivery",
+    "unmatched-bookings": "unmatched_booking",
 }
 
 

@@ -12,15 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import AnyStaff, Principal
 from app.clock import Now
 from app.common.crypto import SecretBox
 from app.config import Settings
-from app.db import DbSession, begin_write, in_clinic, new_id
+from app.db import DbSession, begin_write, in_clinic, insert_if_absent, new_id
 from app.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from app.idempotency.models import IdempotencyRecord
 from app.unit_of_work import EarlyResponse, on_failure, on_success
@@ -48,20 +46,20 @@ async def _claim(
 ) -> tuple[IdempotencyRecord, bool]:
     """Insert the key as in progress unless it exists; return the row and whether it is ours."""
     claim_id = new_id()
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await db.execute(
-        insert(IdempotencyRecord)
-        .values(
-            id=claim_id,
-            clinic_id=principal.clinic_id,
-            staff_id=principal.staff_id,
-            key=key,
-            request_hash=request_hash,
-            locked_at=now,
-            expires_at=now + ttl,
-            completed=False,
-        )
-        .on_conflict_do_nothing(index_elements=["clinic_id", "staff_id", "key"])
+    await insert_if_absent(
+        db,
+        IdempotencyRecord,
+        {
+            "id": claim_id,
+            "clinic_id": principal.clinic_id,
+            "staff_id": principal.staff_id,
+            "key": key,
+            "request_hash": request_hash,
+            "locked_at": now,
+            "expires_at": now + ttl,
+            "completed": False,
+        },
+        ["clinic_id", "staff_id", "key"],
     )
     record = (
         await db.execute(

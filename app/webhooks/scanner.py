@@ -43,12 +43,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
-from app.db import in_clinic, new_id, to_epoch_us
+from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
 from app.sessions.enums import ANCHORING_STATUSES, SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import MAX_SESSION_LENGTH
@@ -249,24 +247,20 @@ async def _claim(
     now: datetime,
 ) -> bool:
     """Insert the mark unless it exists; True when this transaction's row went in."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    claimed = await db.execute(
-        insert(WindowEventMark)
-        .values(
-            id=new_id(),
-            clinic_id=clinic_id,
-            dose_id=dose_id,
-            event_type=event_type.value,
-            window_opens_at=window.opens_at,
-            window_closes_at=window.closes_at,
-            emitted_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["dose_id", "event_type", "window_opens_at", "window_closes_at"]
-        )
-        .returning(WindowEventMark.id)
+    return await insert_if_absent(
+        db,
+        WindowEventMark,
+        {
+            "id": new_id(),
+            "clinic_id": clinic_id,
+            "dose_id": dose_id,
+            "event_type": event_type.value,
+            "window_opens_at": window.opens_at,
+            "window_closes_at": window.closes_at,
+            "emitted_at": now,
+        },
+        ["dose_id", "event_type", "window_opens_at", "window_closes_at"],
     )
-    return claimed.scalar_one_or_none() is not None
 
 
 async def _scan_clinic(

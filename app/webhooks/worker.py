@@ -1,4 +1,4 @@
-"""The worker: outbox dispatcher, window scanner and attempt clean-up in one loop.
+"""The worker: outbox dispatcher, inbound bookings, window scanner and clean-up in one loop.
 
 `kap-journey worker` runs it as its own process (any number of them on PostgreSQL);
 `kap-journey serve` runs one in-process unless --no-worker.
@@ -16,6 +16,7 @@ from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.config import Settings
 from app.db import begin_write
+from app.inbound.processor import InboundProcessor
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.scanner import scan_windows
 from app.webhooks.ssrf import AllowedHosts
@@ -47,6 +48,9 @@ class Worker:
             clock,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
         )
+        self.inbound = InboundProcessor(
+            sessionmaker, box, clock, settle=timedelta(seconds=settings.inbound_settle_seconds)
+        )
 
     async def scan(self) -> int:
         async with self.sessionmaker() as db:
@@ -60,7 +64,7 @@ class Worker:
         next_scan = next_clean = 0.0
         while not stop.is_set():
             try:
-                sent = await self.dispatcher.run_once()
+                sent = await self.dispatcher.run_once() + await self.inbound.run_once()
                 if time.monotonic() >= next_scan:
                     await self.scan()
                     next_scan = time.monotonic() + SCAN_EVERY_S

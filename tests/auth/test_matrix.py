@@ -14,11 +14,14 @@ import pytest
 from fastapi import FastAPI
 
 from tests.factories import T0, Clinic, bootstrap
+from tests.inbound.payloads import standard_body, standard_headers
+from tests.inbound.support import SECRETS, drain, make_integration
 
 ALL = frozenset({"admin", "clinician", "scheduler"})
 CLINICAL = frozenset({"admin", "clinician"})
 ADMIN = frozenset({"admin"})
 PUBLIC = frozenset({"public"})
+SIGNED = frozenset({"signed"})  # no bearer token: the provider's signature on the body
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Call:
 class World:
     clinic: Clinic
     headers: dict[str, dict[str, str]]
+    app: FastAPI
     clinician_id: str
     client_id: str
     slot: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -158,7 +162,71 @@ async def _resend(world: World) -> Call:
     return Call("POST", path)
 
 
+async def _integration(world: World) -> str:
+    made = await make_integration(world.clinic, "standard")
+    return str(made["id"])
+
+
+def integration_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
+    async def make(world: World) -> Call:
+        path = f"/api/v1/scheduling-integrations/{await _integration(world)}{suffix}"
+        return Call(method, path, body)
+
+    return make
+
+
+async def _inbound(world: World) -> Call:
+    return Call("POST", f"/api/v1/inbound/{await _integration(world)}", {"type": "booking.created"})
+
+
+def unmatched_call(method: str, suffix: str = "", resolve: bool = False) -> Make:
+    """An open unmatched booking (its attendee is nobody) of the world's clinic."""
+
+    async def make(world: World) -> Call:
+        integration_id = await _integration(world)
+        at = world.past()
+        body = standard_body(
+            "booking.created",
+            booking_id=f"bk_{next(world.slot)}",
+            start=at,
+            end=at + timedelta(hours=1),
+            attendee_email="nobody@example.org",
+            kind="integration",
+        )
+        headers = standard_headers(SECRETS["standard"], body, world.clinic.clock.now)
+        posted = await world.clinic.http.post(
+            f"/api/v1/inbound/{integration_id}", content=body, headers=headers
+        )
+        assert posted.status_code == 202, posted.text
+        await drain(world.app)
+        page = await world.clinic.ok(
+            "GET", f"/api/v1/unmatched-bookings?integration_id={integration_id}"
+        )
+        path = f"/api/v1/unmatched-bookings/{page['items'][0]['id']}{suffix}"
+        return Call(method, path, {"client_id": world.client_id} if resolve else None)
+
+    return make
+
+
 SPECS: dict[str, tuple[frozenset[str], Make]] = {
+    "create_scheduling_integration": (
+        ADMIN,
+        fixed(
+            "POST",
+            "/api/v1/scheduling-integrations",
+            {"provider": "calcom", "name": "C", "signing_secret": SECRETS["calcom"]},
+        ),
+    ),
+    "list_scheduling_integrations": (ADMIN, fixed("GET", "/api/v1/scheduling-integrations")),
+    "get_scheduling_integration": (ADMIN, integration_call("GET")),
+    "update_scheduling_integration": (ADMIN, integration_call("PATCH", "", {"name": "N"})),
+    "delete_scheduling_integration": (ADMIN, integration_call("DELETE")),
+    "list_inbound_deliveries": (ADMIN, integration_call("GET", "/deliveries")),
+    "receive_inbound_delivery": (SIGNED, _inbound),
+    "list_unmatched_bookings": (ALL, fixed("GET", "/api/v1/unmatched-bookings")),
+    "get_unmatched_booking": (ALL, unmatched_call("GET")),
+    "resolve_unmatched_booking": (ALL, unmatched_call("POST", "/resolve", resolve=True)),
+    "dismiss_unmatched_booking": (ALL, unmatched_call("POST", "/dismiss")),
     "create_webhook_endpoint": (ADMIN, fixed("POST", "/api/v1/webhook-endpoints", HOOK)),
     "list_webhook_endpoints": (ADMIN, fixed("GET", "/api/v1/webhook-endpoints")),
     "get_webhook_endpoint": (ADMIN, endpoint_call("GET")),
@@ -227,12 +295,12 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
 
 
 @pytest.fixture
-async def world(clinic: Clinic) -> World:
+async def world(clinic: Clinic, app: FastAPI) -> World:
     clinician_id, clinician = await clinic.staff("clinician")
     _, scheduler = await clinic.staff("scheduler")
     client = await clinic.prepared_client(prep_at=T0 - timedelta(days=60))
     headers = {"admin": clinic.headers, "clinician": clinician, "scheduler": scheduler}
-    return World(clinic, headers, clinician_id, client["id"])
+    return World(clinic, headers, app, clinician_id, client["id"])
 
 
 @pytest.mark.parametrize("operation_id", sorted(SPECS))
@@ -250,6 +318,10 @@ async def test_route_answers_each_caller_as_it_must(
     assert call.method == method
     if allowed == PUBLIC:
         assert (await send(call, {})).status_code == 200
+        return
+    if allowed == SIGNED:  # a bearer token of any role is no substitute for the signature
+        for headers in [{}, *world.headers.values()]:
+            assert (await send(call, headers)).status_code == 401
         return
     assert (await send(call, {})).status_code == 401, "no token"
     for role in sorted(ALL - allowed):

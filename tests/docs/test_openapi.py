@@ -35,6 +35,7 @@ VERBS = {
     "mark",
     "reschedule",
     "resolve",
+    "dismiss",
     "rotate",
     "test",
     "send",

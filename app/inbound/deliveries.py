@@ -1,0 +1,223 @@
+"""Receiving a provider's delivery (verify, store, acknowledge) and applying it later.
+
+The route only verifies and stores, so a provider is answered fast and a stored delivery
+survives anything after it; the worker files and applies it (`process`).
+"""
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.trail import current_trail
+from app.clinics.models import Clinic
+from app.common.crypto import SecretBox
+from app.db import insert_if_absent
+from app.errors import AppError, NotFound
+from app.inbound.chains import BookingDetails, chain_head, file_event, lock_integration
+from app.inbound.models import (
+    BookingChain,
+    InboundDelivery,
+    InboundStatus,
+    SchedulingIntegration,
+    UnmatchedBooking,
+    UnmatchedStatus,
+)
+from app.inbound.providers import (
+    BookingEvent,
+    IgnoredEvent,
+    PayloadInvalid,
+    Provider,
+    SignatureInvalid,
+    parse,
+    verify,
+)
+from app.inbound.reconcile import Applied, CannotApply, Reconciler
+
+MAX_DEDUPE_KEY = 200
+
+
+class InboundIntegrationNotFound(NotFound):
+    title = "Scheduling integration not found"
+
+
+class IntegrationGone(AppError):
+    status, code, title = 410, "integration_deleted", "The scheduling integration was deleted"
+
+
+class SignatureRejected(AppError):
+    status, code, title = 401, "invalid_signature", "The signature does not verify"
+
+
+class PayloadRejected(AppError):
+    status, code, title = 422, "validation_error", "The delivery is not valid"
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        detail = "; ".join(str(error.get("msg", "")) for error in errors[:3]) or self.title
+        super().__init__(detail, extra={"errors": errors})
+
+
+async def integration_for_delivery(
+    db: AsyncSession, integration_id: uuid.UUID
+) -> SchedulingIntegration:
+    integration = await db.get(SchedulingIntegration, integration_id)
+    if integration is None:
+        raise InboundIntegrationNotFound(f"No scheduling integration {integration_id}.")
+    if integration.deleted_at is not None:
+        raise IntegrationGone("This integration was deleted; remove the webhook at the provider.")
+    return integration
+
+
+def _dedupe_key(delivery_id: str | None, body: bytes) -> str:
+    if delivery_id and len(delivery_id) <= MAX_DEDUPE_KEY - 3:
+        return f"id:{delivery_id}"
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+async def receive(
+    db: AsyncSession,
+    integration: SchedulingIntegration,
+    body: bytes,
+    headers: Mapping[str, str],
+    box: SecretBox,
+    now: datetime,
+) -> tuple[InboundDelivery, bool]:
+    """Verify the raw body, then store it unless it was stored before; (delivery, duplicate)."""
+    provider = Provider(integration.provider)
+    try:
+        delivery_id = verify(provider, box.open(integration.secret_ciphertext), body, headers, now)
+    except SignatureInvalid as exc:
+        raise SignatureRejected(str(exc)) from exc
+    try:
+        event = parse(provider, body)
+    except PayloadInvalid as exc:
+        raise PayloadRejected(exc.errors) from exc
+    key = _dedupe_key(delivery_id, body)
+    ignored = isinstance(event, IgnoredEvent)
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "clinic_id": integration.clinic_id,
+        "integration_id": integration.id,
+        "dedupe_key": key,
+        "trigger": _trigger(event)[:80],
+        "booking_id": None if isinstance(event, IgnoredEvent) else event.booking_id,
+        "occurred_at": event.occurred_at,
+        "body_ciphertext": box.seal_bytes(body),
+        "received_at": now,
+        "status": (InboundStatus.ignored if ignored else InboundStatus.pending).value,
+        "outcome": f"{_trigger(event)} is not acted on" if ignored else None,
+        "processed_at": now if ignored else None,
+        "next_attempt_at": now,
+        "attempt_count": 0,
+    }
+    inserted = await insert_if_absent(db, InboundDelivery, values, ["integration_id", "dedupe_key"])
+    stmt = select(InboundDelivery).where(
+        InboundDelivery.integration_id == integration.id, InboundDelivery.dedupe_key == key
+    )
+    return (await db.execute(stmt)).scalar_one(), not inserted
+
+
+def _trigger(event: BookingEvent | IgnoredEvent) -> str:
+    if isinstance(event, IgnoredEvent):
+        return event.trigger
+    return event.action.value
+
+
+@dataclass(frozen=True)
+class Processed:
+    status: InboundStatus
+    outcome: str
+    session_id: uuid.UUID | None
+
+
+async def process(
+    db: AsyncSession, delivery: InboundDelivery, box: SecretBox, now: datetime
+) -> Processed:
+    """File the delivery's event into its chain and apply the chain, in the caller's
+    transaction. A booking that breaks a rule becomes (or updates) an unmatched booking."""
+    integration = await lock_integration(db, delivery.integration_id)
+    event = parse(Provider(integration.provider), box.open_bytes(delivery.body_ciphertext))
+    if isinstance(event, IgnoredEvent):  # stored as ignored on receipt; never pending
+        return Processed(InboundStatus.ignored, f"{event.trigger} is not acted on", None)
+    clinic = await db.get_one(Clinic, integration.clinic_id)
+    filed = await file_event(db, integration, event, now)
+    reconciler = Reconciler(db, integration, clinic, now)
+    await reconciler.retire_duplicates(filed.chain, filed.absorbed_sessions)
+    trail = current_trail.get()
+    touched = dict(trail.touches) if trail is not None else {}
+    try:
+        async with db.begin_nested():
+            applied = await reconciler.apply(filed.chain)
+    except CannotApply as exc:
+        if trail is not None:  # what the rolled-back attempt noted did not happen
+            trail.touches = touched
+        await hold_for_review(db, filed.chain, exc, now)
+        return Processed(InboundStatus.unmatched, f"{exc.reason}: {exc.detail}"[:300], None)
+    await settle_review(db, filed.chain, applied, now, staff_id=None)
+    return Processed(InboundStatus.applied, applied.summary, applied.session_id)
+
+
+async def open_reviews(db: AsyncSession, chain: BookingChain) -> list[UnmatchedBooking]:
+    stmt = select(UnmatchedBooking).where(
+        UnmatchedBooking.chain_id == chain.id,
+        UnmatchedBooking.status == UnmatchedStatus.open.value,
+    )
+    return list((await db.execute(stmt.order_by(UnmatchedBooking.created_at))).scalars())
+
+
+async def hold_for_review(
+    db: AsyncSession, chain: BookingChain, problem: CannotApply, now: datetime
+) -> UnmatchedBooking:
+    """Open an unmatched booking for the chain, or bring its open one up to date."""
+    head = await chain_head(db, chain)
+    if head is None or head.details is None:
+        raise RuntimeError("only a described booking can fail to apply")
+    details = BookingDetails.from_json(head.details)
+    reviews = await open_reviews(db, chain)
+    review = reviews[0] if reviews else None
+    for merged in reviews[1:]:  # chains that were joined each had one
+        merged.status = UnmatchedStatus.withdrawn.value
+    if review is None:
+        review = UnmatchedBooking(
+            clinic_id=chain.clinic_id, integration_id=chain.integration_id, chain_id=chain.id
+        )
+        db.add(review)
+    review.reason = problem.reason[:40]
+    review.detail = problem.detail[:500]
+    review.booking_id = head.booking_id
+    review.kind = details.kind.value if details.kind else chain.kind
+    review.event_type = details.event_type_keys[0][:200] if details.event_type_keys else None
+    review.starts_at = details.starts_at
+    review.ends_at = details.ends_at
+    review.attendee_email = details.attendee_email
+    review.attendee_name = details.attendee_name
+    review.organizer_email = details.organizer_email
+    review.session_id = chain.session_id
+    await db.flush()
+    return review
+
+
+async def settle_review(
+    db: AsyncSession,
+    chain: BookingChain,
+    applied: Applied,
+    now: datetime,
+    staff_id: uuid.UUID | None,
+) -> None:
+    """A chain that now applies closes its open unmatched booking: resolved when it has a live
+    session, withdrawn when the provider cancelled it first."""
+    head = await chain_head(db, chain)
+    cancelled = head is not None and head.cancelled
+    if applied.session_id is None and not cancelled:
+        return  # still waiting for the booking that replaces this one
+    for review in await open_reviews(db, chain):
+        review.status = (UnmatchedStatus.withdrawn if cancelled else UnmatchedStatus.resolved).value
+        review.session_id = applied.session_id
+        review.resolved_at = now
+        review.resolved_by = staff_id
+    await db.flush()

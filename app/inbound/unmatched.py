@@ -1,0 +1,116 @@
+"""Unmatched bookings: the human decision a booking needed, and applying it."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.trail import note_change, note_read
+from app.auth.deps import Principal
+from app.clients.models import Client
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped
+from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
+from app.inbound.chains import lock_integration
+from app.inbound.deliveries import settle_review
+from app.inbound.models import BookingChain, UnmatchedBooking, UnmatchedStatus
+from app.inbound.reconcile import CannotApply, Reconciler
+from app.inbound.schemas import ResolveBody
+from app.staff import repository as staff_repository
+from app.staff.models import Role
+
+
+class UnmatchedBookingNotFound(NotFound):
+    title = "Unmatched booking not found"
+
+
+class BookingNotApplicable(Conflict):
+    code, title = "booking_not_applicable", "The booking still cannot be applied"
+
+
+async def get_unmatched(
+    db: AsyncSession, clinic_id: uuid.UUID, unmatched_id: uuid.UUID
+) -> UnmatchedBooking:
+    stmt = clinic_scoped(UnmatchedBooking, clinic_id).where(UnmatchedBooking.id == unmatched_id)
+    review = (await db.execute(stmt)).scalar_one_or_none()
+    if review is None:
+        raise UnmatchedBookingNotFound(f"No unmatched booking {unmatched_id} in this clinic.")
+    note_read("unmatched_booking", review.id)
+    return review
+
+
+async def list_unmatched(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    page: PageParams,
+    *,
+    status: UnmatchedStatus | None,
+    integration_id: uuid.UUID | None,
+) -> Sequence[UnmatchedBooking]:
+    stmt = clinic_scoped(UnmatchedBooking, clinic_id)
+    if status is not None:
+        stmt = stmt.where(UnmatchedBooking.status == status.value)
+    if integration_id is not None:
+        stmt = stmt.where(UnmatchedBooking.integration_id == integration_id)
+    stmt = keyset(stmt, [UnmatchedBooking.created_at, UnmatchedBooking.id], page)
+    reviews = (await db.execute(stmt)).scalars().all()
+    for review in reviews[: page.limit]:
+        note_read("unmatched_booking", review.id)
+    return reviews
+
+
+def _ensure_open(review: UnmatchedBooking, action: str) -> None:
+    if review.status != UnmatchedStatus.open.value:
+        raise InvalidTransition(
+            f"Only an open unmatched booking can be {action}; this one is {review.status}."
+        )
+
+
+async def _check_choice(db: AsyncSession, clinic_id: uuid.UUID, body: ResolveBody) -> None:
+    client = clinic_scoped(Client, clinic_id).where(Client.id == body.client_id)
+    if (await db.execute(client)).scalar_one_or_none() is None:
+        raise invalid_reference("client_id", "a client")
+    if body.clinician_id is not None:
+        staff = await staff_repository.get(db, clinic_id, body.clinician_id)
+        if staff is None or not staff.active or staff.role is Role.scheduler:
+            raise invalid_reference("clinician_id", "an active clinician or admin")
+
+
+async def resolve(
+    db: AsyncSession,
+    principal: Principal,
+    review: UnmatchedBooking,
+    body: ResolveBody,
+    now: datetime,
+) -> UnmatchedBooking:
+    """Apply the booking with the caller's choices; every scheduling rule still holds (409)."""
+    _ensure_open(review, "resolved")
+    await _check_choice(db, principal.clinic_id, body)
+    integration = await lock_integration(db, review.integration_id)
+    chain = await db.get_one(BookingChain, review.chain_id)
+    chain.client_id = body.client_id
+    chain.clinician_id = body.clinician_id or chain.clinician_id
+    chain.kind = body.kind.value if body.kind else chain.kind
+    reconciler = Reconciler(db, integration, principal.clinic, now, acting=principal)
+    try:
+        applied = await reconciler.apply(chain)
+    except CannotApply as exc:
+        raise exc.error or BookingNotApplicable(exc.detail, extra={"reason": exc.reason}) from exc
+    await settle_review(db, chain, applied, now, staff_id=principal.staff_id)
+    await db.refresh(review)
+    note_change("unmatched_booking", review.id, ["session_id", "status"])
+    return review
+
+
+async def dismiss(
+    db: AsyncSession, principal: Principal, review: UnmatchedBooking, now: datetime
+) -> UnmatchedBooking:
+    """Decide that the booking will not become a session (it stays on record)."""
+    _ensure_open(review, "dismissed")
+    review.status = UnmatchedStatus.dismissed.value
+    review.resolved_by = principal.staff_id
+    review.resolved_at = now
+    await db.flush()
+    note_change("unmatched_booking", review.id, ["status"])
+    return review

@@ -24,6 +24,7 @@ from app.inbound.models import (
     BookingChain,
     InboundDelivery,
     InboundStatus,
+    ProviderBooking,
     SchedulingIntegration,
     UnmatchedBooking,
     UnmatchedStatus,
@@ -177,7 +178,6 @@ async def hold_for_review(
     head = await chain_head(db, chain)
     if head is None or head.details is None:
         raise RuntimeError("only a described booking can fail to apply")
-    details = BookingDetails.from_json(head.details)
     reviews = await open_reviews(db, chain)
     review = reviews[0] if reviews else None
     for merged in reviews[1:]:  # chains that were joined each had one
@@ -189,7 +189,18 @@ async def hold_for_review(
         db.add(review)
     review.reason = problem.reason[:40]
     review.detail = problem.detail[:500]
+    _describe(review, chain, head)
+    review.session_id = chain.session_id
+    await db.flush()
+    return review
+
+
+def _describe(review: UnmatchedBooking, chain: BookingChain, head: ProviderBooking) -> None:
+    """Show the booking as the provider last described it."""
     review.booking_id = head.booking_id
+    if head.details is None:
+        return
+    details = BookingDetails.from_json(head.details)
     review.kind = details.kind.value if details.kind else chain.kind
     review.event_type = details.event_type_keys[0][:200] if details.event_type_keys else None
     review.starts_at = details.starts_at
@@ -197,9 +208,6 @@ async def hold_for_review(
     review.attendee_email = details.attendee_email
     review.attendee_name = details.attendee_name
     review.organizer_email = details.organizer_email
-    review.session_id = chain.session_id
-    await db.flush()
-    return review
 
 
 async def settle_review(
@@ -216,6 +224,8 @@ async def settle_review(
     if applied.session_id is None and not cancelled:
         return  # still waiting for the booking that replaces this one
     for review in await open_reviews(db, chain):
+        if head is not None:
+            _describe(review, chain, head)
         review.status = (UnmatchedStatus.withdrawn if cancelled else UnmatchedStatus.resolved).value
         review.session_id = applied.session_id
         review.resolved_at = now

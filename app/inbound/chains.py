@@ -110,11 +110,12 @@ async def file_event(
         booking.occurred_at = event.occurred_at
     absorbed: list[uuid.UUID] = []
     if event.action is BookingAction.cancelled:
-        if event.next_booking_id is not None:
+        if event.next_booking_id not in (None, booking.booking_id):
             absorbed += await _link(db, integration, booking, event.next_booking_id, now)
         else:
             booking.cancelled = True
-    if event.previous_booking_id is not None:
+            booking.cancellation_reason = event.cancellation_reason
+    if event.previous_booking_id not in (None, booking.booking_id):  # never its own successor
         previous = await _booking(db, integration, event.previous_booking_id, now)
         absorbed += await _link(db, integration, previous, booking.booking_id, now)
     await db.flush()

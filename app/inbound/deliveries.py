@@ -149,6 +149,8 @@ async def process(
     filed = await file_event(db, integration, event, now)
     reconciler = Reconciler(db, integration, clinic, now)
     await reconciler.retire_duplicates(filed.chain, filed.absorbed_sessions)
+    if filed.chain.session_id is None and await _dismissed(db, filed.chain):
+        return Processed(InboundStatus.applied, "dismissed by staff earlier: not booked", None)
     trail = current_trail.get()
     touched = dict(trail.touches) if trail is not None else {}
     try:
@@ -161,6 +163,14 @@ async def process(
         return Processed(InboundStatus.unmatched, f"{exc.reason}: {exc.detail}"[:300], None)
     await settle_review(db, filed.chain, applied, now, staff_id=None)
     return Processed(InboundStatus.applied, applied.summary, applied.session_id)
+
+
+async def _dismissed(db: AsyncSession, chain: BookingChain) -> bool:
+    stmt = select(UnmatchedBooking.id).where(
+        UnmatchedBooking.chain_id == chain.id,
+        UnmatchedBooking.status == UnmatchedStatus.dismissed.value,
+    )
+    return (await db.execute(stmt.limit(1))).first() is not None
 
 
 async def open_reviews(db: AsyncSession, chain: BookingChain) -> list[UnmatchedBooking]:

@@ -33,11 +33,17 @@ def read_model(integration: SchedulingIntegration) -> IntegrationRead:
 
 
 async def get_integration(
-    db: AsyncSession, clinic_id: uuid.UUID, integration_id: uuid.UUID
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    *,
+    include_deleted: bool = False,
 ) -> SchedulingIntegration:
     stmt = clinic_scoped(SchedulingIntegration, clinic_id).where(
-        SchedulingIntegration.id == integration_id, SchedulingIntegration.deleted_at.is_(None)
+        SchedulingIntegration.id == integration_id
     )
+    if not include_deleted:
+        stmt = stmt.where(SchedulingIntegration.deleted_at.is_(None))
     integration = (await db.execute(stmt)).scalar_one_or_none()
     if integration is None:
         raise IntegrationNotFound(f"No scheduling integration {integration_id} in this clinic.")

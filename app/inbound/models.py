@@ -111,6 +111,7 @@ class ProviderBooking(Base):
     chain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking_chains.id"))
     replaced_by: Mapped[str | None] = mapped_column(String(200))
     cancelled: Mapped[bool] = mapped_column(default=False)
+    cancellation_reason: Mapped[str | None] = mapped_column(String(1000))
     # The booking as the provider described it; None until its own created event arrives.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -111,10 +111,20 @@ class Reconciler:
             return await self._cancel(chain, head, session, details)
         if details is None:
             return Applied(chain.session_id, "waiting for the booking that replaced it")
-        if session is None:
+        if session is None or await self._rebooked(chain, session):
             session = await self._book(chain, head, details)
             return Applied(session.id, f"booked {session.kind.value} session")
         return await self._move(session, head, details)
+
+    async def _rebooked(self, chain: BookingChain, session: ClinicalSession) -> bool:
+        """The provider cancelled this booking and has now booked it again (Cal.com's "request
+        reschedule"): the cancelled session stays history and a new one is booked."""
+        if session.status is not SessionStatus.cancelled:
+            return False
+        stmt = select(ProviderBooking.id).where(
+            ProviderBooking.chain_id == chain.id, ProviderBooking.cancelled.is_(True)
+        )
+        return (await self.db.execute(stmt.limit(1))).first() is not None
 
     async def _cancel(
         self,
@@ -124,6 +134,8 @@ class Reconciler:
         details: BookingDetails | None,
     ) -> Applied:
         reason = f"Cancelled in {self.integration.name}."
+        if head.cancellation_reason:
+            reason = f"Cancelled in {self.integration.name}: {head.cancellation_reason}"[:500]
         if session is None and details is not None:
             # Cancelled before its booking was applied: book and cancel it, as the in-order
             # sequence would have; if it could never have been booked, nothing is owed.
@@ -168,7 +180,7 @@ class Reconciler:
                 self.db, self.principal(clinician_id), kind, body, self.now
             )
         except AppError as error:
-            raise CannotApply(error.code, error.detail, error) from error
+            raise _cannot(error) from error
         chain.session_id = session.id
         await self.db.flush()
         return session
@@ -196,7 +208,7 @@ class Reconciler:
                 self.db, self.principal(session.clinician_id), session, body, self.now
             )
         except AppError as error:
-            raise CannotApply(error.code, error.detail, error) from error
+            raise _cannot(error) from error
         return Applied(session.id, "moved the session" if moved else "followed the new booking id")
 
     def _kind(self, chain: BookingChain, details: BookingDetails) -> SessionKind:
@@ -252,6 +264,12 @@ class Reconciler:
             "The organizer is not an active clinician here and the integration has no usable "
             "default_clinician_id.",
         )
+
+
+def _cannot(error: AppError) -> CannotApply:
+    # A rule's own code names the reason; a plain 422 means the booking itself is not valid.
+    reason = "invalid_booking" if error.code == "validation_error" else error.code
+    return CannotApply(reason, error.detail, error)
 
 
 def _validated(model: type[Body], fields: dict[str, object]) -> Body:

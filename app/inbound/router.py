@@ -145,8 +145,11 @@ async def delete_scheduling_integration(
 async def list_inbound_deliveries(
     integration_id: uuid.UUID, principal: Admin, db: DbSession, page: Pagination
 ) -> Page[InboundDeliveryRead]:
-    """Everything the provider sent, oldest first, with what processing made of it (admin)."""
-    integration = await integrations.get_integration(db, principal.clinic_id, integration_id)
+    """Everything the provider sent, oldest first, with what processing made of it (admin);
+    kept, and listed, after the integration is deleted."""
+    integration = await integrations.get_integration(
+        db, principal.clinic_id, integration_id, include_deleted=True
+    )
     rows = await integrations.deliveries_page(db, integration, page)
     items, cursor = split_page(rows, page, lambda d: (d.received_at, d.id))
     return Page[InboundDeliveryRead](

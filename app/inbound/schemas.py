@@ -113,7 +113,11 @@ class InboundAccepted(OutputModel):
 
 class InboundDeliveryRead(OutputModel):
     id: uuid.UUID
-    trigger: str = Field(examples=["BOOKING_RESCHEDULED", "invitee.created", "booking.created"])
+    trigger: str = Field(
+        description="created, rescheduled or cancelled; an ignored event keeps the provider's "
+        "own name for it.",
+        examples=["rescheduled", "MEETING_ENDED"],
+    )
     booking_id: str | None
     occurred_at: UTCTimestamp | None = Field(description="When the provider says it happened.")
     received_at: UTCTimestamp
@@ -132,7 +136,8 @@ class UnmatchedBookingRead(OutputModel):
     reason: str = Field(
         description="Why it could not be applied: unknown_client, ambiguous_client, "
         "unknown_clinician, unmapped_event_type, no_default_route, schedule_conflict, "
-        "preparation_required, client_archived, invalid_transition, invalid_booking.",
+        "preparation_required, client_archived, invalid_transition (the provider moved a "
+        "completed, no-show or staff-cancelled session), invalid_booking (e.g. over 12 hours).",
         examples=["unknown_client"],
     )
     detail: str

@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("chain_id", sa.Uuid(), nullable=False),
         sa.Column("replaced_by", sa.String(length=200), nullable=True),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
+        sa.Column("cancellation_reason", sa.String(length=1000), nullable=True),
         sa.Column("details", sa.JSON(), nullable=True),
         sa.Column("occurred_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

@@ -241,3 +241,26 @@ async def test_integration_sessions_made_this_way_are_audited_as_the_integration
     assert change["actor_id"] == calcom.integration["id"]
     assert change["actor_role"] == "integration"
     assert "starts_at" in change["changed_fields"]
+
+
+async def test_a_hosts_request_to_reschedule_cancels_then_books_again(
+    calcom: Inbound, clinic: Clinic
+) -> None:
+    """Cal.com's "request reschedule" cancels the booking; the client's new time then arrives
+    as a reschedule of the cancelled uid and becomes a new session."""
+    await dosed_client(clinic)
+    await calcom.accept(*created("bk_r1", T0 + timedelta(days=1)))
+    await calcom.drain()
+    await calcom.accept(
+        *cancelled("bk_r1", T0 + timedelta(days=1), cancellation_reason="Host asked to move it")
+    )
+    await calcom.drain()
+    [first] = await calcom.sessions()
+    assert first["cancellation_reason"] == "Cancelled in Test calcom: Host asked to move it"
+    await calcom.accept(*rescheduled("bk_r2", "bk_r1", T0 + timedelta(days=2)))
+    await calcom.drain()
+    sessions = {s["id"]: s for s in await calcom.sessions()}
+    assert sessions[first["id"]]["status"] == "cancelled"
+    [again] = [s for s in sessions.values() if s["id"] != first["id"]]
+    assert (again["status"], again["external_ref"]["id"]) == ("scheduled", "bk_r2")
+    assert await calcom.unmatched() == []

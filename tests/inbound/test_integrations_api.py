@@ -85,3 +85,5 @@ async def test_a_deleted_integration_answers_410_and_disappears(clinic: Clinic) 
     assert gone.json()["code"] == "integration_deleted"
     missing = await clinic.get(f"/api/v1/scheduling-integrations/{made['id']}")
     assert missing.status_code == 404
+    history = await clinic.ok("GET", f"/api/v1/scheduling-integrations/{made['id']}/deliveries")
+    assert history["items"] == []  # still answerable: what it received stays on record

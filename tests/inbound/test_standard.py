@@ -114,3 +114,10 @@ async def test_inbound_sessions_emit_the_usual_outbound_events(
         "session.cancelled",
         "session.scheduled",
     ]
+
+
+async def test_a_booking_cannot_replace_itself(standard: Inbound) -> None:
+    body = booking("booking.rescheduled", "own-s", previous_booking_id="own-s", kind="integration")
+    response = await standard.post(body, standard_headers(SECRET, body, T0))
+    assert response.status_code == 422, response.text
+    assert await standard.deliveries() == []

@@ -163,3 +163,20 @@ async def test_resolving_with_someone_elses_client_is_refused(
     assert refused.json()["errors"][0]["type"] == "invalid_reference"
     hidden = await other_clinic.get(f"/api/v1/unmatched-bookings/{review['id']}")
     assert hidden.status_code == 404
+
+
+async def test_a_dismissed_booking_stays_unbooked_when_the_provider_moves_it(
+    calcom: Inbound, clinic: Clinic
+) -> None:
+    await dosed_client(clinic)
+    stranger = "x.okafor@example.org"
+    await calcom.accept(*created("bk_s", T0 + DAY, attendee_email=stranger))
+    await calcom.drain()
+    [review] = await calcom.unmatched()
+    await clinic.ok("POST", f"/api/v1/unmatched-bookings/{review['id']}/dismiss")
+    await calcom.accept(*rescheduled("bk_s2", "bk_s", T0 + 2 * DAY, attendee_email=stranger))
+    await calcom.drain()
+    assert await calcom.sessions() == []
+    assert await calcom.unmatched() == []
+    [moved] = [d for d in await calcom.deliveries() if d["trigger"] == "rescheduled"]
+    assert "dismissed" in moved["outcome"]

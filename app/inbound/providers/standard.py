@@ -111,6 +111,12 @@ class _Data(InputModel):
     location: Location | None = None
     cancellation_reason: Reason | None = None
 
+    @model_validator(mode="after")
+    def _not_its_own_predecessor(self) -> Self:
+        if self.previous_booking_id == self.booking_id:
+            raise ValueError("previous_booking_id must differ from booking_id")
+        return self
+
 
 class _ScheduledData(_Data):
     starts_at: ProviderTime

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
 from app.clients.router import router as clients_router
@@ -49,6 +50,10 @@ TAGS = [
     {"name": "api-keys", "description": "Bearer credentials for staff (admin)."},
     {"name": "clients", "description": "Clients and their derived journey stage."},
     {"name": "journeys", "description": "A client's whole journey with alerts."},
+    {
+        "name": "assessments",
+        "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
+    },
     {"name": "preparation-sessions", "description": "Sessions that prepare a client for dosing."},
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
     {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
@@ -192,6 +197,7 @@ def create_app(
         api_keys_router,
         clients_router,
         journeys_router,
+        assessments_router,
         *session_routers,
         webhooks_router,
         integrations_router,

@@ -3,6 +3,7 @@
 
 def load_all_models() -> None:
     """Import for side effects: each module registers its tables on Base.metadata."""
+    import app.assessments.models
     import app.audit.models
     import app.auth.models
     import app.clients.models

@@ -229,7 +229,7 @@ def trajectory(
     percent_change = _percent(change, baseline.total) if baseline.total else None
     if instrument is Instrument.pcl5:
         meaningful: bool | None = baseline.total - latest.total >= PCL5_MEANINGFUL_DROP
-        response = baseline.total - latest.total >= PCL5_RESPONSE_DROP
+        response: bool | None = baseline.total - latest.total >= PCL5_RESPONSE_DROP
         remission = latest.total < pcl5_cutoff
     else:
         meaningful = None

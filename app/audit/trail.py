@@ -24,6 +24,7 @@ TAG_RESOURCES = {
     "api-keys": "api_key",
     "clinic": "clinic",
     "audit": "audit_event",
+    "assessments": "assessment",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",

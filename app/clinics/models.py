@@ -35,3 +35,4 @@ class Clinic(TimestampedMixin, VersionedMixin, Base):
     window_closes_sublingual_s: Mapped[int] = mapped_column(default=168 * 3600)
     window_closes_oral_s: Mapped[int] = mapped_column(default=168 * 3600)
     closing_soon_s: Mapped[int] = mapped_column(default=24 * 3600)
+    pcl5_cutoff: Mapped[int] = mapped_column(default=33, server_default="33")

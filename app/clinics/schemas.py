@@ -67,6 +67,27 @@ class WindowPolicyRead(BaseModel):
     )
 
 
+Pcl5Cutoff = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=80,
+        description="PCL-5 total at or above which PTSD is probable (published range 31-33).",
+        examples=[33],
+    ),
+]
+
+
+class ClinicalPolicy(BaseModel):
+    """Thresholds the clinic sets for measurement-based care."""
+
+    pcl5_probable_ptsd_cutoff: Pcl5Cutoff = 33
+
+
+class ClinicalPolicyPatch(InputModel):
+    pcl5_probable_ptsd_cutoff: Pcl5Cutoff | None = None
+
+
 class ClinicRead(BaseModel):
     """A clinic and the policy its window rule runs on."""
 
@@ -77,6 +98,7 @@ class ClinicRead(BaseModel):
         description="Doses need a preparation session first (scheduled to book, completed to dose)."
     )
     window_policy: WindowPolicyRead
+    clinical_policy: ClinicalPolicy
     version: int
 
 
@@ -100,7 +122,7 @@ class ClinicUpdate(PatchModel):
     """Change the clinic's name, time zone or policy; omitted fields keep their value."""
 
     required_fields = frozenset(
-        {"name", "timezone", "require_completed_preparation", "window_policy"}
+        {"name", "timezone", "require_completed_preparation", "window_policy", "clinical_policy"}
     )
 
     name: ShortText | None = None
@@ -110,6 +132,7 @@ class ClinicUpdate(PatchModel):
         default=None,
         examples=[{"closes_after_hours": {"sublingual": 120}, "closing_soon_hours": 12}],
     )
+    clinical_policy: ClinicalPolicyPatch | None = None
 
 
 class BootstrapInput(InputModel):

@@ -4,7 +4,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
 from app.clinics.models import ROUTE_CLOSE_COLUMNS, Clinic
-from app.clinics.schemas import ClinicRead, ClinicUpdate, ClosesAfterHours, WindowPolicyRead
+from app.clinics.schemas import (
+    ClinicalPolicy,
+    ClinicRead,
+    ClinicUpdate,
+    ClosesAfterHours,
+    WindowPolicyRead,
+)
 from app.errors import ValidationFailed
 from app.sessions.enums import Route
 
@@ -30,6 +36,7 @@ def to_read(clinic: Clinic) -> ClinicRead:
             ),
             closing_soon_hours=clinic.closing_soon_s / 3600,
         ),
+        clinical_policy=ClinicalPolicy(pcl5_probable_ptsd_cutoff=clinic.pcl5_cutoff),
         version=clinic.version,
     )
 
@@ -42,6 +49,9 @@ async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate)
         clinic.timezone = changes.timezone
     if changes.require_completed_preparation is not None:
         clinic.require_completed_preparation = changes.require_completed_preparation
+    clinical = changes.clinical_policy
+    if clinical is not None and clinical.pcl5_probable_ptsd_cutoff is not None:
+        clinic.pcl5_cutoff = clinical.pcl5_probable_ptsd_cutoff
     policy = changes.window_policy
     if policy is not None:
         if policy.opens_after_hours is not None:

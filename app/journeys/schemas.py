@@ -13,11 +13,15 @@ class AlertCode(StrEnum):
     integration_unbooked = "integration_unbooked"
     integration_missed = "integration_missed"
     integration_outside_window = "integration_outside_window"
+    self_harm_item_positive = "self_harm_item_positive"
 
 
 class Alert(BaseModel):
     code: AlertCode
-    session_id: uuid.UUID
+    session_id: uuid.UUID | None = Field(description="Null for alerts about no one session.")
+    assessment_id: uuid.UUID | None = Field(
+        default=None, description="The assessment behind a clinical alert (clinical roles only)."
+    )
     detail: str
 
 

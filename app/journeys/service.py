@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assessments.service import latest_self_harm_flag
 from app.audit.trail import note_read
 from app.auth.deps import Principal
 from app.clients.service import get_client
@@ -17,6 +18,7 @@ from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
 from app.sessions.views import to_read
+from app.staff.models import Role
 from app.windows.repository import ClientFacts
 from app.windows.rules import DoseIntegration, IntegrationStatus, IntegrationWindow, WindowStatus
 from app.windows.service import Evaluation, dose_facts, evaluate, evaluate_all, integration_facts
@@ -84,12 +86,33 @@ async def journey(
     facts = _facts(sessions)
     policy = principal.policy
     evaluated = [(s, evaluate(s, facts, policy, now)) for s in sessions]
+    alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
+    if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles
+        alerts += await _clinical_alerts(db, principal, client.id)
     return Journey(
         client_id=client.id,
         stage=stage,
         sessions=[to_read(s, e) for s, e in evaluated],
-        alerts=[alert for s, e in evaluated for alert in alerts_for(s, e)],
+        alerts=alerts,
     )
+
+
+async def _clinical_alerts(
+    db: AsyncSession, principal: Principal, client_id: uuid.UUID
+) -> list[Alert]:
+    flagged = await latest_self_harm_flag(db, principal.clinic_id, client_id)
+    if flagged is None:
+        return []
+    note_read("assessment", flagged.id)
+    return [
+        Alert(
+            code=AlertCode.self_harm_item_positive,
+            session_id=flagged.session_id,
+            assessment_id=flagged.id,
+            detail=f"The latest PHQ-9 ({_iso(flagged.administered_at)}) has item 9 (thoughts "
+            "of self-harm) above 0: review the client's safety plan.",
+        )
+    ]
 
 
 async def worklist(

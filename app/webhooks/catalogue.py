@@ -16,6 +16,7 @@ class EventType(StrEnum):
     window_closing_unbooked = "integration_window.closing_unbooked"
     window_missed = "integration_window.missed"
     integration_outside_window = "integration_session.outside_window"
+    assessment_self_harm_flag = "assessment.self_harm_flag"
     webhook_test = "webhook.test"
 
 
@@ -33,5 +34,7 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.window_missed: "A window closed with no integration in it.",
     EventType.integration_outside_window: "An integration session was booked or moved outside "
     "its window.",
+    EventType.assessment_self_harm_flag: "A PHQ-9 was recorded with item 9 (thoughts of "
+    "self-harm) above 0: review the client. Carries ids only, never a score.",
     EventType.webhook_test: "Sent by POST /webhook-endpoints/{id}/test.",
 }

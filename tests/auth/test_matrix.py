@@ -265,6 +265,19 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
     "archive_client": (CLINICAL, new_client("archive")),
     "unarchive_client": (CLINICAL, new_client("unarchive", archived=True)),
     "get_journey": (ALL, fixed("GET", "/api/v1/clients/{client}/journey")),
+    "create_assessment": (
+        CLINICAL,
+        fixed(
+            "POST",
+            "/api/v1/clients/{client}/assessments",
+            {"instrument": "gad7", "item_scores": [1] * 7, "administered_at": T0.isoformat()},
+        ),
+    ),
+    "list_assessments": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/assessments")),
+    "get_assessment_trajectory": (
+        CLINICAL,
+        fixed("GET", "/api/v1/clients/{client}/assessments/trajectory"),
+    ),
     "get_integration_worklist": (ALL, fixed("GET", "/api/v1/worklists/integration")),
     "list_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events")),
     "export_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events/export")),

@@ -1,0 +1,72 @@
+"""/api/v1/clients/{client_id}/assessments (clinical roles only: schedulers get 403)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.assessments import service
+from app.assessments.schemas import AssessmentCreate, AssessmentRead, Trajectories
+from app.assessments.scoring import Instrument
+from app.auth.deps import Clinical
+from app.clock import Now
+from app.common.pagination import Pagination, split_page
+from app.common.schemas import Page
+from app.db import DbSession
+from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, responses_for
+from app.idempotency.service import Idempotent
+from app.unit_of_work import UnitOfWorkRoute
+
+router = APIRouter(
+    prefix="/api/v1/clients/{client_id}/assessments",
+    tags=["assessments"],
+    route_class=UnitOfWorkRoute,
+    responses=responses_for(Unauthorized, Forbidden, NotFound),
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AssessmentRead,
+    dependencies=[Idempotent],
+    responses=responses_for(ValidationFailed),
+)
+async def create_assessment(
+    client_id: uuid.UUID,
+    body: AssessmentCreate,
+    principal: Clinical,
+    db: DbSession,
+    now: Now,
+    response: Response,
+) -> AssessmentRead:
+    """Record a PHQ-9, GAD-7 or PCL-5 from its item scores; the total and band are computed.
+    A PHQ-9 with item 9 above 0 raises a journey alert and an `assessment.self_harm_flag`."""
+    client = await service.client_of_clinic(db, principal, client_id)
+    assessment = await service.record(db, principal, client, body, now)
+    response.headers["Location"] = f"/api/v1/clients/{client.id}/assessments/{assessment.id}"
+    return service.to_read(assessment)
+
+
+@router.get("", response_model=Page[AssessmentRead])
+async def list_assessments(
+    client_id: uuid.UUID,
+    principal: Clinical,
+    db: DbSession,
+    page: Pagination,
+    instrument: Annotated[Instrument | None, Query()] = None,
+) -> Page[AssessmentRead]:
+    """The client's assessments, oldest first."""
+    client = await service.client_of_clinic(db, principal, client_id)
+    rows = await service.list_page(db, principal, client, page, instrument)
+    items, cursor = split_page(rows, page, lambda a: (a.administered_at, a.id))
+    return Page[AssessmentRead](items=[service.to_read(a) for a in items], next_cursor=cursor)
+
+
+@router.get("/trajectory", response_model=Trajectories)
+async def get_assessment_trajectory(
+    client_id: uuid.UUID, principal: Clinical, db: DbSession
+) -> Trajectories:
+    """Per instrument: baseline, latest, change, response and remission, and every point."""
+    client = await service.client_of_clinic(db, principal, client_id)
+    return await service.trajectories(db, principal, client)

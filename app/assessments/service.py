@@ -1,0 +1,175 @@
+"""Recording assessments and reading a client's trajectories.
+
+A positive PHQ-9 item 9 raises a journey alert and an `assessment.self_harm_flag` event; the
+event names the client and the assessment, never a score (minimum necessary).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assessments import scoring
+from app.assessments.models import Assessment
+from app.assessments.schemas import (
+    AssessmentCreate,
+    AssessmentRead,
+    PointRead,
+    Trajectories,
+    TrajectoryRead,
+)
+from app.audit.trail import note_change, note_read
+from app.auth.deps import Principal
+from app.clients.models import Client
+from app.common.pagination import PageParams, keyset
+from app.db import clinic_scoped
+from app.errors import NotFound, ValidationFailed, invalid_reference
+from app.sessions.models import ClinicalSession
+from app.webhooks.catalogue import EventType
+from app.webhooks.outbox import emit
+
+
+class ClientNotFound(NotFound):
+    title = "Client not found"
+
+
+async def client_of_clinic(db: AsyncSession, principal: Principal, client_id: uuid.UUID) -> Client:
+    stmt = clinic_scoped(Client, principal.clinic_id).where(Client.id == client_id)
+    client = (await db.execute(stmt)).scalar_one_or_none()
+    if client is None:
+        raise ClientNotFound(f"No client {client_id} in this clinic.")
+    return client
+
+
+def _scored(body: AssessmentCreate, cutoff: int) -> scoring.Score:
+    try:
+        return scoring.score(body.instrument, body.item_scores, pcl5_cutoff=cutoff)
+    except scoring.ItemScoresInvalid as exc:
+        loc: tuple[str | int, ...] = ("body", "item_scores")
+        if exc.item_index is not None:
+            loc = (*loc, exc.item_index)
+        raise ValidationFailed(str(exc), loc=loc, kind="invalid_item_scores") from exc
+
+
+async def record(
+    db: AsyncSession, principal: Principal, client: Client, body: AssessmentCreate, now: datetime
+) -> Assessment:
+    """Score and store one administration, flagging a positive self-harm item."""
+    if body.administered_at > now:
+        raise ValidationFailed(
+            "administered_at cannot be in the future.",
+            loc=("body", "administered_at"),
+            kind="in_the_future",
+        )
+    if body.session_id is not None:
+        stmt = clinic_scoped(ClinicalSession, principal.clinic_id).where(
+            ClinicalSession.id == body.session_id, ClinicalSession.client_id == client.id
+        )
+        if (await db.execute(stmt)).scalar_one_or_none() is None:
+            raise invalid_reference("session_id", "a session of this client")
+    score = _scored(body, principal.clinic.pcl5_cutoff)
+    assessment = Assessment(
+        clinic_id=principal.clinic_id,
+        client_id=client.id,
+        session_id=body.session_id,
+        instrument=score.instrument.value,
+        administered_at=body.administered_at,
+        item_scores=list(body.item_scores),
+        total=score.total,
+        severity=score.severity.value if score.severity else None,
+        probable_ptsd=score.probable_ptsd,
+        provisional_dsm5=score.provisional_dsm5,
+        self_harm_item_positive=score.self_harm_item_positive,
+        recorded_by=principal.staff_id,
+        created_at=now,
+    )
+    db.add(assessment)
+    await db.flush()
+    note_change("assessment", assessment.id, sorted(body.model_fields_set))
+    if score.self_harm_item_positive:
+        data = {
+            "assessment_id": str(assessment.id),
+            "client_id": str(client.id),
+            "instrument": score.instrument.value,
+            "administered_at": body.administered_at.isoformat().replace("+00:00", "Z"),
+        }
+        await emit(db, principal.clinic_id, EventType.assessment_self_harm_flag, data, now)
+    return assessment
+
+
+def to_read(assessment: Assessment) -> AssessmentRead:
+    note_read("assessment", assessment.id)
+    return AssessmentRead.model_validate(assessment, from_attributes=True)
+
+
+async def list_page(
+    db: AsyncSession,
+    principal: Principal,
+    client: Client,
+    page: PageParams,
+    instrument: scoring.Instrument | None,
+) -> Sequence[Assessment]:
+    stmt = clinic_scoped(Assessment, principal.clinic_id).where(Assessment.client_id == client.id)
+    if instrument is not None:
+        stmt = stmt.where(Assessment.instrument == instrument.value)
+    stmt = keyset(stmt, [Assessment.administered_at, Assessment.id], page)
+    return (await db.execute(stmt)).scalars().all()
+
+
+def _point(point: scoring.Point) -> PointRead:
+    return PointRead.model_validate(asdict(point))
+
+
+async def trajectories(db: AsyncSession, principal: Principal, client: Client) -> Trajectories:
+    """Every instrument's baseline, latest, change, response and remission for the client."""
+    stmt = select(Assessment).where(
+        Assessment.clinic_id == principal.clinic_id, Assessment.client_id == client.id
+    )
+    found = (await db.execute(stmt)).scalars().all()
+    result: dict[str, TrajectoryRead] = {}
+    for instrument in scoring.Instrument:
+        points = [
+            scoring.Point(
+                administered_at=a.administered_at,
+                total=a.total,
+                severity=scoring.Severity(a.severity) if a.severity else None,
+                assessment_id=a.id,
+                session_id=a.session_id,
+            )
+            for a in found
+            if a.instrument == instrument.value
+        ]
+        line = scoring.trajectory(instrument, points, pcl5_cutoff=principal.clinic.pcl5_cutoff)
+        result[instrument.value] = TrajectoryRead(
+            baseline=_point(line.baseline) if line.baseline else None,
+            latest=_point(line.latest) if line.latest else None,
+            change=line.change,
+            percent_change=line.percent_change,
+            response=line.response,
+            remission=line.remission,
+            clinically_meaningful_change=line.clinically_meaningful_change,
+            points=[_point(p) for p in line.points],
+        )
+    for assessment in found:
+        note_read("assessment", assessment.id)
+    return Trajectories.model_validate(result)
+
+
+async def latest_self_harm_flag(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Assessment | None:
+    """The client's most recent PHQ-9, if its item 9 was positive."""
+    stmt = (
+        clinic_scoped(Assessment, clinic_id)
+        .where(
+            Assessment.client_id == client_id,
+            Assessment.instrument == scoring.Instrument.phq9.value,
+        )
+        .order_by(Assessment.administered_at.desc(), Assessment.id.desc())
+        .limit(1)
+    )
+    latest = (await db.execute(stmt)).scalar_one_or_none()
+    return latest if latest is not None and latest.self_harm_item_positive else None

@@ -6,6 +6,7 @@ def load_all_models() -> None:
     import app.assessments.models
     import app.audit.models
     import app.auth.models
+    import app.calendar.models
     import app.clients.models
     import app.clinics.models
     import app.idempotency.models

@@ -36,3 +36,9 @@ class Clinic(TimestampedMixin, VersionedMixin, Base):
     window_closes_oral_s: Mapped[int] = mapped_column(default=168 * 3600)
     closing_soon_s: Mapped[int] = mapped_column(default=24 * 3600)
     pcl5_cutoff: Mapped[int] = mapped_column(default=33, server_default="33")
+    pre_dose_systolic_max: Mapped[int] = mapped_column(default=140, server_default="140")
+    pre_dose_diastolic_max: Mapped[int] = mapped_column(default=90, server_default="90")
+    esketamine_min_monitoring_minutes: Mapped[int] = mapped_column(
+        default=120, server_default="120"
+    )
+    rems_form_due_days: Mapped[int] = mapped_column(default=7, server_default="7")

@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,5 +63,13 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     route: Mapped[Route | None] = mapped_column(_enum(Route, "dose_route"))
     dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    # Ketamine: the dosing record (clinical; see app/sessions/dosing.py)
+    medication: Mapped[str | None] = mapped_column(String(20))
+    lot_number: Mapped[str | None] = mapped_column(String(100))
+    vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    adverse_events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transport_confirmed: Mapped[bool | None]
+    rems_form_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Integration
     ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))

@@ -1,7 +1,7 @@
 """The AppError tree and the handlers that turn every failure into RFC 9457 problem+json."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.fhir.outcome import as_operation_outcome, is_fhir_path
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://kap-journey.dev/problems/"
@@ -204,14 +206,27 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
 
 
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _fhir_aware(handler: Handler) -> Handler:
+    """Under /fhir/ the same failure (status, headers) is a FHIR OperationOutcome."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        response = await handler(request, exc)
+        return as_operation_outcome(response) if is_fhir_path(request.url.path) else response
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every exception type to its problem+json rendering."""
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(StaleDataError, _stale_data)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    """Route every exception type to its problem+json rendering (OperationOutcome under /fhir/)."""
+    app.add_exception_handler(AppError, _fhir_aware(_app_error))
+    app.add_exception_handler(RequestValidationError, _fhir_aware(_request_validation))
+    app.add_exception_handler(StarletteHTTPException, _fhir_aware(_http_exception))
+    app.add_exception_handler(StaleDataError, _fhir_aware(_stale_data))
+    app.add_exception_handler(DBAPIError, _fhir_aware(_database_error))
+    app.add_exception_handler(Exception, _fhir_aware(_unexpected))
 
 
 def invalid_reference(field: str, what: str) -> ValidationFailed:

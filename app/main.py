@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as api_keys_router
+from app.calendar.router import router as calendar_router
 from app.clients.router import router as clients_router
 from app.clinics.router import router as clinic_router
 from app.clock import Clock, system_clock
@@ -21,6 +22,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
+from app.fhir.router import routers as fhir_routers
 from app.inbound.router import inbound_router, integrations_router, unmatched_router
 from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
@@ -48,6 +50,11 @@ TAGS = [
     {"name": "clinic", "description": "Your clinic and its window policy."},
     {"name": "staff", "description": "Staff members and their roles (admin)."},
     {"name": "api-keys", "description": "Bearer credentials for staff (admin)."},
+    {
+        "name": "calendar",
+        "description": "Per-staff iCalendar feeds of sessions and integration windows, "
+        "opened by a revocable link (no bearer header).",
+    },
     {"name": "clients", "description": "Clients and their derived journey stage."},
     {"name": "journeys", "description": "A client's whole journey with alerts."},
     {
@@ -66,6 +73,12 @@ TAGS = [
     {"name": "inbound", "description": "Where schedulers post bookings, signed, no token."},
     {"name": "unmatched-bookings", "description": "Bookings waiting for a human decision."},
     {"name": "audit", "description": "Who read or changed what (admin; append-only)."},
+    {
+        "name": "fhir",
+        "description": "A read-only FHIR R4 API (`application/fhir+json`): clients as Patient, "
+        "sessions as Appointment and Encounter, vitals and PHQ-9/GAD-7 totals as Observation. "
+        "Errors are OperationOutcome.",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -195,6 +208,7 @@ def create_app(
         clinic_router,
         staff_router,
         api_keys_router,
+        calendar_router,
         clients_router,
         journeys_router,
         assessments_router,
@@ -204,6 +218,7 @@ def create_app(
         inbound_router,
         unmatched_router,
         audit_router,
+        *fhir_routers,
     ):
         app.include_router(router)
     install_docs(app)

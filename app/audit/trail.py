@@ -22,12 +22,14 @@ TAG_RESOURCES = {
     "worklists": "worklist",
     "staff": "staff",
     "api-keys": "api_key",
+    "calendar": "calendar_feed_token",
     "clinic": "clinic",
     "audit": "audit_event",
     "assessments": "assessment",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",
+    "fhir": "client",
 }
 
 

@@ -19,6 +19,7 @@ from app.clinics.models import Clinic
 from app.clock import Now
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
+from app.sessions.dosing import DosingPolicy
 from app.staff.models import Role, Staff
 from app.unit_of_work import on_success
 from app.windows.policy import WindowPolicy
@@ -55,6 +56,10 @@ class Principal:
     @property
     def policy(self) -> WindowPolicy:
         return WindowPolicy.from_clinic(self.clinic)
+
+    @property
+    def dosing(self) -> DosingPolicy:
+        return DosingPolicy.from_clinic(self.clinic)
 
 
 async def authenticate(

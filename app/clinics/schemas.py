@@ -78,14 +78,46 @@ Pcl5Cutoff = Annotated[
 ]
 
 
+SystolicMax = Annotated[int, Field(ge=80, le=250, examples=[140])]
+DiastolicMax = Annotated[int, Field(ge=40, le=150, examples=[90])]
+MonitoringMinutes = Annotated[int, Field(ge=0, le=24 * 60, examples=[120])]
+DueDays = Annotated[int, Field(ge=1, le=90, examples=[7])]
+
+
+class BloodPressureMax(BaseModel):
+    """A pre-dose reading above either number raises `pre_dose_bp_elevated`."""
+
+    systolic: SystolicMax = 140
+    diastolic: DiastolicMax = 90
+
+
 class ClinicalPolicy(BaseModel):
-    """Thresholds the clinic sets for measurement-based care."""
+    """Thresholds the clinic sets for measurement-based care and dosing safety."""
 
     pcl5_probable_ptsd_cutoff: Pcl5Cutoff = 33
+    pre_dose_bp_max: BloodPressureMax = Field(default_factory=BloodPressureMax)
+    esketamine_min_monitoring_minutes: MonitoringMinutes = Field(
+        default=120,
+        description="Intranasal esketamine: dose to discharge under this raises "
+        "`monitoring_under_minimum` (the Spravato REMS requires at least 2 hours).",
+    )
+    rems_form_due_days: DueDays = Field(
+        default=7,
+        description="Esketamine: the REMS patient-monitoring form is due this many days after "
+        "the session (`rems_form_due` until it is marked submitted).",
+    )
+
+
+class BloodPressureMaxPatch(InputModel):
+    systolic: SystolicMax | None = None
+    diastolic: DiastolicMax | None = None
 
 
 class ClinicalPolicyPatch(InputModel):
     pcl5_probable_ptsd_cutoff: Pcl5Cutoff | None = None
+    pre_dose_bp_max: BloodPressureMaxPatch | None = None
+    esketamine_min_monitoring_minutes: MonitoringMinutes | None = None
+    rems_form_due_days: DueDays | None = None
 
 
 class ClinicRead(BaseModel):

@@ -5,7 +5,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import note_change
 from app.clinics.models import ROUTE_CLOSE_COLUMNS, Clinic
 from app.clinics.schemas import (
+    BloodPressureMax,
     ClinicalPolicy,
+    ClinicalPolicyPatch,
     ClinicRead,
     ClinicUpdate,
     ClosesAfterHours,
@@ -36,9 +38,35 @@ def to_read(clinic: Clinic) -> ClinicRead:
             ),
             closing_soon_hours=clinic.closing_soon_s / 3600,
         ),
-        clinical_policy=ClinicalPolicy(pcl5_probable_ptsd_cutoff=clinic.pcl5_cutoff),
+        clinical_policy=ClinicalPolicy(
+            pcl5_probable_ptsd_cutoff=clinic.pcl5_cutoff,
+            pre_dose_bp_max=BloodPressureMax(
+                systolic=clinic.pre_dose_systolic_max, diastolic=clinic.pre_dose_diastolic_max
+            ),
+            esketamine_min_monitoring_minutes=clinic.esketamine_min_monitoring_minutes,
+            rems_form_due_days=clinic.rems_form_due_days,
+        ),
         version=clinic.version,
     )
+
+
+CLINICAL_COLUMNS = {
+    "pcl5_probable_ptsd_cutoff": "pcl5_cutoff",
+    "esketamine_min_monitoring_minutes": "esketamine_min_monitoring_minutes",
+    "rems_form_due_days": "rems_form_due_days",
+}
+
+
+def _apply_clinical_policy(clinic: Clinic, policy: ClinicalPolicyPatch) -> None:
+    for name, value in policy.model_dump(exclude_none=True, exclude={"pre_dose_bp_max"}).items():
+        setattr(clinic, CLINICAL_COLUMNS[name], value)
+    if policy.pre_dose_bp_max is not None:
+        clinic.pre_dose_systolic_max = (
+            policy.pre_dose_bp_max.systolic or clinic.pre_dose_systolic_max
+        )
+        clinic.pre_dose_diastolic_max = (
+            policy.pre_dose_bp_max.diastolic or clinic.pre_dose_diastolic_max
+        )
 
 
 async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate) -> Clinic:
@@ -49,9 +77,8 @@ async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate)
         clinic.timezone = changes.timezone
     if changes.require_completed_preparation is not None:
         clinic.require_completed_preparation = changes.require_completed_preparation
-    clinical = changes.clinical_policy
-    if clinical is not None and clinical.pcl5_probable_ptsd_cutoff is not None:
-        clinic.pcl5_cutoff = clinical.pcl5_probable_ptsd_cutoff
+    if changes.clinical_policy is not None:
+        _apply_clinical_policy(clinic, changes.clinical_policy)
     policy = changes.window_policy
     if policy is not None:
         if policy.opens_after_hours is not None:

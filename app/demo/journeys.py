@@ -27,6 +27,7 @@ from app.clients.models import Client, PresentingConcern
 from app.clients.schemas import ClientCreate
 from app.clients.service import archive_client, create_client
 from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
+from app.demo.clinical import measure, record_dose
 from app.demo.people import (
     CONCERN_WEIGHTS,
     PREFERRED,
@@ -150,6 +151,8 @@ class _Demo:
                 late = timedelta(minutes=self.rng.choice((-10, 0, 5, 15, 25)))
                 ended_at = min(session.ends_at + late, self.now)
             await complete_session(self.db, self.admin, session, ended_at, self.now)
+        if kind is SessionKind.ketamine:
+            await record_dose(self.db, self.admin, session, self.rng, self.now)
         return session
 
     async def prep(
@@ -380,6 +383,10 @@ async def fill_demo_clinic(
     people = names(rng, clients)
     with _progress(clients) as advance:
         for (journey, variant), (first, last) in zip(_plan(clients), people, strict=True):
-            await journey(demo, await demo.new_client(first, last), variant)
+            client = await demo.new_client(first, last)
+            await journey(demo, client, variant)
+            # One client's latest PHQ-9 is positive on item 9, so the demo shows that alert.
+            self_harm = journey is _iv_series and variant == 0
+            await measure(db, demo.admin, client, rng, now, self_harm=self_harm)
             advance()
     return made

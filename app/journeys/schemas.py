@@ -14,6 +14,10 @@ class AlertCode(StrEnum):
     integration_missed = "integration_missed"
     integration_outside_window = "integration_outside_window"
     self_harm_item_positive = "self_harm_item_positive"
+    pre_dose_bp_elevated = "pre_dose_bp_elevated"
+    monitoring_under_minimum = "monitoring_under_minimum"
+    transport_unconfirmed = "transport_unconfirmed"
+    rems_form_due = "rems_form_due"
 
 
 class Alert(BaseModel):

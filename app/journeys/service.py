@@ -14,6 +14,7 @@ from app.clients.service import get_client
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.sessions import repository as session_repository
+from app.sessions.dosing import DosingPolicy, SafetyFlag, rems_form_due_at, safety_flags
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
@@ -88,13 +89,38 @@ async def journey(
     evaluated = [(s, evaluate(s, facts, policy, now)) for s in sessions]
     alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
     if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles
+        alerts += _safety_alerts(sessions, principal.dosing, now)
         alerts += await _clinical_alerts(db, principal, client.id)
     return Journey(
         client_id=client.id,
         stage=stage,
-        sessions=[to_read(s, e) for s, e in evaluated],
+        sessions=[to_read(s, e, principal.dosing, now) for s, e in evaluated],
         alerts=alerts,
     )
+
+
+SAFETY_DETAIL = {
+    SafetyFlag.pre_dose_bp_elevated: "A pre-dose blood pressure is above the clinic's threshold.",
+    SafetyFlag.monitoring_under_minimum: "Discharged sooner after esketamine than the clinic's "
+    "minimum monitoring time.",
+    SafetyFlag.transport_unconfirmed: "No one is confirmed to take the client home.",
+    SafetyFlag.rems_form_due: "The REMS patient-monitoring form has not been submitted",
+}
+
+
+def _safety_alerts(
+    sessions: Sequence[ClinicalSession], policy: DosingPolicy, now: datetime
+) -> list[Alert]:
+    alerts = []
+    for dose in sessions:
+        if dose.kind is not SessionKind.ketamine:
+            continue
+        for flag in safety_flags(dose, policy, now):
+            detail = SAFETY_DETAIL[flag]
+            if flag is SafetyFlag.rems_form_due:
+                detail += f" (due {_iso(rems_form_due_at(dose, policy))})."
+            alerts.append(Alert(code=AlertCode(flag.value), session_id=dose.id, detail=detail))
+    return alerts
 
 
 async def _clinical_alerts(
@@ -132,9 +158,13 @@ async def worklist(
     )
     evaluations = await evaluate_all(db, principal.clinic_id, [*doses, *outside], policy, now)
     return IntegrationWorklist(
-        unbooked=[_as(KetamineSessionRead, to_read(s, evaluations[s.id])) for s in doses],
+        unbooked=[
+            _as(KetamineSessionRead, to_read(s, evaluations[s.id], principal.dosing, now))
+            for s in doses
+        ],
         outside_window=[
-            _as(IntegrationSessionRead, to_read(s, evaluations[s.id])) for s in outside
+            _as(IntegrationSessionRead, to_read(s, evaluations[s.id], principal.dosing, now))
+            for s in outside
         ],
     )
 

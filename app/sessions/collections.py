@@ -12,8 +12,9 @@ from app.common.http import IfMatch
 from app.common.pagination import Pagination
 from app.common.schemas import Page
 from app.db import DbSession
-from app.errors import NotFound, Unauthorized, VersionConflict, responses_for
+from app.errors import Forbidden, NotFound, Unauthorized, VersionConflict, responses_for
 from app.idempotency.service import Idempotent
+from app.sessions.dosing import SafetyFlag
 from app.sessions.enums import SessionKind
 from app.sessions.router import (
     WRITE_ERRORS,
@@ -35,6 +36,7 @@ from app.sessions.schemas import (
     PreparationSessionUpdate,
 )
 from app.sessions.views import SessionReadModel
+from app.staff.models import Role
 from app.unit_of_work import UnitOfWorkRoute
 from app.windows.rules import IntegrationStatus, WindowStatus
 
@@ -118,9 +120,15 @@ async def list_ketamine_sessions(
         IntegrationStatus | None,
         Query(description="Only doses whose integration is in this state."),
     ] = None,
+    safety_flag: Annotated[
+        SafetyFlag | None,
+        Query(description="Only doses raising this safety flag (clinical roles only)."),
+    ] = None,
 ) -> Page[SessionReadModel]:
     """Dosing sessions by start time, each with its integration-window evaluation."""
-    filters = replace(query.filters, integration_status=integration_status)
+    if safety_flag is not None and principal.role is Role.scheduler:
+        raise Forbidden("Filtering by safety flags needs a clinical role.")
+    filters = replace(query.filters, integration_status=integration_status, safety_flag=safety_flag)
     return await list_kind(db, principal, SessionKind.ketamine, filters, page, now)
 
 

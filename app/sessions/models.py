@@ -71,5 +71,8 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     transport_confirmed: Mapped[bool | None]
     rems_form_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The highest pre-dose reading, kept beside the vitals so the flag filter needs no JSON.
+    pre_dose_systolic_peak: Mapped[int | None]
+    pre_dose_diastolic_peak: Mapped[int | None]
     # Integration
     ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, to_epoch_us
+from app.sessions.dosing import DosingPolicy, SafetyFlag, flag_condition
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql
@@ -84,11 +85,21 @@ class SessionFilters:
     starts_before: datetime | None = None
     integration_status: IntegrationStatus | None = None
     window_status: WindowStatus | None = None
+    safety_flag: SafetyFlag | None = None
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The clinic's window and dosing policies, which some filters are evaluated under."""
+
+    window: WindowPolicy
+    dosing: DosingPolicy
 
 
 def _filtered(
-    clinic_id: uuid.UUID, kind: SessionKind, f: SessionFilters, policy: WindowPolicy, now: datetime
+    clinic_id: uuid.UUID, kind: SessionKind, f: SessionFilters, policies: Policies, now: datetime
 ) -> Select[ClinicalSession]:
+    policy = policies.window
     s = ClinicalSession
     stmt = clinic_scoped(s, clinic_id).where(s.kind == kind)
     if f.client_id is not None:
@@ -109,6 +120,8 @@ def _filtered(
         stmt = stmt.outerjoin(anchor, anchor.id == window_sql.anchor_id(s)).where(
             window_sql.integration_window_status(s, anchor, policy) == f.window_status.value
         )
+    if f.safety_flag is not None:
+        stmt = stmt.where(flag_condition(s, f.safety_flag, policies.dosing, now))
     return stmt
 
 
@@ -118,11 +131,11 @@ async def list_page(
     kind: SessionKind,
     filters: SessionFilters,
     page: PageParams,
-    policy: WindowPolicy,
+    policies: Policies,
     now: datetime,
 ) -> Sequence[ClinicalSession]:
     """One page of a kind's sessions by (starts_at, id); every filter runs in SQL."""
-    stmt = _filtered(clinic_id, kind, filters, policy, now)
+    stmt = _filtered(clinic_id, kind, filters, policies, now)
     stmt = keyset(stmt, [ClinicalSession.starts_at, ClinicalSession.id], page)
     return (await db.execute(stmt)).scalars().all()
 

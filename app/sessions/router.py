@@ -76,7 +76,7 @@ async def respond(
     """The session's read model with its evaluation, and its ETag."""
     evaluations = await evaluate_all(db, principal.clinic_id, [session], principal.policy, now)
     set_etag(response, session.version)
-    return to_read(session, evaluations[session.id])
+    return to_read(session, evaluations[session.id], principal.dosing, now)
 
 
 async def create(
@@ -118,12 +118,12 @@ async def list_kind(
     page: PageParams,
     now: datetime,
 ) -> Page[Any]:
-    rows = await repository.list_page(
-        db, principal.clinic_id, kind, filters, page, principal.policy, now
-    )
+    policies = repository.Policies(principal.policy, principal.dosing)
+    rows = await repository.list_page(db, principal.clinic_id, kind, filters, page, policies, now)
     items, cursor = split_page(rows, page, lambda s: (s.starts_at, s.id))
-    evaluations = await evaluate_all(db, principal.clinic_id, items, principal.policy, now)
-    return Page[Any](items=[to_read(s, evaluations[s.id]) for s in items], next_cursor=cursor)
+    evaluations = await evaluate_all(db, principal.clinic_id, items, policies.window, now)
+    reads = [to_read(s, evaluations[s.id], policies.dosing, now) for s in items]
+    return Page[Any](items=reads, next_cursor=cursor)
 
 
 NOUN = {

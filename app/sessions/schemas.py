@@ -14,6 +14,16 @@ from app.common.schemas import (
     PatchModel,
     UTCTimestamp,
 )
+from app.sessions.dosing import (
+    COMPUTED_FIELDS,
+    DOSING_FIELDS,
+    AdverseEvent,
+    AdverseEventRead,
+    Medication,
+    SafetyFlag,
+    VitalSigns,
+    VitalSignsRead,
+)
 from app.sessions.enums import Location, PreparationTopic, Route, SessionKind, SessionStatus
 from app.windows.rules import IntegrationStatus, WindowStatus
 
@@ -73,8 +83,36 @@ class PreparationSessionCreate(SessionCreate):
     topics: list[PreparationTopic] = Field(default_factory=list, examples=[["intentions"]])
 
 
-class KetamineSessionCreate(SessionCreate):
+DOSE_CLINICAL_FIELDS = SESSION_CLINICAL_FIELDS | DOSING_FIELDS
+Vitals = Annotated[list[VitalSigns], Field(max_length=50, description=CLINICAL)]
+AdverseEvents = Annotated[list[AdverseEvent], Field(max_length=20, description=CLINICAL)]
+
+
+class DosingRecord(BaseModel):
+    """The dosing record fields a ketamine session may be written with."""
+
+    medication: Medication | None = Field(
+        default=None,
+        description="ketamine, or esketamine (intranasal, under the REMS). " + CLINICAL,
+    )
+    lot_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
+        Field(default=None, description=CLINICAL)
+    )
+    vitals: Vitals | None = None
+    adverse_events: AdverseEvents | None = None
+    discharged_at: InputTimestamp | None = Field(default=None, description=CLINICAL)
+    transport_confirmed: bool | None = Field(
+        default=None, description="Someone is taking the client home. " + CLINICAL
+    )
+    rems_form_submitted_at: InputTimestamp | None = Field(
+        default=None, description="When the REMS patient-monitoring form was sent. " + CLINICAL
+    )
+
+
+class KetamineSessionCreate(DosingRecord, SessionCreate):
     """Book a dosing session. The route decides how long its window stays open."""
+
+    clinical_fields = DOSE_CLINICAL_FIELDS
 
     route: Route
     dose_mg: DoseMg | None = None
@@ -109,9 +147,11 @@ class PreparationSessionUpdate(SessionUpdate):
     topics: list[PreparationTopic] | None = None
 
 
-class KetamineSessionUpdate(SessionUpdate):
-    """Reschedule (scheduled sessions only) or edit a dosing session."""
+class KetamineSessionUpdate(DosingRecord, SessionUpdate):
+    """Reschedule (scheduled sessions only), edit, or record the dose: vitals, adverse events,
+    discharge, transport and the REMS form."""
 
+    clinical_fields = DOSE_CLINICAL_FIELDS
     required_fields = SessionUpdate.required_fields | {"route"}
     route: Route | None = None
     dose_mg: DoseMg | None = None
@@ -183,10 +223,27 @@ class PreparationSessionRead(SessionRead):
 
 
 class KetamineSessionRead(SessionRead):
+    clinical_fields = DOSE_CLINICAL_FIELDS | COMPUTED_FIELDS
+
     kind: Literal[SessionKind.ketamine] = SessionKind.ketamine
     route: Route
     dose_mg: float | None = Field(default=None, description=CLINICAL)
     weight_kg: float | None = Field(default=None, description=CLINICAL)
+    medication: Medication | None = Field(default=None, description=CLINICAL)
+    lot_number: str | None = Field(default=None, description=CLINICAL)
+    vitals: list[VitalSignsRead] = Field(default_factory=list, description=CLINICAL)
+    adverse_events: list[AdverseEventRead] = Field(default_factory=list, description=CLINICAL)
+    discharged_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
+    transport_confirmed: bool | None = Field(default=None, description=CLINICAL)
+    rems_form_submitted_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
+    rems_form_due_at: UTCTimestamp | None = Field(
+        default=None,
+        description="Completed esketamine doses: when the REMS monitoring form is due. " + CLINICAL,
+    )
+    safety_flags: list[SafetyFlag] = Field(
+        default_factory=list,
+        description="Computed under the clinic's clinical policy. " + CLINICAL,
+    )
     integration: DoseIntegrationRead
 
 

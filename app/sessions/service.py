@@ -18,7 +18,7 @@ from app.errors import (
     ValidationFailed,
     invalid_reference,
 )
-from app.sessions import repository
+from app.sessions import dosing, repository
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -140,7 +140,9 @@ async def create_session(
 ) -> ClinicalSession:
     """Book a session of `kind` after checking every scheduling rule."""
     await _schedulable_client(db, principal.clinic_id, body.client_id)
-    fields: dict[str, Any] = body.model_dump(exclude={"external_ref", "clinician_id"})
+    fields: dict[str, Any] = body.model_dump(
+        exclude={"external_ref", "clinician_id", *dosing.DOSING_FIELDS}
+    )
     session = ClinicalSession(
         clinic_id=principal.clinic_id,
         kind=kind,
@@ -149,6 +151,7 @@ async def create_session(
         **fields,
     )
     _apply_external_ref(session, body.external_ref)
+    _apply_dosing_record(session, body, {}, now)
     await _ensure_free(db, session)
     if isinstance(body, KetamineSessionCreate):
         await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
@@ -159,6 +162,31 @@ async def create_session(
     note_change("session", session.id, sorted(body.model_fields_set | {"kind", "status"}))
     await emit_session(db, principal, session, EventType.session_scheduled, now)
     return session
+
+
+def _apply_dosing_record(
+    session: ClinicalSession,
+    body: SessionCreate | SessionUpdate,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Check and store the dosing record fields the body sets (ketamine sessions only);
+    they are taken out of `changes`, which holds them as plain dicts."""
+    record = {name: getattr(body, name) for name in dosing.DOSING_FIELDS & body.model_fields_set}
+    for name in record:
+        changes.pop(name, None)
+    if not record and "route" not in changes:
+        return
+    medication = record.get("medication", session.medication)
+    dosing.check_record(
+        medication,
+        changes.get("route", session.route),
+        changes.get("starts_at", session.starts_at),
+        record,
+        now,
+    )
+    for name, value in dosing.stored(record).items():
+        setattr(session, name, value)
 
 
 def _apply_external_ref(session: ClinicalSession, ref: Any) -> None:
@@ -186,6 +214,7 @@ async def update_session(
     if "external_ref" in changes:
         _apply_external_ref(session, body.external_ref)
         del changes["external_ref"]
+    _apply_dosing_record(session, body, changes, now)
     if isinstance(body, IntegrationSessionUpdate) and "ketamine_session_id" in changes:
         await _ensure_link(db, session, changes["ketamine_session_id"])
     starts_at = changes.get("starts_at", session.starts_at)

@@ -1,8 +1,10 @@
 """ORM session + window evaluation -> the kind's read schema."""
 
+from datetime import datetime
 from typing import Any
 
 from app.audit.trail import note_read
+from app.sessions.dosing import DosingPolicy, rems_form_due_at, safety_flags
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -45,8 +47,11 @@ def _core(session: ClinicalSession) -> dict[str, Any]:
     return core
 
 
-def to_read(session: ClinicalSession, evaluation: Evaluation) -> SessionReadModel:
-    """The read schema for a session of any kind, with its window evaluation."""
+def to_read(
+    session: ClinicalSession, evaluation: Evaluation, dosing: DosingPolicy, now: datetime
+) -> SessionReadModel:
+    """The read schema for a session of any kind, with its window evaluation (and, for a dose,
+    its safety flags under the clinic's thresholds)."""
     note_read("session", session.id)
     core = _core(session)
     if session.kind is SessionKind.ketamine:
@@ -56,6 +61,15 @@ def to_read(session: ClinicalSession, evaluation: Evaluation) -> SessionReadMode
             route=session.route,
             dose_mg=session.dose_mg,
             weight_kg=session.weight_kg,
+            medication=session.medication,
+            lot_number=session.lot_number,
+            vitals=session.vitals or [],
+            adverse_events=session.adverse_events or [],
+            discharged_at=session.discharged_at,
+            transport_confirmed=session.transport_confirmed,
+            rems_form_submitted_at=session.rems_form_submitted_at,
+            rems_form_due_at=rems_form_due_at(session, dosing),
+            safety_flags=safety_flags(session, dosing, now),
             integration=DoseIntegrationRead.model_validate(evaluation, from_attributes=True),
         )
     if session.kind is SessionKind.integration:

@@ -22,6 +22,7 @@ CLINICAL = frozenset({"admin", "clinician"})
 ADMIN = frozenset({"admin"})
 PUBLIC = frozenset({"public"})
 SIGNED = frozenset({"signed"})  # no bearer token: the provider's signature on the body
+FEED = frozenset({"feed"})  # no bearer token: the feed token in the URL
 
 
 @dataclass
@@ -140,6 +141,27 @@ async def _create_staff(world: World) -> Call:
     )
 
 
+def _calendar_token(world: World) -> str:
+    return f"/api/v1/staff/{world.clinician_id}/calendar-token"
+
+
+async def _issue_calendar_token(world: World) -> Call:
+    # The world's clinician: admin (anyone's) and clinician (their own) may, a scheduler not.
+    return Call("POST", _calendar_token(world))
+
+
+async def _revoke_calendar_token(world: World) -> Call:
+    await world.clinic.ok("POST", _calendar_token(world), 201)
+    return Call("DELETE", _calendar_token(world))
+
+
+async def _calendar_feed(world: World) -> Call:
+    """A feed with a live token, asked for with a wrong one: headers alone must not open it."""
+    await world.clinic.ok("POST", _calendar_token(world), 201)
+    token = "kapcal_000000000000_not-the-token"
+    return Call("GET", f"/api/v1/staff/{world.clinician_id}/calendar.ics?token={token}")
+
+
 HOOK = {"url": "http://127.0.0.1:9/hook", "event_types": ["session.scheduled"]}
 
 
@@ -248,6 +270,9 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
     "create_api_key": (ADMIN, _create_key),
     "list_api_keys": (ADMIN, fixed("GET", "/api/v1/api-keys")),
     "revoke_api_key": (ADMIN, _revoke_key),
+    "issue_calendar_token": (CLINICAL, _issue_calendar_token),
+    "revoke_calendar_token": (CLINICAL, _revoke_calendar_token),
+    "get_calendar_feed": (FEED, _calendar_feed),
     "create_client": (
         CLINICAL,
         fixed(
@@ -281,6 +306,15 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
     "get_integration_worklist": (ALL, fixed("GET", "/api/v1/worklists/integration")),
     "list_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events")),
     "export_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events/export")),
+    "get_fhir_capability_statement": (PUBLIC, fixed("GET", "/fhir/R4/metadata")),
+    "get_fhir_patient": (ALL, fixed("GET", "/fhir/R4/Patient/{client}")),
+    "get_fhir_patient_everything": (
+        CLINICAL,
+        fixed("GET", "/fhir/R4/Patient/{client}/$everything"),
+    ),
+    "list_fhir_appointments": (ALL, fixed("GET", "/fhir/R4/Appointment?patient={client}")),
+    "list_fhir_encounters": (CLINICAL, fixed("GET", "/fhir/R4/Encounter?patient={client}")),
+    "list_fhir_observations": (CLINICAL, fixed("GET", "/fhir/R4/Observation?patient={client}")),
 }
 for _kind in ("preparation", "ketamine", "integration"):
     SPECS |= {
@@ -335,6 +369,10 @@ async def test_route_answers_each_caller_as_it_must(
     if allowed == SIGNED:  # a bearer token of any role is no substitute for the signature
         for headers in [{}, *world.headers.values()]:
             assert (await send(call, headers)).status_code == 401
+        return
+    if allowed == FEED:  # a bearer token of any role is no substitute for the feed token
+        for headers in [{}, *world.headers.values()]:
+            assert (await send(call, headers)).status_code == 404
         return
     assert (await send(call, {})).status_code == 401, "no token"
     for role in sorted(ALL - allowed):

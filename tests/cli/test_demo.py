@@ -126,7 +126,16 @@ async def test_journeys_raise_every_alert(http: httpx.AsyncClient, key: str) -> 
         journey = response.json()
         assert journey["stage"] == client["stage"]
         codes |= {alert["code"] for alert in journey["alerts"]}
-    assert codes == {"integration_unbooked", "integration_missed", "integration_outside_window"}
+    # Transport is asked only of a dose in the next 24 h, which the demo's days may not hold.
+    assert codes - {"transport_unconfirmed"} == {
+        "integration_unbooked",
+        "integration_missed",
+        "integration_outside_window",
+        "pre_dose_bp_elevated",
+        "monitoring_under_minimum",
+        "rems_form_due",
+        "self_harm_item_positive",
+    }
 
 
 async def journeys(http: httpx.AsyncClient, key: str) -> list[tuple[Any, ...]]:

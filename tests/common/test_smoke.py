@@ -7,7 +7,7 @@ from tests.factories import T0, Clinic
 
 async def test_journey_flags_integration_in_window(clinic: Clinic) -> None:
     client = await clinic.prepared_client()
-    dose = await clinic.dose(client["id"], T0 + timedelta(days=1))
+    dose = await clinic.dose(client["id"], T0 + timedelta(days=1), transport_confirmed=True)
     integration = await clinic.integration(client["id"], T0 + timedelta(days=2))
     assert integration["window"]["status"] == "in_window"
     assert integration["window"]["ketamine_session_id"] == dose["id"]

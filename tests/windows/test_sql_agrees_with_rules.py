@@ -447,7 +447,11 @@ async def test_sql_filters_agree_with_the_rule(
             for item in body["sessions"]:
                 if item["kind"] != "preparation":
                     assert evaluation(item) == want[item["id"]], message
-            alerts = {(a["code"], a["session_id"]) for a in body["alerts"]}
+            alerts = {
+                (a["code"], a["session_id"])
+                for a in body["alerts"]
+                if a["code"].startswith("integration_")  # the window's alerts, not dosing safety
+            }
             assert alerts == expected_alerts(j, policy, now), message
 
         # The worklist, both lists, in order.

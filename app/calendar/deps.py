@@ -1,0 +1,77 @@
+"""Feed authentication: the token in the URL stands in for a bearer header.
+
+Calendar apps subscribe to a URL and cannot send headers, so the feed route takes no bearer
+token (a bearer key of any role does not open it) and every wrong token is the same 404.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.trail import note_read
+from app.auth.deps import AuthSubject, Principal
+from app.auth.keys import secret_matches
+from app.calendar import repository
+from app.calendar.models import CalendarFeedToken
+from app.calendar.service import FeedNotFound, record_token_use, token_use_is_stale
+from app.calendar.tokens import MAX_TOKEN_LENGTH, split_feed_token
+from app.clock import Now
+from app.db import DbSession
+from app.staff.models import Staff
+from app.unit_of_work import on_success
+
+
+@dataclass(frozen=True)
+class FeedReader:
+    """The staff member a valid feed URL acts as, with the token that opened it."""
+
+    principal: Principal
+    staff: Staff
+    token: CalendarFeedToken
+
+
+async def authenticate_feed(
+    request: Request,
+    db: DbSession,
+    now: Now,
+    staff_id: Annotated[uuid.UUID, Path()],
+    token: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_TOKEN_LENGTH,
+            description="The feed token (`kapcal_...`) from `POST .../calendar-token`.",
+        ),
+    ],
+) -> FeedReader:
+    """The token's staff member, if the token is live and is that staff member's; else 404."""
+    parts = split_feed_token(token)
+    holder = await repository.token_by_prefix(db, parts[0]) if parts else None
+    if parts is None or holder is None:
+        raise FeedNotFound()
+    clinic, staff, feed_token = holder.clinic, holder.staff, holder.token
+    # File a refused attempt on a real token under its clinic's audit trail, as for API keys.
+    request.state.auth_subject = AuthSubject(clinic.id, None, None)
+    if not secret_matches(parts[1], feed_token.secret_hash):
+        raise FeedNotFound()
+    request.state.auth_subject = AuthSubject(clinic.id, staff.id, staff.role)
+    if feed_token.revoked_at is not None or not staff.active or staff.id != staff_id:
+        raise FeedNotFound()
+    if token_use_is_stale(feed_token, now):
+        token_id = feed_token.id
+
+        async def record_use(_: Response, session: AsyncSession) -> None:
+            await record_token_use(session, token_id, now)
+
+        on_success(request, record_use)
+    # No API key: the feed token stands in. As principal, it files the read under the clinic.
+    principal = Principal(staff.id, clinic.id, staff.role, None, clinic)
+    request.state.principal = principal
+    note_read("calendar_feed_token", feed_token.id)
+    return FeedReader(principal, staff, feed_token)
+
+
+FeedAccess = Annotated[FeedReader, Depends(authenticate_feed)]

@@ -1,0 +1,163 @@
+"""Dosing-session vitals and assessment totals -> FHIR Observations (LOINC coded).
+
+PCL-5 totals are not exported: the project's clinical reference gives LOINC codes for the
+PHQ-9 and GAD-7 totals only, and a guessed code is worse than none.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.assessments.models import Assessment
+from app.fhir.common import (
+    DATA_ABSENT_REASON,
+    LOINC,
+    OBSERVATION_CATEGORY,
+    SEVERITY_SYSTEM,
+    UCUM,
+    VITALS_TIMEPOINT_URL,
+    Resource,
+    coding,
+    instant,
+    reference,
+)
+from app.sessions.models import ClinicalSession
+
+VITAL_SIGNS = "vital-signs"
+SURVEY = "survey"
+CATEGORIES = {
+    VITAL_SIGNS: {"coding": [coding(OBSERVATION_CATEGORY, VITAL_SIGNS, "Vital Signs")]},
+    SURVEY: {"coding": [coding(OBSERVATION_CATEGORY, SURVEY, "Survey")]},
+}
+BP_PANEL = coding(LOINC, "85354-9", "Blood pressure panel with all children optional")
+SYSTOLIC = coding(LOINC, "8480-6", "Systolic blood pressure")
+DIASTOLIC = coding(LOINC, "8462-4", "Diastolic blood pressure")
+HEART_RATE = coding(LOINC, "8867-4", "Heart rate")
+SPO2_ARTERIAL = coding(LOINC, "2708-6", "Oxygen saturation in Arterial blood")
+SPO2_PULSE_OXIMETRY = coding(
+    LOINC, "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"
+)
+INSTRUMENT_CODES = {
+    "phq9": (
+        "PHQ-9",
+        coding(LOINC, "44261-6", "Patient Health Questionnaire 9 item (PHQ-9) total score"),
+    ),
+    "gad7": (
+        "GAD-7",
+        coding(LOINC, "70274-6", "Generalized anxiety disorder 7 item (GAD-7) total score"),
+    ),
+}
+EXPORTED_INSTRUMENTS = tuple(INSTRUMENT_CODES)
+
+
+def _quantity(value: int, unit: str, code: str) -> Resource:
+    return {"value": value, "unit": unit, "system": UCUM, "code": code}
+
+
+def _mmhg(value: Any) -> Resource:
+    if value is None:  # the vital-signs BP profile keeps both components, absent or not
+        return {"dataAbsentReason": {"coding": [coding(DATA_ABSENT_REASON, "unknown", "Unknown")]}}
+    return {"valueQuantity": _quantity(int(value), "mmHg", "mm[Hg]")}
+
+
+def _effective(value: Any) -> str | None:
+    try:
+        taken = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    # Stored vitals carry an offset; a bare time is read as UTC, the storage convention.
+    return instant(taken if taken.tzinfo else taken.replace(tzinfo=UTC))
+
+
+def _vital(
+    session: ClinicalSession, obs_id: str, code: Resource, entry: Resource, with_encounter: bool
+) -> Resource:
+    observation: Resource = {"resourceType": "Observation", "id": obs_id}
+    if entry.get("label"):
+        observation["extension"] = [{"url": VITALS_TIMEPOINT_URL, "valueCode": str(entry["label"])}]
+    observation |= {
+        "status": "final",
+        "category": [CATEGORIES[VITAL_SIGNS]],
+        "code": code,
+        "subject": reference("Patient", session.client_id),
+    }
+    if with_encounter:
+        observation["encounter"] = reference("Encounter", session.id)
+    return observation
+
+
+def _entry_observations(
+    session: ClinicalSession, index: int, entry: Resource, with_encounter: bool
+) -> list[Resource]:
+    effective = _effective(entry.get("taken_at"))
+    if effective is None:
+        return []
+    prefix = f"{session.id}-{index}"
+    found: list[Resource] = []
+    systolic, diastolic = entry.get("systolic"), entry.get("diastolic")
+    if systolic is not None or diastolic is not None:
+        code = {"coding": [BP_PANEL], "text": "Blood pressure"}
+        components = [
+            {"code": {"coding": [SYSTOLIC]}, **_mmhg(systolic)},
+            {"code": {"coding": [DIASTOLIC]}, **_mmhg(diastolic)},
+        ]
+        found.append(
+            _vital(session, f"{prefix}-bp", code, entry, with_encounter)
+            | {"effectiveDateTime": effective, "component": components}
+        )
+    if entry.get("heart_rate") is not None:
+        code = {"coding": [HEART_RATE], "text": "Heart rate"}
+        value = _quantity(int(entry["heart_rate"]), "beats/minute", "/min")
+        found.append(
+            _vital(session, f"{prefix}-hr", code, entry, with_encounter)
+            | {"effectiveDateTime": effective, "valueQuantity": value}
+        )
+    if entry.get("spo2") is not None:
+        code = {"coding": [SPO2_ARTERIAL, SPO2_PULSE_OXIMETRY], "text": "Oxygen saturation"}
+        value = _quantity(int(entry["spo2"]), "%", "%")
+        found.append(
+            _vital(session, f"{prefix}-spo2", code, entry, with_encounter)
+            | {"effectiveDateTime": effective, "valueQuantity": value}
+        )
+    return found
+
+
+def vital_observations(session: ClinicalSession, *, with_encounter: bool) -> list[Resource]:
+    """Blood pressure (panel), heart rate and SpO2 for every vitals entry of a dosing session.
+
+    Ids are `<session id>-<entry index>-<bp|hr|spo2>`; the encounter is referenced only when
+    the session completed, since only completed sessions are Encounters.
+    """
+    return [
+        observation
+        for index, entry in enumerate(session.vitals or [])
+        for observation in _entry_observations(session, index, entry, with_encounter)
+    ]
+
+
+def assessment_observation(assessment: Assessment, encounter_id: str | None) -> Resource | None:
+    """The total score of a PHQ-9 or GAD-7 with its severity band; None for other instruments."""
+    known = INSTRUMENT_CODES.get(assessment.instrument)
+    if known is None:
+        return None
+    name, code = known
+    observation: Resource = {
+        "resourceType": "Observation",
+        "id": str(assessment.id),
+        "status": "final",
+        "category": [CATEGORIES[SURVEY]],
+        "code": {"coding": [code], "text": f"{name} total score"},
+        "subject": reference("Patient", assessment.client_id),
+    }
+    if encounter_id is not None:
+        observation["encounter"] = reference("Encounter", encounter_id)
+    observation |= {
+        "effectiveDateTime": instant(assessment.administered_at),
+        "issued": instant(assessment.created_at),
+        "valueInteger": assessment.total,
+    }
+    if assessment.severity:
+        text = assessment.severity.replace("_", " ")
+        observation["interpretation"] = [
+            {"coding": [coding(SEVERITY_SYSTEM, assessment.severity, text)], "text": text}
+        ]
+    return observation

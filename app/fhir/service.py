@@ -1,0 +1,204 @@
+"""A client's records as FHIR resources, each exposed record noted in the audit trail."""
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assessments.models import Assessment
+from app.audit.trail import note_read
+from app.auth.deps import Principal
+from app.clients.models import Client
+from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
+from app.db import clinic_scoped, in_clinic
+from app.fhir.appointment import to_appointment
+from app.fhir.common import Resource
+from app.fhir.encounter import is_encounter, to_encounter
+from app.fhir.exceptions import PatientNotFound
+from app.fhir.observation import (
+    EXPORTED_INSTRUMENTS,
+    SURVEY,
+    VITAL_SIGNS,
+    assessment_observation,
+    vital_observations,
+)
+from app.fhir.patient import to_patient
+from app.sessions import repository as session_repository
+from app.sessions.enums import SessionKind
+from app.sessions.models import ClinicalSession
+from app.staff.models import Staff
+from app.windows.service import Evaluation, evaluate_all
+
+
+@dataclass
+class Sessions:
+    """One client's sessions in journey order, with their clinicians' names."""
+
+    rows: Sequence[ClinicalSession]
+    names: dict[uuid.UUID, str]
+
+
+def patient_id(reference: str) -> uuid.UUID | None:
+    """The client id in a `patient` search value: `<id>`, `Patient/<id>` or a full URL."""
+    try:
+        return uuid.UUID(reference.rsplit("Patient/", 1)[-1])
+    except ValueError:
+        return None
+
+
+async def find_client(
+    db: AsyncSession, principal: Principal, client_id: uuid.UUID | None
+) -> Client | None:
+    if client_id is None:
+        return None
+    stmt = clinic_scoped(Client, principal.clinic_id).where(Client.id == client_id)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def client_or_404(db: AsyncSession, principal: Principal, client_id: str) -> Client:
+    """The client behind a Patient id; another clinic's (or a malformed id) is a 404."""
+    client = await find_client(db, principal, patient_id(client_id))
+    if client is None:
+        raise PatientNotFound(f"No Patient {client_id} in this clinic.")
+    return client
+
+
+async def _names(
+    db: AsyncSession, clinic_id: uuid.UUID, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    wanted = {staff_id for staff_id in ids if staff_id is not None}
+    if not wanted:
+        return {}
+    stmt = select(Staff.id, Staff.name).where(in_clinic(Staff, clinic_id), Staff.id.in_(wanted))
+    return {row.id: row.name for row in await db.execute(stmt)}
+
+
+async def load_sessions(db: AsyncSession, principal: Principal, client: Client) -> Sessions:
+    rows = await session_repository.for_client(db, principal.clinic_id, client.id)
+    names = await _names(db, principal.clinic_id, (s.clinician_id for s in rows))
+    return Sessions(rows, names)
+
+
+async def patient(db: AsyncSession, principal: Principal, client: Client) -> Resource:
+    """The Patient; a scheduler's has no birthDate (a clinical field in this product)."""
+    names = await _names(db, principal.clinic_id, [client.primary_clinician_id])
+    note_read("client", client.id)
+    clinical = principal.role.value not in ROLES_WITHOUT_CLINICAL_ACCESS
+    gp_name = names.get(client.primary_clinician_id) if client.primary_clinician_id else None
+    return to_patient(client, gp_name, include_birth_date=clinical)
+
+
+async def appointments(
+    db: AsyncSession, principal: Principal, found: Sessions, now: datetime
+) -> list[Resource]:
+    """Every session as an Appointment, integration sessions with their window."""
+    evaluations: dict[uuid.UUID, Evaluation] = await evaluate_all(
+        db, principal.clinic_id, found.rows, principal.policy, now
+    )
+    for session in found.rows:
+        note_read("session", session.id)
+    return [
+        to_appointment(s, evaluations.get(s.id), found.names.get(s.clinician_id))
+        for s in found.rows
+    ]
+
+
+def encounters(found: Sessions) -> list[Resource]:
+    """The completed sessions as finished Encounters."""
+    done = [session for session in found.rows if is_encounter(session)]
+    for session in done:
+        note_read("session", session.id)
+    return [to_encounter(s, found.names.get(s.clinician_id)) for s in done]
+
+
+def _vitals(found: Sessions) -> list[Resource]:
+    out: list[Resource] = []
+    for session in found.rows:
+        if session.kind is not SessionKind.ketamine or not session.vitals:
+            continue
+        made = vital_observations(session, with_encounter=is_encounter(session))
+        if made:
+            note_read("session", session.id)
+            out += made
+    return out
+
+
+async def _surveys(
+    db: AsyncSession, principal: Principal, client: Client, found: Sessions
+) -> list[Resource]:
+    stmt = (
+        clinic_scoped(Assessment, principal.clinic_id)
+        .where(Assessment.client_id == client.id)
+        .where(Assessment.instrument.in_(EXPORTED_INSTRUMENTS))
+        .order_by(Assessment.administered_at, Assessment.id)
+    )
+    encounter_ids = {s.id for s in found.rows if is_encounter(s)}
+    out: list[Resource] = []
+    for assessment in (await db.execute(stmt)).scalars():
+        encounter = assessment.session_id if assessment.session_id in encounter_ids else None
+        observation = assessment_observation(assessment, str(encounter) if encounter else None)
+        if observation is not None:
+            note_read("assessment", assessment.id)
+            out.append(observation)
+    return out
+
+
+async def observations(
+    db: AsyncSession,
+    principal: Principal,
+    client: Client,
+    found: Sessions,
+    categories: Collection[str] | None = None,
+) -> list[Resource]:
+    """Vitals (vital-signs) and PHQ-9/GAD-7 totals (survey), oldest first."""
+    out: list[Resource] = []
+    if categories is None or VITAL_SIGNS in categories:
+        out += _vitals(found)
+    if categories is None or SURVEY in categories:
+        out += await _surveys(db, principal, client, found)
+    return sorted(out, key=lambda o: datetime.fromisoformat(o["effectiveDateTime"]))
+
+
+async def appointment_search(
+    db: AsyncSession, principal: Principal, client: Client, now: datetime
+) -> list[Resource]:
+    note_read("client", client.id)
+    return await appointments(db, principal, await load_sessions(db, principal, client), now)
+
+
+async def encounter_search(
+    db: AsyncSession, principal: Principal, client: Client
+) -> list[Resource]:
+    note_read("client", client.id)
+    return encounters(await load_sessions(db, principal, client))
+
+
+async def observation_search(
+    db: AsyncSession, principal: Principal, client: Client, categories: Collection[str] | None
+) -> list[Resource]:
+    note_read("client", client.id)
+    found = await load_sessions(db, principal, client)
+    return await observations(db, principal, client, found, categories)
+
+
+async def everything(
+    db: AsyncSession, principal: Principal, client: Client, now: datetime
+) -> list[Resource]:
+    """The Patient, then its Appointments, Encounters and Observations."""
+    found = await load_sessions(db, principal, client)
+    return [
+        await patient(db, principal, client),
+        *await appointments(db, principal, found, now),
+        *encounters(found),
+        *await observations(db, principal, client, found),
+    ]
+
+
+def category_codes(value: str | None) -> set[str] | None:
+    """The codes of a `category` token search (`code` or `system|code`, comma = or)."""
+    if value is None:
+        return None
+    return {part.rsplit("|", 1)[-1].strip() for part in value.split(",")}

@@ -1,0 +1,103 @@
+"""GET /fhir/R4/Appointment?patient=: every session, any status, for any staff role."""
+
+import httpx
+from fastapi import FastAPI
+
+from tests.factories import Clinic, bootstrap
+from tests.fhir.support import fhir, journey, resources
+
+WINDOW_URL = "https://kap-journey.dev/fhir/StructureDefinition/integration-window"
+
+
+async def test_each_session_status_maps_to_an_appointment_status(
+    clinic: Clinic, app: FastAPI
+) -> None:
+    made = await journey(clinic, app)
+
+    bundle = await fhir(clinic, f"/Appointment?patient={made.client['id']}")
+
+    found = {a["id"]: a for a in resources(bundle, "Appointment")}
+    assert len(found) == bundle["total"] == 6
+    assert {sid: found[sid]["status"] for sid in found} == {
+        made.prep_id: "fulfilled",
+        made.dose_id: "fulfilled",
+        made.integration_id: "fulfilled",
+        made.no_show_id: "noshow",
+        made.cancelled_id: "cancelled",
+        made.booked_id: "booked",
+    }
+    assert found[made.cancelled_id]["cancelationReason"] == {"text": "Client unwell"}
+    assert "cancelationReason" not in found[made.booked_id]
+    dose = found[made.dose_id]
+    assert dose["serviceType"][0]["text"] == dose["appointmentType"]["text"]
+    assert dose["serviceType"][0]["coding"][0]["code"] == "ketamine"
+    assert dose["participant"] == [
+        {"actor": {"reference": f"Patient/{made.client['id']}"}, "status": "accepted"},
+        {
+            "actor": {"reference": f"Practitioner/{made.clinician_id}", "display": "clinician 1"},
+            "status": "accepted",
+        },
+    ]
+    assert bundle["link"] == [
+        {
+            "relation": "self",
+            "url": f"http://kap.test/fhir/R4/Appointment?patient={made.client['id']}",
+        }
+    ]
+
+
+async def test_integration_appointments_carry_their_window(clinic: Clinic, app: FastAPI) -> None:
+    made = await journey(clinic, app)
+
+    bundle = await fhir(clinic, f"/Appointment?patient=Patient/{made.client['id']}")
+
+    found = {a["id"]: a for a in resources(bundle)}
+    (window,) = found[made.integration_id]["extension"]
+    assert window["url"] == WINDOW_URL
+    parts = {part["url"]: part for part in window["extension"]}
+    assert parts["status"]["valueCode"] == "in_window"
+    assert parts["window"]["valuePeriod"] == {
+        "start": "2026-02-27T14:00:00Z",
+        "end": "2026-03-02T14:00:00Z",
+    }
+    assert parts["ketamineSession"]["valueReference"] == {
+        "reference": f"Appointment/{made.dose_id}"
+    }
+    assert parts["hoursAfterDose"]["valueDecimal"] == 22.0
+    assert "extension" not in found[made.dose_id]
+    assert "extension" not in found[made.prep_id]
+
+
+async def test_a_scheduler_searches_appointments(clinic: Clinic) -> None:
+    _, scheduler = await clinic.staff("scheduler")
+    client = await clinic.client()
+    session = await clinic.prep(client["id"], clinic.clock.now)
+
+    bundle = await fhir(clinic, f"/Appointment?patient={client['id']}", headers=scheduler)
+
+    assert [a["id"] for a in resources(bundle)] == [session["id"]]
+
+
+async def test_search_needs_a_patient_and_ignores_unknown_parameters(clinic: Clinic) -> None:
+    client = await clinic.client()
+
+    outcome = await fhir(clinic, "/Appointment", status=400)
+    assert outcome["issue"][0]["code"] == "invalid"
+    assert "patient" in outcome["issue"][0]["diagnostics"]
+    bundle = await fhir(clinic, f"/Appointment?patient={client['id']}&_count=5&date=ge2026")
+    assert bundle["total"] == 0
+    assert "entry" not in bundle
+
+
+async def test_another_clinics_patient_matches_nothing(
+    clinic: Clinic, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    other = await bootstrap(app, http, clinic.clock)
+    theirs = await other.client()
+    await other.prep(theirs["id"], clinic.clock.now)
+
+    response = await clinic.get(f"/fhir/R4/Appointment?patient={theirs['id']}")
+
+    assert response.status_code == 200
+    assert response.json()["total"] == 0
+    assert theirs["id"] not in response.text

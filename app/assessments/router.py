@@ -70,3 +70,12 @@ async def get_assessment_trajectory(
     """Per instrument: baseline, latest, change, response and remission, and every point."""
     client = await service.client_of_clinic(db, principal, client_id)
     return await service.trajectories(db, principal, client)
+
+
+@router.get("/{assessment_id}", response_model=AssessmentRead)
+async def get_assessment(
+    client_id: uuid.UUID, assessment_id: uuid.UUID, principal: Clinical, db: DbSession
+) -> AssessmentRead:
+    """One assessment of the client, with its total and band."""
+    client = await service.client_of_clinic(db, principal, client_id)
+    return service.to_read(await service.get_one(db, principal, client, assessment_id))

@@ -105,6 +105,22 @@ def to_read(assessment: Assessment) -> AssessmentRead:
     return AssessmentRead.model_validate(assessment, from_attributes=True)
 
 
+class AssessmentNotFound(NotFound):
+    title = "Assessment not found"
+
+
+async def get_one(
+    db: AsyncSession, principal: Principal, client: Client, assessment_id: uuid.UUID
+) -> Assessment:
+    stmt = clinic_scoped(Assessment, principal.clinic_id).where(
+        Assessment.client_id == client.id, Assessment.id == assessment_id
+    )
+    assessment = (await db.execute(stmt)).scalar_one_or_none()
+    if assessment is None:
+        raise AssessmentNotFound(f"No assessment {assessment_id} for this client.")
+    return assessment
+
+
 async def list_page(
     db: AsyncSession,
     principal: Principal,

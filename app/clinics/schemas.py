@@ -80,7 +80,8 @@ Pcl5Cutoff = Annotated[
 
 SystolicMax = Annotated[int, Field(ge=80, le=250, examples=[140])]
 DiastolicMax = Annotated[int, Field(ge=40, le=150, examples=[90])]
-MonitoringMinutes = Annotated[int, Field(ge=0, le=24 * 60, examples=[120])]
+# The esketamine REMS asks for at least two hours of monitoring; a clinic may ask for more.
+MonitoringMinutes = Annotated[int, Field(ge=120, le=24 * 60, examples=[120])]
 DueDays = Annotated[int, Field(ge=1, le=90, examples=[7])]
 
 

@@ -58,13 +58,14 @@ def _record(dose: ClinicalSession, rng: random.Random, now: datetime) -> dict[st
         ),
         _vital("discharge", end, systolic + 2, diastolic + 1, rate + 2, spo2),
     ]
-    discharged = end + 10 * MINUTE
+    discharged = min(end + 10 * MINUTE, now)  # a dose just completed is discharged now
     if esketamine and rng.random() < 0.15:  # left before the two REMS-required hours
         discharged = dose.starts_at + 105 * MINUTE
     fields: dict[str, Any] = {
         "medication": Medication.esketamine if esketamine else Medication.ketamine,
         "lot_number": f"{'SPR' if esketamine else 'KET'}-{rng.randint(10000, 99999)}",
         "vitals": vitals,
+        "dosed_at": dose.starts_at + 5 * MINUTE,
         "discharged_at": discharged,
         "transport_confirmed": True,
     }

@@ -4,6 +4,7 @@ PCL-5 totals are not exported: the project's clinical reference gives LOINC code
 PHQ-9 and GAD-7 totals only, and a guessed code is worse than none.
 """
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,12 +87,12 @@ def _vital(
 
 
 def _entry_observations(
-    session: ClinicalSession, index: int, entry: Resource, with_encounter: bool
+    session: ClinicalSession, key: str, entry: Resource, with_encounter: bool
 ) -> list[Resource]:
     effective = _effective(entry.get("taken_at"))
     if effective is None:
         return []
-    prefix = f"{session.id}-{index}"
+    prefix = f"{session.id}-{key}"
     found: list[Resource] = []
     systolic, diastolic = entry.get("systolic"), entry.get("diastolic")
     if systolic is not None or diastolic is not None:
@@ -124,14 +125,27 @@ def _entry_observations(
 def vital_observations(session: ClinicalSession, *, with_encounter: bool) -> list[Resource]:
     """Blood pressure (panel), heart rate and SpO2 for every vitals entry of a dosing session.
 
-    Ids are `<session id>-<entry index>-<bp|hr|spo2>`; the encounter is referenced only when
-    the session completed, since only completed sessions are Encounters.
+    Ids are `<session id>-<unix seconds taken>-<bp|hr|spo2>` (`.2`, `.3` after the seconds
+    for readings in the same second), so an id keeps naming the same reading when an earlier
+    one is added or removed. The encounter is referenced only when the session completed,
+    since only completed sessions are Encounters.
     """
-    return [
-        observation
-        for index, entry in enumerate(session.vitals or [])
-        for observation in _entry_observations(session, index, entry, with_encounter)
-    ]
+    found: list[Resource] = []
+    seen: Counter[str] = Counter()
+    for entry in session.vitals or []:
+        second = _epoch_second(entry.get("taken_at"))
+        seen[second] += 1
+        key = second if seen[second] == 1 else f"{second}.{seen[second]}"
+        found += _entry_observations(session, key, entry, with_encounter)
+    return found
+
+
+def _epoch_second(taken_at: Any) -> str:
+    try:
+        taken = datetime.fromisoformat(str(taken_at))
+    except ValueError:
+        return "unparsed"  # such an entry yields no observation (see _effective)
+    return str(int((taken if taken.tzinfo else taken.replace(tzinfo=UTC)).timestamp()))
 
 
 def assessment_observation(assessment: Assessment, encounter_id: str | None) -> Resource | None:

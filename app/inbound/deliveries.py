@@ -8,13 +8,13 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.trail import current_trail
+from app.audit.trail import current_trail, note_change
 from app.clinics.models import Clinic
 from app.common.crypto import SecretBox
 from app.db import insert_if_absent
@@ -30,6 +30,7 @@ from app.inbound.models import (
     UnmatchedStatus,
 )
 from app.inbound.providers import (
+    BookingAction,
     BookingEvent,
     IgnoredEvent,
     PayloadInvalid,
@@ -41,6 +42,10 @@ from app.inbound.providers import (
 from app.inbound.reconcile import Applied, CannotApply, Reconciler
 
 MAX_DEDUPE_KEY = 200
+# A cancellation of a booking we have never seen may be the tail of a reschedule whose
+# delivery is late (a provider retrying); waiting this long lets that delivery link it to
+# the session it moves, instead of booking and cancelling a stand-in session for it.
+OVERTAKEN_CANCEL_GRACE = timedelta(minutes=10)
 
 
 class InboundIntegrationNotFound(NotFound):
@@ -134,6 +139,7 @@ class Processed:
     status: InboundStatus
     outcome: str
     session_id: uuid.UUID | None
+    retry_at: datetime | None = None  # with status pending: apply again then
 
 
 async def process(
@@ -146,11 +152,16 @@ async def process(
     if isinstance(event, IgnoredEvent):  # stored as ignored on receipt; never pending
         return Processed(InboundStatus.ignored, f"{event.trigger} is not acted on", None)
     clinic = await db.get_one(Clinic, integration.clinic_id)
+    unseen = not await _known(db, integration, event.booking_id)
     filed = await file_event(db, integration, event, now)
     reconciler = Reconciler(db, integration, clinic, now)
     await reconciler.retire_duplicates(filed.chain, filed.absorbed_sessions)
     if filed.chain.session_id is None and await _dismissed(db, filed.chain):
         return Processed(InboundStatus.applied, "dismissed by staff earlier: not booked", None)
+    retry_at = delivery.received_at + OVERTAKEN_CANCEL_GRACE
+    if unseen and _cancels_alone(event, filed.chain) and now < retry_at:
+        outcome = "a cancellation of a booking not seen yet: waiting for its reschedule history"
+        return Processed(InboundStatus.pending, outcome, None, retry_at)
     trail = current_trail.get()
     touched = dict(trail.touches) if trail is not None else {}
     try:
@@ -163,6 +174,21 @@ async def process(
         return Processed(InboundStatus.unmatched, f"{exc.reason}: {exc.detail}"[:300], None)
     await settle_review(db, filed.chain, applied, now, staff_id=None)
     return Processed(InboundStatus.applied, applied.summary, applied.session_id)
+
+
+async def _known(db: AsyncSession, integration: SchedulingIntegration, booking_id: str) -> bool:
+    stmt = select(ProviderBooking.id).where(
+        ProviderBooking.integration_id == integration.id, ProviderBooking.booking_id == booking_id
+    )
+    return (await db.execute(stmt.limit(1))).first() is not None
+
+
+def _cancels_alone(event: BookingEvent, chain: BookingChain) -> bool:
+    return (
+        event.action is BookingAction.cancelled
+        and event.next_booking_id is None
+        and chain.session_id is None
+    )
 
 
 async def _dismissed(db: AsyncSession, chain: BookingChain) -> bool:
@@ -202,6 +228,9 @@ async def hold_for_review(
     _describe(review, chain, head)
     review.session_id = chain.session_id
     await db.flush()
+    note_change("unmatched_booking", review.id, ["detail", "reason", "status"])
+    for merged in reviews[1:]:
+        note_change("unmatched_booking", merged.id, ["status"])
     return review
 
 
@@ -240,4 +269,5 @@ async def settle_review(
         review.session_id = applied.session_id
         review.resolved_at = now
         review.resolved_by = staff_id
+        note_change("unmatched_booking", review.id, ["session_id", "status"])
     await db.flush()

@@ -101,8 +101,11 @@ class InboundProcessor:
         delivery.outcome = result.outcome
         delivery.session_id = result.session_id
         delivery.attempt_count += 1
-        delivery.processed_at = now
         delivery.last_error = None
+        if result.retry_at is None:
+            delivery.processed_at = now
+        else:
+            delivery.next_attempt_at = result.retry_at
         trail.change("inbound_delivery", delivery.id, ["status"])
         rows = trail.rows(
             clinic_id=delivery.clinic_id,

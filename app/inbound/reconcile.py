@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.trail import current_trail
 from app.auth.deps import Principal
 from app.clients.models import Client
 from app.clinics.models import Clinic
@@ -148,6 +149,16 @@ class Reconciler:
             return Applied(None, "cancelled before it was described")
         if session.status is not SessionStatus.scheduled:
             return Applied(session.id, f"already {session.status.value}")
+        if details is not None:
+            # As in order: the session first follows the booking that was cancelled.
+            trail = current_trail.get()
+            touched = dict(trail.touches) if trail is not None else {}
+            try:
+                async with self.db.begin_nested():
+                    await self._move(session, head, details)
+            except CannotApply:  # cancelled where it stands; the move did not happen
+                if trail is not None:
+                    trail.touches = touched
         await sessions.cancel_session(
             self.db, self.principal(session.clinician_id), session, reason, self.now
         )

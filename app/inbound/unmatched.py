@@ -14,7 +14,12 @@ from app.db import clinic_scoped
 from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
 from app.inbound.chains import lock_integration
 from app.inbound.deliveries import settle_review
-from app.inbound.models import BookingChain, UnmatchedBooking, UnmatchedStatus
+from app.inbound.models import (
+    BookingChain,
+    SchedulingIntegration,
+    UnmatchedBooking,
+    UnmatchedStatus,
+)
 from app.inbound.reconcile import CannotApply, Reconciler
 from app.inbound.schemas import ResolveBody
 from app.staff import repository as staff_repository
@@ -67,6 +72,15 @@ def _ensure_open(review: UnmatchedBooking, action: str) -> None:
         )
 
 
+async def _locked(db: AsyncSession, review: UnmatchedBooking, action: str) -> SchedulingIntegration:
+    """Hold the integration's row, as the worker does while filing, then check again that the
+    review is still open: the worker may have settled or merged it before the lock."""
+    integration = await lock_integration(db, review.integration_id)
+    await db.refresh(review)
+    _ensure_open(review, action)
+    return integration
+
+
 async def _check_choice(db: AsyncSession, clinic_id: uuid.UUID, body: ResolveBody) -> None:
     client = clinic_scoped(Client, clinic_id).where(Client.id == body.client_id)
     if (await db.execute(client)).scalar_one_or_none() is None:
@@ -87,8 +101,10 @@ async def resolve(
     """Apply the booking with the caller's choices; every scheduling rule still holds (409)."""
     _ensure_open(review, "resolved")
     await _check_choice(db, principal.clinic_id, body)
-    integration = await lock_integration(db, review.integration_id)
-    chain = await db.get_one(BookingChain, review.chain_id)
+    integration = await _locked(db, review, "resolved")
+    chain = await db.get(BookingChain, review.chain_id)
+    if chain is None:  # joined into another chain meanwhile; its review is the open one
+        raise InvalidTransition("The booking was merged into another; refresh and try again.")
     chain.client_id = body.client_id
     chain.clinician_id = body.clinician_id or chain.clinician_id
     chain.kind = body.kind.value if body.kind else chain.kind
@@ -108,6 +124,7 @@ async def dismiss(
 ) -> UnmatchedBooking:
     """Decide that the booking will not become a session (it stays on record)."""
     _ensure_open(review, "dismissed")
+    await _locked(db, review, "dismissed")
     review.status = UnmatchedStatus.dismissed.value
     review.resolved_by = principal.staff_id
     review.resolved_at = now

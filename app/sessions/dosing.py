@@ -120,6 +120,7 @@ DOSING_FIELDS = frozenset(
         "lot_number",
         "vitals",
         "adverse_events",
+        "dosed_at",
         "discharged_at",
         "transport_confirmed",
         "rems_form_submitted_at",
@@ -161,6 +162,7 @@ class DoseRecord(Protocol):
     status: SessionStatus
     starts_at: datetime
     medication: str | None
+    dosed_at: datetime | None
     discharged_at: datetime | None
     transport_confirmed: bool | None
     rems_form_submitted_at: datetime | None
@@ -194,7 +196,8 @@ def safety_flags(dose: DoseRecord, policy: DosingPolicy, now: datetime) -> list[
     if (
         esketamine
         and dose.discharged_at is not None
-        and dose.discharged_at - dose.starts_at < policy.esketamine_min_monitoring
+        and dose.discharged_at - (dose.dosed_at or dose.starts_at)
+        < policy.esketamine_min_monitoring
     ):
         flags.append(SafetyFlag.monitoring_under_minimum)
     imminent = dose.starts_at <= now + TRANSPORT_NOTICE
@@ -217,7 +220,8 @@ def flag_condition(
         )
     if flag is SafetyFlag.monitoring_under_minimum:
         minimum_us = int(policy.esketamine_min_monitoring.total_seconds() * 1_000_000)
-        monitored_us = epoch_us(s.discharged_at) - epoch_us(s.starts_at)
+        dosed = func.coalesce(s.dosed_at, s.starts_at)
+        monitored_us = epoch_us(s.discharged_at) - epoch_us(dosed)
         return and_(esketamine, s.discharged_at.is_not(None), monitored_us < minimum_us)
     if flag is SafetyFlag.transport_unconfirmed:
         return and_(
@@ -249,11 +253,19 @@ def check_record(
     starts_at: datetime,
     changes: Mapping[str, Any],
     now: datetime,
+    *,
+    recorded_dosed_at: datetime | None = None,
+    recorded_discharged_at: datetime | None = None,
+    disclose: bool = True,
 ) -> None:
-    """Rules across fields: esketamine is intranasal; times belong to the day of the dose."""
+    """Rules across fields: esketamine is intranasal; times belong to the day of the dose.
+
+    With `disclose` false (a caller who may not see the record) errors name no drug."""
     if medication == Medication.esketamine and route is not Route.intranasal:
         raise ValidationFailed(
-            "Esketamine is given intranasally: set route to intranasal.",
+            "Esketamine is given intranasally: set route to intranasal."
+            if disclose
+            else "This route does not fit the dose's clinical record; a clinician can change it.",
             loc=("body", "route"),
             kind="route_mismatch",
         )
@@ -261,6 +273,8 @@ def check_record(
         _within_day(f"vitals[{index}].taken_at", vital.taken_at, starts_at, now)
     for index, event in enumerate(changes.get("adverse_events") or []):
         _within_day(f"adverse_events[{index}].onset_at", event.onset_at, starts_at, now)
+    if changes.get("dosed_at") is not None:
+        _within_day("dosed_at", changes["dosed_at"], starts_at, now)
     discharged = changes.get("discharged_at")
     if discharged is not None:
         if discharged <= starts_at:
@@ -270,12 +284,45 @@ def check_record(
                 kind="invalid_times",
             )
         _within_day("discharged_at", discharged, starts_at, now)
+    dosed = changes.get("dosed_at", recorded_dosed_at)
+    discharged = changes.get("discharged_at", recorded_discharged_at)
+    if dosed is not None and discharged is not None and discharged <= dosed:
+        sent = "discharged_at" if "discharged_at" in changes else "dosed_at"
+        raise ValidationFailed(
+            "The client is discharged after the dose: discharged_at must follow dosed_at.",
+            loc=("body", sent),
+            kind="invalid_times",
+        )
     submitted = changes.get("rems_form_submitted_at")
     if submitted is not None and (submitted < starts_at or submitted > now):
         raise ValidationFailed(
             "rems_form_submitted_at must lie between the session's start and now.",
             loc=("body", "rems_form_submitted_at"),
             kind="invalid_times",
+        )
+
+
+def check_move(
+    vitals: Iterable[Mapping[str, Any]] | None,
+    adverse_events: Iterable[Mapping[str, Any]] | None,
+    dosed_at: datetime | None,
+    discharged_at: datetime | None,
+    starts_at: datetime,
+) -> None:
+    """A dose whose record is timed (vitals, events, discharge; stored as JSON) can move only
+    so far that the record still belongs to its day."""
+    times = [datetime.fromisoformat(v["taken_at"]) for v in vitals or []]
+    times += [datetime.fromisoformat(e["onset_at"]) for e in adverse_events or []]
+    times += [at for at in (dosed_at, discharged_at) if at is not None]
+    earliest, latest = starts_at - timedelta(hours=2), starts_at + RECORD_SPAN
+    if any(not earliest <= at <= latest for at in times) or (
+        discharged_at is not None and discharged_at <= starts_at
+    ):
+        raise ValidationFailed(
+            "This dose's clinical record is timed to its current start; the new start would "
+            "leave it outside the session. Correct the record first.",
+            loc=("body", "starts_at"),
+            kind="outside_session",
         )
 
 

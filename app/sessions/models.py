@@ -68,6 +68,7 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     lot_number: Mapped[str | None] = mapped_column(String(100))
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     adverse_events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    dosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     transport_confirmed: Mapped[bool | None]
     rems_form_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

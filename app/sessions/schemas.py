@@ -100,6 +100,11 @@ class DosingRecord(BaseModel):
     )
     vitals: Vitals | None = None
     adverse_events: AdverseEvents | None = None
+    dosed_at: InputTimestamp | None = Field(
+        default=None,
+        description="When the drug was given; post-dose monitoring is measured from it "
+        "(from starts_at until it is recorded). " + CLINICAL,
+    )
     discharged_at: InputTimestamp | None = Field(default=None, description=CLINICAL)
     transport_confirmed: bool | None = Field(
         default=None, description="Someone is taking the client home. " + CLINICAL
@@ -233,6 +238,7 @@ class KetamineSessionRead(SessionRead):
     lot_number: str | None = Field(default=None, description=CLINICAL)
     vitals: list[VitalSignsRead] = Field(default_factory=list, description=CLINICAL)
     adverse_events: list[AdverseEventRead] = Field(default_factory=list, description=CLINICAL)
+    dosed_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
     discharged_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
     transport_confirmed: bool | None = Field(default=None, description=CLINICAL)
     rems_form_submitted_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)

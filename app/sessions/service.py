@@ -151,7 +151,7 @@ async def create_session(
         **fields,
     )
     _apply_external_ref(session, body.external_ref)
-    _apply_dosing_record(session, body, {}, now)
+    _apply_dosing_record(principal, session, body, {}, now)
     await _ensure_free(db, session)
     if isinstance(body, KetamineSessionCreate):
         await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
@@ -165,6 +165,7 @@ async def create_session(
 
 
 def _apply_dosing_record(
+    principal: Principal,
     session: ClinicalSession,
     body: SessionCreate | SessionUpdate,
     changes: dict[str, Any],
@@ -175,15 +176,27 @@ def _apply_dosing_record(
     record = {name: getattr(body, name) for name in dosing.DOSING_FIELDS & body.model_fields_set}
     for name in record:
         changes.pop(name, None)
+    starts_at = changes.get("starts_at", session.starts_at)
+    if session.kind is SessionKind.ketamine and starts_at != session.starts_at:
+        dosing.check_move(
+            None if "vitals" in record else session.vitals,
+            None if "adverse_events" in record else session.adverse_events,
+            None if "dosed_at" in record else session.dosed_at,
+            None if "discharged_at" in record else session.discharged_at,
+            starts_at,
+        )
     if not record and "route" not in changes:
         return
     medication = record.get("medication", session.medication)
     dosing.check_record(
         medication,
         changes.get("route", session.route),
-        changes.get("starts_at", session.starts_at),
+        starts_at,
         record,
         now,
+        recorded_dosed_at=session.dosed_at,
+        recorded_discharged_at=session.discharged_at,
+        disclose=principal.role is not Role.scheduler,
     )
     for name, value in dosing.stored(record).items():
         setattr(session, name, value)
@@ -214,7 +227,7 @@ async def update_session(
     if "external_ref" in changes:
         _apply_external_ref(session, body.external_ref)
         del changes["external_ref"]
-    _apply_dosing_record(session, body, changes, now)
+    _apply_dosing_record(principal, session, body, changes, now)
     if isinstance(body, IntegrationSessionUpdate) and "ketamine_session_id" in changes:
         await _ensure_link(db, session, changes["ketamine_session_id"])
     starts_at = changes.get("starts_at", session.starts_at)

@@ -65,6 +65,7 @@ def to_read(
             lot_number=session.lot_number,
             vitals=session.vitals or [],
             adverse_events=session.adverse_events or [],
+            dosed_at=session.dosed_at,
             discharged_at=session.discharged_at,
             transport_confirmed=session.transport_confirmed,
             rems_form_submitted_at=session.rems_form_submitted_at,

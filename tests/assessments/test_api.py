@@ -149,3 +149,16 @@ async def test_schedulers_see_none_of_it(clinic: Clinic) -> None:
     assert (await clinic.post(url, json=body, headers=scheduler)).status_code == 403
     assert (await clinic.get(url, headers=scheduler)).status_code == 403
     assert (await clinic.get(f"{url}/trajectory", headers=scheduler)).status_code == 403
+
+
+async def test_the_location_of_a_new_assessment_reads_it_back(clinic: Clinic) -> None:
+    client, other = await clinic.client(), await clinic.client(last_name="Other")
+    url = f"/api/v1/clients/{client['id']}/assessments"
+    body = {"instrument": "gad7", "item_scores": GAD7_SEVERE, "administered_at": iso(T0)}
+    created = await clinic.post(url, json=body)
+    assert created.status_code == 201
+    read = await clinic.ok("GET", created.headers["Location"])
+    assert read == created.json()
+    elsewhere = await clinic.get(f"/api/v1/clients/{other['id']}/assessments/{read['id']}")
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "not_found"

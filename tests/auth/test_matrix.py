@@ -145,6 +145,13 @@ def _calendar_token(world: World) -> str:
     return f"/api/v1/staff/{world.clinician_id}/calendar-token"
 
 
+async def _assessment_read(world: World) -> Call:
+    url = f"/api/v1/clients/{world.client_id}/assessments"
+    body = {"instrument": "phq9", "item_scores": [0] * 9, "administered_at": T0.isoformat()}
+    made = await world.clinic.ok("POST", url, 201, json=body)
+    return Call("GET", f"{url}/{made['id']}")
+
+
 async def _issue_calendar_token(world: World) -> Call:
     # The world's clinician: admin (anyone's) and clinician (their own) may, a scheduler not.
     return Call("POST", _calendar_token(world))
@@ -299,6 +306,7 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
         ),
     ),
     "list_assessments": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/assessments")),
+    "get_assessment": (CLINICAL, _assessment_read),
     "get_assessment_trajectory": (
         CLINICAL,
         fixed("GET", "/api/v1/clients/{client}/assessments/trajectory"),

@@ -22,7 +22,21 @@ def test_a_lone_systolic_keeps_both_components_with_an_absent_reason() -> None:
     assert systolic["valueQuantity"]["value"] == 150
     assert diastolic["dataAbsentReason"]["coding"][0]["code"] == "unknown"
     assert "encounter" not in bp
-    assert bp["id"] == f"{dose.id}-0-bp"
+    assert bp["id"] == f"{dose.id}-1772452800-bp"  # 2026-03-02T12:00:00Z
+
+
+def test_ids_follow_the_reading_not_its_position() -> None:
+    later = {"taken_at": "2026-03-02T12:30:00Z", "label": "peak", "heart_rate": 90}
+    same_second = {"taken_at": "2026-03-02T12:30:00.400Z", "label": "other", "heart_rate": 92}
+    earlier = {"taken_at": "2026-03-02T11:50:00Z", "label": "pre_dose", "heart_rate": 70}
+    dose = _dose([later, same_second])
+    ids = [o["id"] for o in vital_observations(dose, with_encounter=False)]
+    assert ids == [f"{dose.id}-1772454600-hr", f"{dose.id}-1772454600.2-hr"]
+    dose.vitals = [earlier, later, same_second]
+    again = [o["id"] for o in vital_observations(dose, with_encounter=False)]
+    assert again[1:] == ids
+    for observation in vital_observations(dose, with_encounter=False):
+        validate(observation)
 
 
 def test_entries_without_a_readable_time_or_values_make_nothing() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import T0, Clinic
+from app.inbound.deliveries import OVERTAKEN_CANCEL_GRACE
+from tests.factories import T0, Clinic, FakeClock, iso
 from tests.inbound.payloads import calcom_body, calcom_headers
 from tests.inbound.support import CLIENT_EMAIL, SECRETS, Inbound, inbound_for
 
@@ -216,6 +217,55 @@ async def test_a_cancel_that_overtakes_its_booking_ends_as_the_clean_sequence(
     await calcom.drain()
     [session] = await calcom.sessions()
     assert session["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "order", [("created", "cancel", "reschedule"), ("cancel", "created", "reschedule")]
+)
+async def test_a_cancel_that_overtakes_the_reschedule_it_follows_ends_as_the_clean_sequence(
+    calcom: Inbound, clinic: Clinic, clock: FakeClock, order: tuple[str, ...]
+) -> None:
+    """The reschedule's delivery is late: the cancel of its new uid waits for it rather than
+    booking and cancelling a stand-in, so one session ends moved and cancelled, as in order."""
+    client = await dosed_client(clinic)
+    first, moved = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    deliveries = {
+        "created": created("bk_a", first),
+        "reschedule": rescheduled("bk_b", "bk_a", moved),
+        "cancel": cancelled("bk_b", moved, cancellation_reason="Changed plans"),
+    }
+    for name in order:
+        await calcom.accept(*deliveries[name])
+        await calcom.drain()
+        clock.advance(timedelta(minutes=2))
+    [session] = await _sessions_of(calcom, client["id"])
+    assert session["status"] == "cancelled"
+    assert session["external_ref"]["id"] == "bk_b"
+    assert session["starts_at"] == iso(moved).replace("+00:00", "Z")
+    assert session["cancellation_reason"] == "Cancelled in Test calcom: Changed plans"
+    # The waiting cancel, applied once its grace is over, finds the work done.
+    clock.advance(OVERTAKEN_CANCEL_GRACE)
+    await calcom.drain()
+    assert [s["id"] for s in await _sessions_of(calcom, client["id"])] == [session["id"]]
+    assert {d["status"] for d in await calcom.deliveries()} == {"applied"}
+
+
+async def test_a_cancel_of_a_booking_never_seen_waits_then_is_booked_cancelled(
+    calcom: Inbound, clinic: Clinic, clock: FakeClock
+) -> None:
+    await dosed_client(clinic)
+    await calcom.accept(*cancelled("bk_alone", T0 + timedelta(days=1)))
+    await calcom.drain()
+    assert await calcom.sessions() == []
+    [waiting] = await calcom.deliveries()
+    assert waiting["status"] == "pending"
+    clock.advance(OVERTAKEN_CANCEL_GRACE - timedelta(seconds=1))
+    await calcom.drain()
+    assert await calcom.sessions() == []
+    clock.advance(timedelta(seconds=1))
+    await calcom.drain()
+    [session] = await calcom.sessions()
+    assert (session["status"], session["external_ref"]["id"]) == ("cancelled", "bk_alone")
 
 
 async def test_other_triggers_are_stored_but_not_applied(calcom: Inbound, clinic: Clinic) -> None:

@@ -1,5 +1,6 @@
 """Bookings that cannot be applied wait in /unmatched-bookings until a human decides."""
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -7,6 +8,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.auth.deps import Principal
+from app.clinics.models import Clinic as ClinicRow
+from app.errors import InvalidTransition
+from app.inbound import unmatched
+from app.inbound.models import UnmatchedBooking, UnmatchedStatus
+from app.inbound.schemas import ResolveBody
+from app.staff.models import Role
 from tests.factories import T0, Clinic, bootstrap
 from tests.inbound.support import CLIENT_EMAIL, Inbound, inbound_for
 from tests.inbound.test_calcom import cancelled, created, dosed_client, rescheduled
@@ -180,3 +188,48 @@ async def test_a_dismissed_booking_stays_unbooked_when_the_provider_moves_it(
     assert await calcom.unmatched() == []
     [moved] = [d for d in await calcom.deliveries() if d["trigger"] == "rescheduled"]
     assert "dismissed" in moved["outcome"]
+
+
+async def test_a_review_settled_by_the_worker_meanwhile_is_not_resolved_again(
+    app: FastAPI, calcom: Inbound, clinic: Clinic, backend: str
+) -> None:
+    """The route read the review before the worker (holding the integration) withdrew it:
+    once resolve holds the integration itself it sees the withdrawal and refuses (409).
+    PostgreSQL only: SQLite's writers take the database lock first, so there is no race."""
+    if backend != "postgresql":
+        pytest.skip("a race between concurrent writers needs PostgreSQL")
+    client = await dosed_client(clinic)
+    await calcom.accept(*created("bk_race", T0 + DAY, attendee_email="new.person@example.org"))
+    await calcom.drain()
+    [open_review] = await calcom.unmatched()
+    review_id = uuid.UUID(open_review["id"])
+    async with app.state.sessionmaker() as request_db:
+        review = await request_db.get_one(UnmatchedBooking, review_id)
+        async with app.state.sessionmaker() as worker_db:
+            withdrawn = await worker_db.get_one(UnmatchedBooking, review_id)
+            withdrawn.status = UnmatchedStatus.withdrawn.value
+            await worker_db.commit()
+        clinic_row = await request_db.get_one(ClinicRow, uuid.UUID(clinic.id))
+        admin = Principal(uuid.UUID(clinic.admin_id), clinic_row.id, Role.admin, None, clinic_row)
+        body = ResolveBody(client_id=uuid.UUID(client["id"]))
+        with pytest.raises(InvalidTransition):
+            await unmatched.resolve(request_db, admin, review, body, T0)
+        await request_db.rollback()
+    assert await calcom.sessions() == []
+
+
+async def test_the_worker_audits_what_it_does_to_unmatched_bookings(
+    calcom: Inbound, clinic: Clinic
+) -> None:
+    await dosed_client(clinic)
+    stranger = "new.person@example.org"
+    await calcom.accept(*created("bk_aud", T0 + DAY, attendee_email=stranger))
+    await calcom.drain()
+    [review] = await calcom.unmatched()
+    await calcom.accept(*cancelled("bk_aud", T0 + DAY, attendee_email=stranger))
+    await calcom.drain()
+    events = await clinic.ok("GET", f"/api/v1/audit-events?resource_id={review['id']}")
+    by_worker = [e for e in events["items"] if e["action"] == "apply_inbound_delivery"]
+    assert len(by_worker) == 2  # opened, then withdrawn
+    assert {e["actor_role"] for e in by_worker} == {"integration"}
+    assert "status" in by_worker[0]["changed_fields"]

@@ -128,6 +128,20 @@ async def test_esketamine_monitoring_under_the_minimum_is_flagged(
     assert "monitoring_under_minimum" not in ketamine["safety_flags"]
 
 
+async def test_monitoring_is_measured_from_the_dose_once_it_is_recorded(clinic: Clinic) -> None:
+    discharged = iso(START + 130 * MINUTE)
+    dose = await given_dose(clinic, medication="esketamine", discharged_at=discharged)
+    assert "monitoring_under_minimum" not in dose["safety_flags"]  # 130 min from the start
+    dosed = await write(clinic, dose, dosed_at=iso(START + 15 * MINUTE))
+    assert dosed["dosed_at"] == iso(START + 15 * MINUTE).replace("+00:00", "Z")
+    assert "monitoring_under_minimum" in dosed["safety_flags"]  # 115 min from the dose
+    late = await clinic.patch(
+        f"/api/v1/ketamine-sessions/{dose['id']}", json={"dosed_at": iso(START + 131 * MINUTE)}
+    )
+    assert late.status_code == 422  # after the discharge already on record
+    assert late.json()["errors"][0]["loc"] == ["body", "dosed_at"]
+
+
 async def test_the_rems_form_is_due_until_submitted(clinic: Clinic) -> None:
     dose = await given_dose(clinic, medication="esketamine")
     assert "rems_form_due" in dose["safety_flags"]
@@ -182,9 +196,16 @@ async def test_the_sql_filter_agrees_with_the_computed_flags(clinic: Clinic, fla
             {"medication": "esketamine", "rems_form_submitted_at": iso(T0)},
             {"vitals": [vital("pre_dose", at - MINUTE, systolic=145, diastolic=80)]},
             {"transport_confirmed": True},
+            # 130 minutes from the start, but 100 from the dose given half an hour in
+            {
+                "medication": "esketamine",
+                "dosed_at": iso(at + 30 * MINUTE),
+                "discharged_at": iso(at + 130 * MINUTE),
+                "rems_form_submitted_at": iso(T0),
+            },
         ]
 
-    for n in range(4):
+    for n in range(5):
         at = START - timedelta(days=n + 1)
         dose = await clinic.dose(client["id"], at, route="intranasal")
         await clinic.action("ketamine", dose["id"], "complete")
@@ -195,3 +216,49 @@ async def test_the_sql_filter_agrees_with_the_computed_flags(clinic: Clinic, fla
     listed = await clinic.ok("GET", f"/api/v1/ketamine-sessions?safety_flag={flag}&limit=200")
     assert {d["id"] for d in listed["items"]} == computed
     assert computed  # each flag is raised by at least one of these doses
+
+
+async def test_a_scheduler_changing_a_doses_route_learns_no_drug(clinic: Clinic) -> None:
+    client = await clinic.prepared_client()
+    dose = await clinic.dose(client["id"], T0 + timedelta(days=1), route="intranasal")
+    await write(clinic, dose, medication="esketamine")
+    _, scheduler = await clinic.staff("scheduler")
+    url = f"/api/v1/ketamine-sessions/{dose['id']}"
+    refused = await clinic.patch(url, json={"route": "iv"}, headers=scheduler)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "route"]
+    assert "ketamine" not in refused.text.lower()
+    told = await clinic.patch(url, json={"route": "iv"})
+    assert told.status_code == 422
+    assert "Esketamine is given intranasally" in told.json()["detail"]
+
+
+async def test_a_dose_with_a_timed_record_moves_only_within_its_day(clinic: Clinic) -> None:
+    """Vitals taken before a scheduled dose must still belong to it after a move."""
+    client = await clinic.prepared_client()
+    start = T0 + 30 * MINUTE
+    dose = await clinic.dose(client["id"], start, route="iv")
+    pre = vital("pre_dose", T0 - 5 * MINUTE, systolic=126, diastolic=80)
+    dose = await write(clinic, dose, vitals=[pre])
+    url = f"/api/v1/ketamine-sessions/{dose['id']}"
+    far = {
+        "starts_at": iso(start + timedelta(days=3)),
+        "ends_at": iso(start + timedelta(days=3, hours=2)),
+    }
+    refused = await clinic.patch(url, json=far)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "starts_at"]
+    unchanged = await clinic.ok("GET", url)
+    assert unchanged["starts_at"] == dose["starts_at"]
+    near = {"starts_at": iso(start + 30 * MINUTE), "ends_at": iso(start + timedelta(hours=2))}
+    moved = await clinic.ok("PATCH", url, json=near)
+    assert moved["starts_at"] != dose["starts_at"]
+
+
+@pytest.mark.parametrize(("minutes", "status"), [(119, 422), (120, 200), (180, 200)])
+async def test_a_clinic_may_monitor_longer_than_the_rems_minimum_never_shorter(
+    clinic: Clinic, minutes: int, status: int
+) -> None:
+    policy = {"clinical_policy": {"esketamine_min_monitoring_minutes": minutes}}
+    response = await clinic.patch("/api/v1/clinic", json=policy)
+    assert response.status_code == status, response.text

@@ -4,11 +4,14 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.config import get_settings
 from app.db import Base, create_engine
 from app.models import load_all_models
+
+MIGRATION_LOCK = 0x4B41504A  # "KAPJ": the advisory lock key all migrating processes share
 
 load_all_models()
 config = context.config
@@ -30,6 +33,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas that start together each run `migrate`: the second waits for the first
+            # here, then finds the database at head, instead of failing on a duplicate table.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

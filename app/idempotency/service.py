@@ -167,3 +167,10 @@ async def guard_idempotency(
 
 
 Idempotent = Depends(guard_idempotency)
+
+
+async def purge_expired(db: AsyncSession, now: datetime) -> int:
+    """Delete expired records: they replay nothing any more, and their sealed responses may
+    hold PHI that should not outlive its purpose."""
+    result = await db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,6 +16,7 @@ from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.config import Settings
 from app.db import begin_write
+from app.idempotency.service import purge_expired
 from app.inbound.processor import InboundProcessor
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.scanner import scan_windows
@@ -59,6 +60,15 @@ class Worker:
             await db.commit()
         return emitted
 
+    async def clean_up(self) -> int:
+        """Old delivery attempts and expired idempotency records; returns how many went."""
+        removed = await self.dispatcher.clean_up()
+        async with self.sessionmaker() as db:
+            await begin_write(db)
+            removed += await purge_expired(db, self.clock())
+            await db.commit()
+        return removed
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; errors (a database restart, say) are logged and retried."""
         next_scan = next_clean = 0.0
@@ -69,7 +79,7 @@ class Worker:
                     await self.scan()
                     next_scan = time.monotonic() + SCAN_EVERY_S
                 if time.monotonic() >= next_clean:
-                    await self.dispatcher.clean_up()
+                    await self.clean_up()
                     next_clean = time.monotonic() + CLEAN_EVERY_S
                 pause = 0.0 if sent else IDLE_POLL_S
             except Exception as error:  # keep the worker alive through outages

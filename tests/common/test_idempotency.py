@@ -1,5 +1,6 @@
 """Idempotency-Key: replay, reuse with another body, in progress, and release on failure."""
 
+import uuid
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -7,6 +8,7 @@ from sqlalchemy import select
 
 from app.db import begin_write
 from app.idempotency.models import IdempotencyRecord
+from app.webhooks.worker import Worker
 from tests.common.test_conventions import assert_problem
 from tests.factories import T0, Clinic
 
@@ -116,3 +118,18 @@ async def test_stored_responses_are_sealed_at_rest(clinic: Clinic, app: FastAPI)
     assert first["key"].encode() not in stored.response_body
     replay = await clinic.post("/api/v1/api-keys", json=body, headers={"Idempotency-Key": "seal-1"})
     assert replay.json()["key"] == first["key"]
+
+
+async def test_the_worker_deletes_expired_records(clinic: Clinic, app: FastAPI) -> None:
+    for key in ("old", "fresh"):
+        await clinic.post("/api/v1/clients", json=NEW_CLIENT, headers={"Idempotency-Key": key})
+        clinic.clock.advance(timedelta(hours=12))
+    clinic.clock.advance(timedelta(seconds=1))  # "old" is now 24 h + 1 s old
+    worker = Worker(app.state.sessionmaker, app.state.settings, app.state.secret_box, clinic.clock)
+    assert await worker.clean_up() >= 1  # other tests' expired keys go too
+    async with app.state.sessionmaker() as db:
+        mine = select(IdempotencyRecord.key).where(
+            IdempotencyRecord.clinic_id == uuid.UUID(clinic.id)
+        )
+        kept = (await db.execute(mine)).scalars().all()
+    assert list(kept) == ["fresh"]

@@ -260,7 +260,8 @@ async def test_redoc_renders_every_operation_offline(server: str, offline: Offli
     # Search runs in a blob: worker, which the page's CSP has to allow.
     await page.get_by_placeholder("Search...").fill("ketamine")
     results = page.locator("[data-role='search:results']")
-    await expect(results).to_contain_text("Get a ketamine session")
+    # The index is built in that worker: on a loaded machine it can take longer than 5 s.
+    await expect(results).to_contain_text("Get a ketamine session", timeout=30_000)
 
     await offline.settle()
     offline.assert_self_contained()

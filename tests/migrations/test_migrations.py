@@ -1,6 +1,9 @@
 """Alembic builds the whole schema, and downgrading to base removes it again."""
 
 import asyncio
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,3 +45,20 @@ async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
     assert await _tables(scratch_url) <= {"alembic_version"}
     await asyncio.to_thread(upgrade, scratch_url)
     assert await _tables(scratch_url) == expected | {"alembic_version"}
+
+
+async def test_replicas_migrating_at_once_both_succeed() -> None:
+    """Two `kap-journey migrate` started together on an empty PostgreSQL database: the second
+    waits for the first's advisory lock, then finds the schema at head."""
+    async with databases.scratch_postgres(migrated=False) as url:
+        command = [str(Path(sys.executable).parent / "kap-journey"), "migrate"]
+        env = {**os.environ, "KAP_DATABASE_URL": url, "KAP_SECRET_KEY": "test-secret-key"}
+        processes = [
+            await asyncio.create_subprocess_exec(*command, env=env, stdout=PIPE, stderr=PIPE)
+            for _ in range(2)
+        ]
+        results = [await process.communicate() for process in processes]
+        for process, (_, stderr) in zip(processes, results, strict=True):
+            assert process.returncode == 0, stderr.decode()[-2000:]
+        load_all_models()
+        assert await _tables(url) == set(Base.metadata.tables) | {"alembic_version"}

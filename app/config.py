@@ -22,6 +22,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     database_pool_size: int = Field(default=10, ge=1)
+    database_statement_cache: bool = Field(
+        default=True,
+        description="PostgreSQL: cache prepared statements per connection. Turn off behind "
+        "PgBouncer in transaction mode, where a connection's statements do not follow it.",
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="PostgreSQL: give up opening a connection after this long (503 meanwhile), "
+        "so a database host that drops packets cannot hold requests for a minute.",
+    )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = "INFO"
     secret_key: SecretStr | None = Field(

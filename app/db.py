@@ -190,9 +190,32 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_async_engine(
-        url, pool_size=settings.database_pool_size, max_overflow=10, pool_pre_ping=True
+    connect_args: dict[str, Any] = {"timeout": settings.database_connect_timeout_seconds}
+    if not settings.database_statement_cache:
+        # Both caches: SQLAlchemy's, and asyncpg's own (a number, which a URL cannot carry).
+        connect_args["prepared_statement_cache_size"] = 0
+        connect_args["statement_cache_size"] = 0
+    engine = create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    return engine
+
+
+def _connect_or_operational_error(
+    dialect: Dialect, _record: Any, cargs: Any, cparams: dict[str, Any]
+) -> Any:
+    """Connect as usual, but report a server that refuses or drops the socket as the driver's
+    OperationalError (as PEP 249 drivers do), not a bare OSError: SQLAlchemy wraps only driver
+    errors, and the error handlers answer those with 503 database_unavailable instead of 500."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:  # refused, reset, unreachable, timed out
+        raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {error!r}") from error
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -175,8 +175,16 @@ async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _undecodable_body(exc: StarletteHTTPException) -> bool:
+    """FastAPI's 400 for a JSON body that is not UTF-8 (malformed JSON it already makes a 422)."""
+    return exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError)
+
+
 async def _http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if _undecodable_body(exc):
+        error = ValidationFailed("The body is not valid UTF-8 JSON.", kind="json_invalid")
+        return problem(error.status, error.code, error.title, error.detail, **error.extra)
     phrase = HTTPStatus(exc.status_code).phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail if isinstance(exc.detail, str) else phrase
@@ -190,10 +198,23 @@ async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
     return problem(error.status, error.code, error.title, error.detail)
 
 
+# PostgreSQL going away mid-request: connection exceptions (class 08), shut down by an operator or
+# a crash, starting up or shutting down (57P01-57P03), out of connection slots (53300).
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _database_unavailable(exc: DBAPIError) -> bool:
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return (
+        isinstance(exc, OperationalError)
+        or exc.connection_invalidated
+        or sqlstate.startswith("08")
+        or sqlstate in UNAVAILABLE_SQLSTATES
+    )
+
+
 async def _database_error(_: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if isinstance(exc, DBAPIError) and _database_unavailable(exc):
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         error = DatabaseUnavailable()
         return problem(error.status, error.code, error.title, error.detail)

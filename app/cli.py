@@ -1,4 +1,5 @@
-"""The `kap-journey` command: serve | worker | migrate | bootstrap | create-api-key | demo."""
+"""The `kap-journey` command: serve | worker | migrate | bootstrap | create-api-key | demo |
+reseal-secrets."""
 
 import asyncio
 import json
@@ -12,12 +13,15 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import issue_key
 from app.clinics.bootstrap import bootstrap_clinic
 from app.clinics.schemas import BootstrapInput
 from app.clock import system_clock
+from app.common.crypto import secret_box_for
+from app.common.reseal import Resealed, reseal_all
 from app.config import get_settings
 from app.db import begin_write, create_engine, create_sessionmaker
 from app.migrate import upgrade
@@ -84,7 +88,6 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the outbox dispatcher and window scanner until SIGTERM (any number on PostgreSQL)."""
-    from app.common.crypto import secret_box_for
     from app.webhooks.worker import Worker
 
     settings = get_settings()
@@ -218,5 +221,40 @@ def demo(
     typer.echo(made.api_key)
 
 
+@cli.command("reseal-secrets")
+def reseal_secrets(
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Rows per transaction (one commit each).")
+    ] = 200,
+) -> None:
+    """Seal every stored secret again with KAP_SECRET_KEY, after a key rotation.
+
+    Resumable, and safe beside live traffic: values already under the current key are skipped.
+    """
+
+    def report(result: Resealed) -> None:
+        typer.echo(result.summary())
+        for key in result.unreadable:
+            typer.echo(f"unreadable: {result.column} id={key}", err=True)
+
+    results = asyncio.run(reseal_all(get_settings(), batch_size, report))
+    unreadable = sum(len(result.unreadable) for result in results)
+    if unreadable:
+        err.print(
+            f"[red]error:[/red] {unreadable} value(s) open with none of the keys in "
+            "KAP_SECRET_KEY and KAP_SECRET_KEY_PREVIOUS; they were left as they are",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        # Only the messages: a rejected value may be a secret (KAP_SECRET_KEY_PREVIOUS).
+        message = escape(_first_errors(exc))
+        err.print(f"[red]error:[/red] invalid settings: {message}", soft_wrap=True)
+        raise SystemExit(2) from None

@@ -1,5 +1,6 @@
 """Settings: one pydantic-settings class read from the environment with the KAP_ prefix."""
 
+import json
 from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -15,7 +16,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kap-journey.db"
 class Settings(BaseSettings):
     """Runtime configuration; every field can be set as KAP_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="KAP_", extra="ignore")
+    # hide_input_in_errors: a rejected value may be a key (KAP_SECRET_KEY_PREVIOUS).
+    model_config = SettingsConfigDict(env_prefix="KAP_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -41,6 +43,36 @@ class Settings(BaseSettings):
         description="Encrypts webhook signing secrets at rest. Required with PostgreSQL; with the "
         "embedded SQLite default a random key is kept in a file beside the database.",
     )
+    secret_key_previous: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Earlier values of KAP_SECRET_KEY, set only while rotating it: they still open "
+        "sealed values but never seal new ones. Comma-separated, or a JSON array of strings "
+        "when a key holds a comma.",
+    )
+
+    @field_validator("secret_key_previous", mode="before")
+    @classmethod
+    def _split_previous_keys(cls, value: object) -> object:
+        """Accept `a,b` or `["a","b"]` from the environment. The messages never quote the value
+        (it is secret), and `kap-journey` prints only the messages of a settings error."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return []
+        if not text.startswith("["):
+            keys = [key.strip() for key in text.split(",")]
+        else:
+            try:
+                keys = json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("KAP_SECRET_KEY_PREVIOUS starts with [ but is not JSON") from None
+            if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+                raise ValueError("KAP_SECRET_KEY_PREVIOUS must be a JSON array of strings")
+        if not all(keys):
+            raise ValueError("KAP_SECRET_KEY_PREVIOUS has an empty key (a stray comma?)")
+        return keys
+
     webhook_lease_seconds: int = Field(
         default=60,
         ge=1,

@@ -16,6 +16,9 @@ from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import IntegrationStatus, WindowStatus
 
+# Made once: aliasing copies every column of the table (see app/windows/sql.py).
+_ANCHOR = aliased(ClinicalSession)
+
 
 def _active_clients(
     stmt: Select[ClinicalSession], clinician_id: uuid.UUID | None
@@ -41,7 +44,9 @@ async def unbooked_doses(
     _, closes = window_sql.window_bounds_us(s, policy)
     status = window_sql.dose_integration_status(s, policy, to_epoch_us(now))
     stmt = clinic_scoped(s, clinic_id).where(
-        s.kind == SessionKind.ketamine, status == IntegrationStatus.unbooked.value
+        s.kind == SessionKind.ketamine,
+        window_sql.window_may_still_be_open(s, policy, now),
+        status == IntegrationStatus.unbooked.value,
     )
     stmt = _active_clients(stmt, clinician_id).order_by(closes, s.id).limit(limit)
     return (await db.execute(stmt)).scalars().all()
@@ -56,7 +61,7 @@ async def outside_window_sessions(
 ) -> Sequence[ClinicalSession]:
     """Scheduled integration sessions that fall before, after or without a window."""
     s = ClinicalSession
-    anchor = aliased(ClinicalSession)
+    anchor = _ANCHOR
     status = window_sql.integration_window_status(s, anchor, policy)
     stmt = (
         clinic_scoped(s, clinic_id)

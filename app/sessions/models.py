@@ -5,7 +5,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
@@ -39,6 +50,15 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
         Index("ix_sessions_clinic_kind_starts", "clinic_id", "kind", "starts_at"),
         Index("ix_sessions_clinic_clinician_starts", "clinic_id", "clinician_id", "starts_at"),
         Index("ix_sessions_ketamine_session_id", "ketamine_session_id"),
+        # The worklist and the window filters read only what is still open or upcoming: doses by
+        # their anchor time T(K) (windows still open), scheduled sessions by status.
+        Index(
+            "ix_sessions_clinic_kind_anchor",
+            "clinic_id",
+            "kind",
+            func.coalesce(literal_column("ended_at"), literal_column("ends_at")),
+        ),
+        Index("ix_sessions_clinic_kind_status_starts", "clinic_id", "kind", "status", "starts_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

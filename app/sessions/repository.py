@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,6 +18,22 @@ from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import IntegrationStatus, WindowStatus
+
+# Made once: aliasing copies every column of the table (see app/windows/sql.py).
+_ANCHOR = aliased(ClinicalSession)
+_ANCHOR_ROW = aliased(ClinicalSession)
+# On PostgreSQL the anchoring dose is found per row by a LATERAL primary-key lookup (LIMIT 1 keeps
+# the planner from flattening it): as a plain join on `id = anchor_id(...)` it chose to hash the
+# whole sessions table once a clinic had some 20k integration sessions (bench/scale). SQLite has
+# no LATERAL, and its nested-loop planner needs none.
+_LATERAL_ANCHOR = aliased(
+    ClinicalSession,
+    select(_ANCHOR_ROW)
+    .where(_ANCHOR_ROW.id == window_sql.anchor_id(ClinicalSession))
+    .limit(1)
+    .correlate(ClinicalSession)
+    .lateral(),
+)
 
 
 async def get(
@@ -97,7 +113,12 @@ class Policies:
 
 
 def _filtered(
-    clinic_id: uuid.UUID, kind: SessionKind, f: SessionFilters, policies: Policies, now: datetime
+    clinic_id: uuid.UUID,
+    kind: SessionKind,
+    f: SessionFilters,
+    policies: Policies,
+    now: datetime,
+    lateral: bool = False,
 ) -> Select[ClinicalSession]:
     policy = policies.window
     s = ClinicalSession
@@ -115,9 +136,15 @@ def _filtered(
     if f.integration_status is not None:
         status = window_sql.dose_integration_status(s, policy, to_epoch_us(now))
         stmt = stmt.where(status == f.integration_status.value)
+        if f.integration_status is IntegrationStatus.unbooked:
+            stmt = stmt.where(window_sql.window_may_still_be_open(s, policy, now))
     if f.window_status is not None:
-        anchor = aliased(ClinicalSession)
-        stmt = stmt.outerjoin(anchor, anchor.id == window_sql.anchor_id(s)).where(
+        if lateral:
+            anchor, stmt = _LATERAL_ANCHOR, stmt.outerjoin(_LATERAL_ANCHOR, true())
+        else:
+            anchor = _ANCHOR
+            stmt = stmt.outerjoin(anchor, anchor.id == window_sql.anchor_id(s))
+        stmt = stmt.where(
             window_sql.integration_window_status(s, anchor, policy) == f.window_status.value
         )
     if f.safety_flag is not None:
@@ -135,7 +162,8 @@ async def list_page(
     now: datetime,
 ) -> Sequence[ClinicalSession]:
     """One page of a kind's sessions by (starts_at, id); every filter runs in SQL."""
-    stmt = _filtered(clinic_id, kind, filters, policies, now)
+    lateral = db.get_bind().dialect.name == "postgresql"
+    stmt = _filtered(clinic_id, kind, filters, policies, now, lateral)
     stmt = keyset(stmt, [ClinicalSession.starts_at, ClinicalSession.id], page)
     return (await db.execute(stmt)).scalars().all()
 

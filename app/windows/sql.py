@@ -5,6 +5,7 @@ PostgreSQL and SQLite alike. Policy offsets are bound as parameters: every query
 clinic, whose policy the request has already loaded.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, case, exists, func, literal, or_, select
@@ -22,14 +23,41 @@ from app.windows.rules import IntegrationStatus, WindowStatus
 US_PER_S = 1_000_000
 Sessions = type[ClinicalSession] | AliasedClass[ClinicalSession]
 
+# Aliases of the sessions table, made once: aliasing copies every column of the table, which
+# cost more CPU than all the rest of a journey request when it was done per call (see
+# docs/performance.md). One alias per role, so no statement nests an alias inside itself.
+_LINKED = aliased(ClinicalSession)  # anchor_id: the linked dose
+_INFERRED = aliased(ClinicalSession)  # anchor_id: the latest dose before
+_BOOKED = aliased(ClinicalSession)  # dose_integration_status: an integration in the window
+_STAGE_ACTIVE = aliased(ClinicalSession)  # client_stage's EXISTS subqueries
+_STAGE_COMPLETED_DOSE = aliased(ClinicalSession)
+_STAGE_SCHEDULED_DOSE = aliased(ClinicalSession)
+_STAGE_LATEST = aliased(ClinicalSession)  # client_stage: the latest completed dose
+
 
 def _us(value: int) -> ColumnElement[int]:
     return literal(value, BigInteger())
 
 
+def anchor_time(dose: Sessions) -> ColumnElement[datetime]:
+    """T(K): ended_at when recorded, else ends_at. Indexed exactly as written, with clinic and
+    kind (ix_sessions_clinic_kind_anchor)."""
+    return func.coalesce(dose.ended_at, dose.ends_at)
+
+
 def anchor_time_us(dose: Sessions) -> ColumnElement[int]:
-    """T(K) in microseconds: ended_at when recorded, else ends_at."""
-    return epoch_us(func.coalesce(dose.ended_at, dose.ends_at))
+    """T(K) in microseconds."""
+    return epoch_us(anchor_time(dose))
+
+
+def window_may_still_be_open(
+    dose: Sessions, policy: WindowPolicy, now: datetime
+) -> ColumnElement[bool]:
+    """Implied by `now <= closes_at` (the longest window cannot close later), but on the indexed
+    anchor: it lets the database skip every dose whose window closed long ago instead of
+    evaluating the rule for the whole history. Adds no answer and removes none."""
+    longest = timedelta(seconds=max(policy.closes_after_s.values()))
+    return anchor_time(dose) >= now - longest
 
 
 def window_bounds_us(
@@ -49,7 +77,7 @@ def window_bounds_us(
 def anchor_id(integration: Sessions) -> ColumnElement[Any]:
     """The id of the dose anchoring an integration session: the linked one if it anchors,
     else the same client's latest anchoring dose starting no later than the session."""
-    linked = aliased(ClinicalSession)
+    linked = _LINKED
     linked_id = (
         select(linked.id)
         .where(
@@ -57,9 +85,10 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
             linked.kind == SessionKind.ketamine,
             linked.status.in_(ANCHORING_STATUSES),
         )
+        .correlate(integration)  # explicit, so it also holds inside a LATERAL subquery
         .scalar_subquery()
     )
-    dose = aliased(ClinicalSession)
+    dose = _INFERRED
     inferred_id = (
         select(dose.id)
         .where(
@@ -71,6 +100,7 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
         )
         .order_by(dose.starts_at.desc(), dose.id.desc())
         .limit(1)
+        .correlate(integration)
         .scalar_subquery()
     )
     return func.coalesce(linked_id, inferred_id)
@@ -95,7 +125,7 @@ def dose_integration_status(
 ) -> ColumnElement[str]:
     """K.integration.status for a ketamine session row."""
     opens, closes = window_bounds_us(dose, policy)
-    integration = aliased(ClinicalSession)
+    integration = _BOOKED
     starts = epoch_us(integration.starts_at)
     booked = exists().where(
         integration.clinic_id == dose.clinic_id,
@@ -118,9 +148,10 @@ def client_stage(client: type[Client], policy: WindowPolicy, now_us: int) -> Col
     """The derived journey stage of a client (see API.md, Clients)."""
 
     def session_where(
-        kind: SessionKind | None, statuses: tuple[SessionStatus, ...]
+        session: Sessions,
+        kind: SessionKind | None,
+        statuses: tuple[SessionStatus, ...],
     ) -> ColumnElement[bool]:
-        session = aliased(ClinicalSession)
         conditions = [
             session.clinic_id == client.clinic_id,
             session.client_id == client.id,
@@ -130,10 +161,14 @@ def client_stage(client: type[Client], policy: WindowPolicy, now_us: int) -> Col
             conditions.append(session.kind == kind)
         return exists().where(and_(*conditions))
 
-    active = session_where(None, ANCHORING_STATUSES)
-    completed_dose = session_where(SessionKind.ketamine, (SessionStatus.completed,))
-    scheduled_dose = session_where(SessionKind.ketamine, (SessionStatus.scheduled,))
-    latest = aliased(ClinicalSession)
+    active = session_where(_STAGE_ACTIVE, None, ANCHORING_STATUSES)
+    completed_dose = session_where(
+        _STAGE_COMPLETED_DOSE, SessionKind.ketamine, (SessionStatus.completed,)
+    )
+    scheduled_dose = session_where(
+        _STAGE_SCHEDULED_DOSE, SessionKind.ketamine, (SessionStatus.scheduled,)
+    )
+    latest = _STAGE_LATEST
     _, latest_closes = window_bounds_us(latest, policy)
     latest_closes_us = (
         select(latest_closes)

@@ -1,0 +1,106 @@
+"""At 1M sessions the journey, the worklist and the window filters read sessions through indexes.
+
+A scratch PostgreSQL database is filled with a million sessions by bench.scale.generate (twenty
+clinics, five years of realistic journeys, then VACUUM ANALYZE). The app runs in-process on it;
+each request's statements are captured from the app's own engine (bench.scale.capture), and every
+SELECT that reads `sessions` is EXPLAINed with the parameters it was sent with. No plan may scan
+the sessions table sequentially: that would be a read of every clinic's whole history.
+
+PostgreSQL only (the plans are PostgreSQL's); skipped without it locally, failed in CI.
+"""
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bench.scale.capture import Recorder, recording_app
+from bench.scale.generate import Generated, driver_url, generate
+from tests import databases
+
+SESSIONS = 1_000_000
+INTEGRATION_STATUSES = ("not_applicable", "booked_in_window", "unbooked", "missed")
+WINDOW_STATUSES = ("no_ketamine_session", "before_window", "in_window", "after_window")
+
+
+class Scale:
+    def __init__(self, url: str, made: Generated, recorder: Recorder) -> None:
+        self.url = url
+        self.made = made
+        self.recorder = recorder
+
+
+@pytest.fixture(scope="module")
+async def scale() -> AsyncIterator[Scale]:
+    async with databases.scratch_postgres() as url:
+        made = await generate(url, SESSIONS)
+        assert made.sessions == SESSIONS
+        async with recording_app(url) as recorder:
+            yield Scale(url, made, recorder)
+
+
+def seq_scans_of_sessions(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan tree (init plans and subplans included) that reads `sessions`
+    sequentially."""
+    if plan.get("Relation Name") == "sessions" and "Seq Scan" in plan["Node Type"]:
+        yield plan
+    for child in plan.get("Plans", ()):
+        yield from seq_scans_of_sessions(child)
+
+
+def test_the_plan_walk_finds_a_nested_sequential_scan() -> None:
+    plan: dict[str, Any] = {
+        "Node Type": "Limit",
+        "Plans": [
+            {"Node Type": "Index Scan", "Relation Name": "sessions"},
+            {
+                "Node Type": "Hash",
+                "Plans": [{"Node Type": "Seq Scan", "Relation Name": "sessions"}],
+            },
+        ],
+    }
+    assert len(list(seq_scans_of_sessions(plan))) == 1
+    assert not list(seq_scans_of_sessions(plan["Plans"][0]))
+
+
+async def _plans_of(scale: Scale, path: str, clinic_index: int = 0) -> list[tuple[str, Any]]:
+    """(statement, plan) of every SELECT on sessions the app sends for GET `path`."""
+    clinic = scale.made.clinics[clinic_index]
+    response, statements = await scale.recorder.get(path.format(c=clinic), clinic.api_key)
+    assert response.status_code == 200, response.text
+    reads = [s for s in statements if s.text.startswith("SELECT") and " sessions" in s.text]
+    assert reads, f"{path} read no sessions"
+    connection = await asyncpg.connect(driver_url(scale.url))
+    try:
+        plans = []
+        for statement in reads:
+            explained = await connection.fetchval(
+                f"EXPLAIN (FORMAT JSON) {statement.sql}", *statement.parameters
+            )
+            plans.append((statement.text, _json(explained)[0]["Plan"]))
+    finally:
+        await connection.close()
+    return plans
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+WORKLISTS = [
+    "/api/v1/clients/{c.client_ids[0]}/journey",
+    "/api/v1/worklists/integration",
+    "/api/v1/worklists/integration?clinician_id={c.clinician_ids[0]}",
+]
+FILTERS = [f"/api/v1/ketamine-sessions?integration_status={s}" for s in INTEGRATION_STATUSES] + [
+    f"/api/v1/integration-sessions?window_status={s}" for s in WINDOW_STATUSES
+]
+
+
+@pytest.mark.parametrize("path", WORKLISTS + FILTERS)
+async def test_no_sequential_scan_of_sessions(scale: Scale, path: str) -> None:
+    for text, plan in await _plans_of(scale, path):
+        scans = list(seq_scans_of_sessions(plan))
+        assert not scans, f"{path}: a sequential scan of sessions in the plan of\n{text}"

@@ -26,12 +26,17 @@ class ClientFilters:
     include_archived: bool = False
 
 
-def _stage(policy: WindowPolicy, now: datetime) -> ColumnElement[str]:
-    return window_sql.client_stage(Client, policy, to_epoch_us(now))
+def _stage(policy: WindowPolicy) -> ColumnElement[str]:
+    return window_sql.client_stage(Client, policy)
 
 
-def _with_stage(clinic_id: uuid.UUID, policy: WindowPolicy, now: datetime) -> Select[Client, str]:
-    return clinic_scoped(Client, clinic_id).add_columns(_stage(policy, now).label("stage"))
+def _with_stage(clinic_id: uuid.UUID, policy: WindowPolicy) -> Select[Client, str]:
+    return clinic_scoped(Client, clinic_id).add_columns(_stage(policy).label("stage"))
+
+
+def _at(now: datetime) -> dict[str, int]:
+    """The execution parameters of a statement with the stage in it."""
+    return {window_sql.STAGE_NOW_US: to_epoch_us(now)}
 
 
 async def get(
@@ -41,8 +46,8 @@ async def get(
     policy: WindowPolicy,
     now: datetime,
 ) -> tuple[Client, ClientStage] | None:
-    stmt = _with_stage(clinic_id, policy, now)
-    row = (await db.execute(stmt.where(Client.id == client_id))).first()
+    stmt = _with_stage(clinic_id, policy)
+    row = (await db.execute(stmt.where(Client.id == client_id), _at(now))).first()
     return None if row is None else (row[0], ClientStage(row[1]))
 
 
@@ -59,7 +64,7 @@ async def list_page(
     now: datetime,
 ) -> Sequence[tuple[Client, ClientStage]]:
     """Clients by name; the stage filter runs in SQL like the others."""
-    stmt = _with_stage(clinic_id, policy, now)
+    stmt = _with_stage(clinic_id, policy)
     if not filters.include_archived:
         stmt = stmt.where(Client.archived.is_(False))
     if filters.primary_clinician_id is not None:
@@ -80,9 +85,9 @@ async def list_page(
             )
         )
     if filters.stage is not None:
-        stmt = stmt.where(_stage(policy, now) == filters.stage.value)
+        stmt = stmt.where(_stage(policy) == filters.stage.value)
     stmt = keyset(stmt, [Client.last_name, Client.first_name, Client.id], page)
-    rows = (await db.execute(stmt)).all()
+    rows = (await db.execute(stmt, _at(now))).all()
     return [(row[0], ClientStage(row[1])) for row in rows]
 
 

@@ -5,10 +5,11 @@ PostgreSQL and SQLite alike. Policy offsets are bound as parameters: every query
 clinic, whose policy the request has already loaded.
 """
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, exists, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
@@ -144,8 +145,26 @@ def dose_integration_status(
     )
 
 
-def client_stage(client: type[Client], policy: WindowPolicy, now_us: int) -> ColumnElement[str]:
-    """The derived journey stage of a client (see API.md, Clients)."""
+STAGE_NOW_US = "stage_now_us"
+
+
+def client_stage(client: type[Client], policy: WindowPolicy) -> ColumnElement[str]:
+    """The derived journey stage of a client (see API.md, Clients). "Now" is the bound
+    parameter STAGE_NOW_US (epoch microseconds), given when the statement executes, so the
+    expression is built once per policy: building it cost more than running it."""
+    closes = tuple(sorted(policy.closes_after_s.items()))
+    return _client_stage(client, policy.opens_after_s, closes, policy.closing_soon_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _client_stage(
+    client: type[Client],
+    opens_after_s: int,
+    closes_after_s: tuple[tuple[Route, int], ...],
+    closing_soon_s: int,
+) -> ColumnElement[str]:
+    policy = WindowPolicy(opens_after_s, dict(closes_after_s), closing_soon_s)
+    now_us = bindparam(STAGE_NOW_US, type_=BigInteger())
 
     def session_where(
         session: Sessions,
@@ -185,6 +204,6 @@ def client_stage(client: type[Client], policy: WindowPolicy, now_us: int) -> Col
     return case(
         (~active, ClientStage.intake.value),
         (~completed_dose, ClientStage.preparation.value),
-        (or_(scheduled_dose, latest_closes_us >= _us(now_us)), ClientStage.active_treatment.value),
+        (or_(scheduled_dose, latest_closes_us >= now_us), ClientStage.active_treatment.value),
         else_=ClientStage.maintenance.value,
     )

@@ -9,12 +9,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.common.scope import clinical_fields_hidden
 
@@ -28,7 +31,8 @@ def _utc_z(value: datetime) -> str:
 UTCTimestamp = Annotated[
     datetime,
     PlainSerializer(_utc_z, return_type=str, when_used="json"),
-    Field(examples=["2026-03-02T15:00:00Z"]),
+    # The serializer returns a plain str; say which kind, as the input side does.
+    Field(examples=["2026-03-02T15:00:00Z"], json_schema_extra={"format": "date-time"}),
 ]
 """An output timestamp: always UTC, always with Z."""
 
@@ -124,6 +128,17 @@ class OutputModel(BaseModel):
             for name in self.clinical_fields:
                 data.pop(name, None)
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The wrap serializer above returns `Any`, which pydantic documents as `{}`: every
+        # response schema would accept anything. It only ever drops fields, so describe the
+        # fields themselves (the droppable ones have defaults, hence are optional).
+        if schema.get("serialization", {}).get("type") == "function-wrap":
+            schema = {key: value for key, value in schema.items() if key != "serialization"}
+        return handler(schema)
 
 
 class Page(BaseModel, Generic[T]):

@@ -109,7 +109,7 @@ async def create_ketamine_session(
     return await create(db, principal, SessionKind.ketamine, body, now, response)
 
 
-@ketamine.get("", response_model=Page[KetamineSessionRead])
+@ketamine.get("", response_model=Page[KetamineSessionRead], responses=responses_for(Forbidden))
 async def list_ketamine_sessions(
     principal: AnyStaff,
     db: DbSession,

@@ -60,13 +60,18 @@ def _mmhg(value: Any) -> Resource:
     return {"valueQuantity": _quantity(int(value), "mmHg", "mm[Hg]")}
 
 
-def _effective(value: Any) -> str | None:
+def _taken(value: Any) -> datetime | None:
     try:
         taken = datetime.fromisoformat(str(value))
     except ValueError:
         return None
     # Stored vitals carry an offset; a bare time is read as UTC, the storage convention.
-    return instant(taken if taken.tzinfo else taken.replace(tzinfo=UTC))
+    return taken if taken.tzinfo else taken.replace(tzinfo=UTC)
+
+
+def _effective(value: Any) -> str | None:
+    taken = _taken(value)
+    return None if taken is None else instant(taken)
 
 
 def _vital(
@@ -141,11 +146,9 @@ def vital_observations(session: ClinicalSession, *, with_encounter: bool) -> lis
 
 
 def _epoch_second(taken_at: Any) -> str:
-    try:
-        taken = datetime.fromisoformat(str(taken_at))
-    except ValueError:
-        return "unparsed"  # such an entry yields no observation (see _effective)
-    return str(int((taken if taken.tzinfo else taken.replace(tzinfo=UTC)).timestamp()))
+    taken = _taken(taken_at)
+    # An unreadable time yields no observation (see _effective), so its key is never shown.
+    return "unparsed" if taken is None else str(int(taken.timestamp()))
 
 
 def assessment_observation(assessment: Assessment, encounter_id: str | None) -> Resource | None:

@@ -123,14 +123,20 @@ async def file_event(
     return Filed(chain, absorbed)
 
 
+async def find_booking(
+    db: AsyncSession, integration: SchedulingIntegration, booking_id: str
+) -> ProviderBooking | None:
+    stmt = select(ProviderBooking).where(
+        ProviderBooking.integration_id == integration.id, ProviderBooking.booking_id == booking_id
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
 async def _booking(
     db: AsyncSession, integration: SchedulingIntegration, booking_id: str, now: datetime
 ) -> ProviderBooking:
     """The booking with this provider id, created in a chain of its own if it is new."""
-    stmt = select(ProviderBooking).where(
-        ProviderBooking.integration_id == integration.id, ProviderBooking.booking_id == booking_id
-    )
-    booking = (await db.execute(stmt)).scalar_one_or_none()
+    booking = await find_booking(db, integration, booking_id)
     if booking is not None:
         return booking
     chain = BookingChain(

@@ -19,7 +19,13 @@ from app.clinics.models import Clinic
 from app.common.crypto import SecretBox
 from app.db import insert_if_absent
 from app.errors import AppError, NotFound
-from app.inbound.chains import BookingDetails, chain_head, file_event, lock_integration
+from app.inbound.chains import (
+    BookingDetails,
+    chain_head,
+    file_event,
+    find_booking,
+    lock_integration,
+)
 from app.inbound.models import (
     BookingChain,
     InboundDelivery,
@@ -152,7 +158,7 @@ async def process(
     if isinstance(event, IgnoredEvent):  # stored as ignored on receipt; never pending
         return Processed(InboundStatus.ignored, f"{event.trigger} is not acted on", None)
     clinic = await db.get_one(Clinic, integration.clinic_id)
-    unseen = not await _known(db, integration, event.booking_id)
+    unseen = await find_booking(db, integration, event.booking_id) is None
     filed = await file_event(db, integration, event, now)
     reconciler = Reconciler(db, integration, clinic, now)
     await reconciler.retire_duplicates(filed.chain, filed.absorbed_sessions)
@@ -174,13 +180,6 @@ async def process(
         return Processed(InboundStatus.unmatched, f"{exc.reason}: {exc.detail}"[:300], None)
     await settle_review(db, filed.chain, applied, now, staff_id=None)
     return Processed(InboundStatus.applied, applied.summary, applied.session_id)
-
-
-async def _known(db: AsyncSession, integration: SchedulingIntegration, booking_id: str) -> bool:
-    stmt = select(ProviderBooking.id).where(
-        ProviderBooking.integration_id == integration.id, ProviderBooking.booking_id == booking_id
-    )
-    return (await db.execute(stmt.limit(1))).first() is not None
 
 
 def _cancels_alone(event: BookingEvent, chain: BookingChain) -> bool:

@@ -7,22 +7,18 @@ the requests it never answered, with their Idempotency-Key, settles each of them
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests import databases
 from tests.faults.support import (
     Admin,
     Api,
     Fleet,
     bootstrap_admin,
-    environment_for,
     fetch,
     subscribe,
 )
@@ -107,17 +103,9 @@ async def write_until_the_server_dies(
 
 
 @pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with databases.scratch_postgres() as url:
-        yield url
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, database_url: str) -> Iterator[Fleet]:
+def fleet_settings() -> dict[str, str]:
     # A cut-off request leaves its Idempotency-Key claimed; after 1 s a retry may take it over.
-    made = Fleet(tmp_path, environment_for(database_url, idempotency_lease_seconds="1"))
-    yield made
-    made.stop_all()
+    return {"idempotency_lease_seconds": "1"}
 
 
 async def kill_under_load(api: Api, admin: Admin, fleet: Fleet) -> Load:

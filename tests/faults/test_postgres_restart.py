@@ -12,7 +12,6 @@ every other test on the machine.
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -24,7 +23,6 @@ from tests.faults.support import (
     Api,
     Fleet,
     bootstrap_admin,
-    environment_for,
     eventually,
     fetch,
 )
@@ -131,13 +129,6 @@ async def database_url(cluster: PrivateCluster) -> str:
     finally:
         await connection.close()
     return cluster.url("kap")  # it goes with the cluster
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, database_url: str) -> Iterator[Fleet]:
-    made = Fleet(tmp_path, environment_for(database_url))
-    yield made
-    made.stop_all()
 
 
 async def outage(cluster: PrivateCluster, traffic: Traffic, fleet: Fleet, mode: str) -> None:

@@ -8,7 +8,7 @@ through two APIs at once as well.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import databases
 from tests.faults.support import (
     Admin,
     Api,
     Fleet,
     bootstrap_admin,
-    environment_for,
     eventually,
     fetch,
     subscribe,
@@ -33,19 +31,6 @@ WRITERS = 4  # each sends through one API and replays through the other
 ROUNDS = 12  # a client and a session per round: 2 x 4 x 12 = 96 events
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 TIMEOUT = httpx.Timeout(15.0)
-
-
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with databases.scratch_postgres() as url:
-        yield url
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, database_url: str) -> Iterator[Fleet]:
-    made = Fleet(tmp_path, environment_for(database_url))
-    yield made
-    made.stop_all()
 
 
 @pytest.fixture

@@ -81,8 +81,22 @@ def serve(
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
     app = create_app(settings, run_worker=not no_worker)
+    if settings.metrics_bind is not None:
+        from app.ops.metrics import serve_apart
+
+        serve_apart(settings.metrics_bind, app.state.metrics)
     # No access log: request lines carry query strings such as ?q=<client name>, i.e. PHI.
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # Proxy headers are believed only from KAP_TRUSTED_PROXIES (from no one when it is empty);
+    # uvicorn's own FORWARDED_ALLOW_IPS is refused by Settings, so it cannot widen this.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+    )
 
 
 @cli.command()

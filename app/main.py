@@ -44,6 +44,17 @@ window**: it opens when a dose ends and closes 72 h later for IV, IM and intrana
 
 Authenticate with `Authorization: Bearer <api key>` (press **Authorize**). Errors are
 RFC 9457 `application/problem+json` with a stable `code`.
+
+Requests are rate-limited per verified staff member, per client address when they are not
+verified, and failed authentications per client address on a stricter budget (past it, 429
+`rate_limited` before anything is looked up). Responses carry the IETF `RateLimit-Policy` and
+`RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) of the quota that counted the
+request: every response to a request without an `Authorization` header, every response once the
+bearer token has been checked (success, 401 and any later error), every response of the inbound
+webhook and calendar feed, and every 429, which also carries `Retry-After`. A request with an
+`Authorization` header that is answered before its token is checked (a body that is not JSON, an
+unknown path) is counted afterwards, as a failed authentication, and its response carries none.
+The operations document these headers on their 429 only.
 """
 
 TAGS = [
@@ -120,15 +131,37 @@ def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, A
     schemas.pop("ValidationError", None)
 
 
+# On every limited answer; a 429 always carries Retry-After.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": "The quota that counted this request (draft-ietf-httpapi-ratelimit-"
+        'headers), e.g. `"caller";q=600;w=60`: `caller` per verified staff member, `address` '
+        "per client address, `failed-auth` per address for failed authentications.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of that quota, e.g. `"caller";r=0;t=42`: `r` requests '
+        "now, `t` seconds until more frees up.",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Whole seconds until a request is admitted again.",
+        "required": True,
+        "schema": {"type": "integer"},
+    },
+}
+
+
 def _document_protections(schema: dict[str, Any]) -> None:
     """The body limit and the rate limit answer before any route runs: say so on every route."""
     problem = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
+    limited = {"description": "rate_limited", "headers": RATE_LIMIT_HEADERS, "content": problem}
     for path, path_item in schema.get("paths", {}).items():
         if not path.startswith("/api/"):
             continue
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            responses.setdefault("429", {"description": "rate_limited", "content": problem})
+            responses.setdefault("429", limited)
             if method in {"post", "patch", "put"}:
                 responses.setdefault(
                     "413", {"description": "payload_too_large", "content": problem}

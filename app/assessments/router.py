@@ -14,7 +14,7 @@ from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, responses_for
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
@@ -29,8 +29,8 @@ router = APIRouter(
     "",
     status_code=201,
     response_model=AssessmentRead,
-    dependencies=[Idempotent],
-    responses=responses_for(ValidationFailed),
+    dependencies=[idempotent(Clinical)],
+    responses=replay_responses(responses_for(ValidationFailed)),
 )
 async def create_assessment(
     client_id: uuid.UUID,

@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     denied = "denied"
     not_found = "not_found"
     unauthenticated = "unauthenticated"
+    refused = "refused"  # a write to a PHI resource answered 4xx (409, 412, 422, ...)
 
 
 class AuditEvent(Base):
@@ -36,6 +37,8 @@ class AuditEvent(Base):
     resource_type: Mapped[str] = mapped_column(String(40))
     resource_id: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(128))
+    # The caller's own X-Request-ID, kept beside the server's id, never instead of it.
+    client_request_id: Mapped[str | None] = mapped_column(String(128))
     ip: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int]

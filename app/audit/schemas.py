@@ -4,6 +4,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import Field
+
 from app.audit.models import Outcome
 from app.common.schemas import OutputModel, UTCTimestamp
 
@@ -18,7 +20,14 @@ class AuditEventRead(OutputModel):
     action: str
     resource_type: str
     resource_id: str | None
-    request_id: str
+    request_id: str = Field(
+        description="The service's id of the request: the `X-Request-ID` of its response and the "
+        "`request_id` of its log line."
+    )
+    client_request_id: str | None = Field(
+        description="The `X-Request-ID` the caller sent, if it sent a valid one (1 to 128 of "
+        "`A-Za-z0-9._:-`); kept beside `request_id`, never in its place."
+    )
     ip: str | None
     outcome: Outcome
     status_code: int

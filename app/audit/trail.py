@@ -48,6 +48,7 @@ class AuditTrail:
     resource_type: str
     request_id: str
     ip: str | None
+    client_request_id: str | None = None
     touches: dict[tuple[str, str | None], Touch] = field(default_factory=dict)
 
     def read(self, resource_type: str, resource_id: uuid.UUID | str) -> None:
@@ -87,6 +88,7 @@ class AuditTrail:
                 "resource_type": touch.resource_type,
                 "resource_id": touch.resource_id,
                 "request_id": self.request_id,
+                "client_request_id": self.client_request_id,
                 "ip": self.ip,
                 "outcome": outcome.value,
                 "status_code": status_code,

@@ -19,6 +19,7 @@ from app.clinics.models import Clinic
 from app.clock import Now
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
+from app.security.rate_limit import rate_limits_of, verifies_callers
 from app.sessions.dosing import DosingPolicy
 from app.staff.models import Role, Staff
 from app.unit_of_work import on_success
@@ -62,27 +63,51 @@ class Principal:
         return DosingPolicy.from_clinic(self.clinic)
 
 
+@verifies_callers
 async def authenticate(
     request: Request,
     db: DbSession,
     now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401."""
+    """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401.
+
+    Rate limits count here, after verification: a verified request against its staff member's
+    quota (429 when spent), a failed one against its client address's failed-authentication
+    budget (app/security/rate_limit.py), so no unverified token can spend a real caller's quota.
+    A failure past that budget answers 429 instead of 401, and so leaves no audit row: this
+    count, not the middleware's earlier look at it, bounds the 401s of a parallel burst.
+    """
+    limits = rate_limits_of(request.app)
+    try:
+        principal = await _principal(request, db, now, credentials)
+    except Unauthorized:
+        if limits is not None:
+            await limits.failed_authentication(request.scope)  # RateLimited past the budget
+        raise
+    if limits is not None:
+        await limits.admit_caller(request.scope, principal.staff_id)
+    request.state.principal = principal
+    return principal
+
+
+async def _principal(
+    request: Request,
+    db: AsyncSession,
+    now: datetime,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     token = credentials.credentials
     parts = split_key(token)
     if parts is not None:
-        principal = await _api_key_principal(request, db, now, parts)
-    else:
-        verifier = oidc_verifier(request.app.state)
-        if verifier is None:
-            raise Unauthorized("The API key is malformed.")
-        staff, clinic = await verifier.authenticate(db, token, now)
-        principal = Principal(staff.id, clinic.id, staff.role, None, clinic)
-    request.state.principal = principal
-    return principal
+        return await _api_key_principal(request, db, now, parts)
+    verifier = oidc_verifier(request.app.state)
+    if verifier is None:
+        raise Unauthorized("The API key is malformed.")
+    staff, clinic = await verifier.authenticate(db, token, now)
+    return Principal(staff.id, clinic.id, staff.role, None, clinic)
 
 
 async def _api_key_principal(

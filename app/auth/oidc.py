@@ -1,19 +1,20 @@
 """OIDC bearer tokens: verify an identity provider's JWT and map it to a staff member.
 
 The second way to authenticate, beside API keys, for clinics with single sign-on. A token is
-accepted when it is signed (RS256 or ES256 only) by a key the provider publishes at its JWKS URL,
-names our issuer and audience, and is inside its `exp`/`nbf` (checked against the app's clock,
-with a small leeway). Its staff claim (by default `email`) is then matched, case-insensitively,
-to `Staff.email`; the clinic claim (by default `kap_clinic_id`) picks the clinic, and is needed
-when that email is staff of more than one. The role always comes from the staff record: a token
-can say who someone is, never what they may do.
+accepted when it is signed (RS256 or ES256 only) by a key the provider publishes at its JWKS URL
+(app/auth/jwks.py), names our issuer and audience, is inside its `exp`/`nbf` (checked against the
+app's clock, with a small leeway) and, by default, says `email_verified: true`.
 
-The provider's keys are fetched on first use, cached, and fetched again (at most once per
-`JWKS_REFRESH_INTERVAL`) when a token names a key we do not hold: that is how key rotation shows.
+Which staff member it is, is decided in two steps, so that no clinic's rows can change another
+clinic's logins. First the clinic, from something no tenant controls: KAP_OIDC_CLINIC_ID (set by
+the operator), else the token's clinic claim (set by the provider), else the deployment's only
+clinic (clinics are created by the operator's `kap-journey bootstrap`, never through the API).
+Then an ACTIVE staff member of that clinic whose email equals the token's staff claim in the one
+normal form of app/staff/emails.py, which refuses lookalikes. Rows of other clinics are never
+read. The role always comes from the staff record: a token can say who someone is, never what
+they may do.
 """
 
-import asyncio
-import json
 import logging
 import math
 import uuid
@@ -21,40 +22,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import jwt
-from jwt import PyJWK
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from app.auth.jwks import ALGORITHMS, JwksCache
 from app.clinics.models import Clinic
 from app.config import Settings
 from app.db import in_clinic
-from app.errors import AppError, Unauthorized
+from app.errors import Unauthorized
+from app.staff.emails import canonical_email
 from app.staff.models import Staff
 
-ALGORITHMS = ("RS256", "ES256")
-JWKS_TIMEOUT_SECONDS = 5.0
-JWKS_REFRESH_INTERVAL = timedelta(minutes=1)
-MAX_JWKS_BYTES = 512 * 1024
 MAX_TOKEN_CHARS = 16 * 1024
 
 log = logging.getLogger(__name__)
-
-
-class IdentityProviderUnavailable(AppError):
-    """The provider's signing keys could not be fetched, so no token can be checked."""
-
-    status, code, title = (
-        503,
-        "identity_provider_unavailable",
-        "The identity provider's signing keys are unavailable",
-    )
-
-
-class JwksError(Exception):
-    """The JWKS endpoint answered with something that is not a usable key set."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +47,8 @@ class OidcConfig:
     jwks_url: str
     staff_claim: str = "email"
     clinic_claim: str = "kap_clinic_id"
+    clinic_id: uuid.UUID | None = None
+    require_email_verified: bool = True
     leeway: timedelta = timedelta(seconds=30)
 
     @classmethod
@@ -87,125 +72,18 @@ class OidcConfig:
             jwks_url=url,
             staff_claim=settings.oidc_staff_claim,
             clinic_claim=settings.oidc_clinic_claim,
+            clinic_id=settings.oidc_clinic_id,
+            require_email_verified=settings.oidc_require_email_verified,
             leeway=timedelta(seconds=settings.oidc_leeway_seconds),
         )
-
-
-def parse_jwks(body: bytes) -> list[PyJWK]:
-    """The RS256/ES256 signing keys of a JWKS document; other keys (HMAC, encryption, other
-    algorithms or curves, malformed ones) are skipped. No usable key at all is an error."""
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise JwksError("the JWKS is not JSON") from error
-    entries = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        raise JwksError("the JWKS has no `keys` list")
-    keys: list[PyJWK] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        try:
-            key = PyJWK(entry)
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-            continue
-        if key.algorithm_name in ALGORITHMS:
-            keys.append(key)
-    if not keys:
-        raise JwksError("the JWKS holds no RS256 or ES256 signing key")
-    return keys
-
-
-class JwksCache:
-    """The provider's signing keys, refetched at most once per `refresh_interval`.
-
-    Times are the app's clock (passed in), so tests move them by hand. Failed fetches count
-    against the interval too, so an unreachable provider is not hammered; on failure the keys
-    already held are kept.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        timeout: float = JWKS_TIMEOUT_SECONDS,
-        refresh_interval: timedelta = JWKS_REFRESH_INTERVAL,
-    ) -> None:
-        self.url = url
-        self.timeout = timeout
-        self.refresh_interval = refresh_interval
-        self.fetches = 0
-        self._keys: list[PyJWK] = []
-        self._attempted_at: datetime | None = None
-        self._failed = False
-        self._lock = asyncio.Lock()
-
-    async def find(self, kid: str | None, algorithm: str, now: datetime) -> PyJWK | None:
-        """The key for a token header's `kid` and `alg`, fetching the key set when we lack it.
-
-        Raises IdentityProviderUnavailable when the key is missing and the last fetch failed.
-        """
-        key = self._match(kid, algorithm)
-        if key is not None:
-            return key
-        async with self._lock:
-            # Another request may have refreshed the keys while this one waited.
-            key = self._match(kid, algorithm)
-            if key is None and self._may_fetch(now):
-                await self._refresh(now)
-                key = self._match(kid, algorithm)
-        if key is None and self._failed:
-            raise IdentityProviderUnavailable(
-                "The identity provider's signing keys could not be fetched; try again shortly.",
-                headers={"Retry-After": str(int(self.refresh_interval.total_seconds()))},
-            )
-        return key
-
-    def _match(self, kid: str | None, algorithm: str) -> PyJWK | None:
-        candidates = [key for key in self._keys if key.algorithm_name == algorithm]
-        if kid is not None:
-            return next((key for key in candidates if key.key_id == kid), None)
-        # Without a kid a token is only unambiguous when one key could have signed it.
-        return candidates[0] if len(candidates) == 1 else None
-
-    def _may_fetch(self, now: datetime) -> bool:
-        last = self._attempted_at
-        # A clock that moved backwards must not freeze the cache.
-        return last is None or now < last or now - last >= self.refresh_interval
-
-    async def _refresh(self, now: datetime) -> None:
-        self._attempted_at = now
-        self.fetches += 1
-        try:
-            async with asyncio.timeout(self.timeout):
-                self._keys = parse_jwks(await self._download())
-        except (httpx.HTTPError, httpx.InvalidURL, JwksError, TimeoutError) as error:
-            self._failed = True
-            log.warning("could not fetch the OIDC JWKS from %s: %r", self.url, error)
-            return
-        self._failed = False
-
-    async def _download(self) -> bytes:
-        async with (
-            httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client,
-            client.stream("GET", self.url, headers={"Accept": "application/json"}) as response,
-        ):
-            if response.status_code != 200:
-                raise JwksError(f"the JWKS endpoint answered HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise JwksError("the JWKS is too large")
-            return bytes(body)
 
 
 @dataclass(frozen=True)
 class Identity:
     """Who a verified token says the caller is."""
 
-    email: str
-    clinic_id: uuid.UUID | None
+    email: str  # in the normal form of app/staff/emails.py
+    clinic_id: uuid.UUID | None  # the clinic the token's clinic claim names, if any
 
 
 class OidcVerifier:
@@ -272,45 +150,77 @@ class OidcVerifier:
 
     def identity(self, claims: dict[str, Any]) -> Identity:
         """The email and optional clinic a verified token's claims name."""
-        staff_claim, clinic_claim = self.config.staff_claim, self.config.clinic_claim
+        staff_claim = self.config.staff_claim
+        verified = claims.get(
+            "email_verified", None if self.config.require_email_verified else True
+        )
+        if verified is not True:
+            # Missing counts as unverified unless the operator says the provider never sends it:
+            # an address nobody proved is a name anyone could register at the provider.
+            raise Unauthorized(
+                "The token's email address is not verified: `email_verified` must be true."
+            )
         value = claims.get(staff_claim)
         if not isinstance(value, str) or not value.strip():
             raise Unauthorized(f"The token has no `{staff_claim}` claim.")
-        if staff_claim == "email" and claims.get("email_verified") is False:
-            raise Unauthorized("The token's email address is not verified.")
-        clinic = claims.get(clinic_claim)
-        clinic_id: uuid.UUID | None = None
-        if clinic is not None:
+        try:
+            email = canonical_email(value)
+        except ValueError as error:
+            raise Unauthorized(f"The token's `{staff_claim}` claim is refused: {error}.") from None
+        return Identity(email, self._claimed_clinic(claims))
+
+    def _claimed_clinic(self, claims: dict[str, Any]) -> uuid.UUID | None:
+        name = self.config.clinic_claim
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, str):
             try:
-                clinic_id = uuid.UUID(clinic) if isinstance(clinic, str) else None
+                return uuid.UUID(value)
             except ValueError:
-                clinic_id = None
-            if clinic_id is None:
-                raise Unauthorized(f"The token's `{clinic_claim}` claim is not a clinic id.")
-        return Identity(value.strip().lower(), clinic_id)
+                pass
+        raise Unauthorized(f"The token's `{name}` claim is not a clinic id.")
 
     async def staff_for(self, db: AsyncSession, identity: Identity) -> tuple[Staff, Clinic]:
-        """The one active staff member matching the identity; none, several or inactive is 401."""
-        stmt = (
-            select(Staff, Clinic)
-            .join(Clinic, Clinic.id == Staff.clinic_id)
-            .where(Staff.email == identity.email)  # stored lower-case
-            .limit(2)
-        )
-        if identity.clinic_id is not None:
-            stmt = stmt.where(in_clinic(Staff, identity.clinic_id))
-        rows = (await db.execute(stmt)).all()
-        if not rows:
-            raise Unauthorized("The token does not name a staff member.")
-        if len(rows) > 1:
-            raise Unauthorized(
-                "The token's email belongs to staff of more than one clinic; the token must "
-                f"name the clinic in its `{self.config.clinic_claim}` claim."
+        """The active staff member of the token's clinic with the token's email; else a 401.
+
+        Only the resolved clinic's rows are read, so what other clinics hold (the same email,
+        active or not) can neither block this login nor show in its answer.
+        """
+        clinic_id = await self._clinic_for(db, identity.clinic_id)
+        row = (
+            await db.execute(
+                select(Staff, Clinic)
+                .join(Clinic, Clinic.id == Staff.clinic_id)
+                .where(in_clinic(Staff, clinic_id))
+                .where(Staff.email == identity.email, Staff.active.is_(True))
             )
-        staff, clinic = rows[0]
-        if not staff.active:
-            raise Unauthorized("The staff member is inactive.")
-        return staff, clinic
+        ).first()  # (clinic_id, email) is unique
+        if row is None:
+            raise Unauthorized("The token does not name an active staff member of its clinic.")
+        return row.Staff, row.Clinic
+
+    async def _clinic_for(self, db: AsyncSession, claimed: uuid.UUID | None) -> uuid.UUID:
+        """The clinic a token signs in to, from the operator's setting, the provider's claim,
+        or the deployment's only clinic; never from what a tenant can write."""
+        fixed, name = self.config.clinic_id, self.config.clinic_claim
+        if fixed is not None:
+            if claimed is not None and claimed != fixed:
+                raise Unauthorized(
+                    f"The token's `{name}` claim names a clinic this identity provider does "
+                    "not sign in to."
+                )
+            return fixed
+        if claimed is not None:
+            return claimed
+        # Counting clinics reads ids only; only the operator's CLI creates clinics.
+        clinics = (await db.execute(select(Clinic.id).limit(2))).scalars().all()
+        if len(clinics) != 1:
+            raise Unauthorized(
+                f"The token must name its clinic in its `{name}` claim: this service has "
+                "more than one clinic."
+            )
+        return clinics[0]
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:

@@ -19,7 +19,7 @@ from app.errors import (
     invalid_reference,
     responses_for,
 )
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.staff import repository as staff_repository
 from app.unit_of_work import UnitOfWorkRoute
 
@@ -35,8 +35,8 @@ router = APIRouter(
     "",
     status_code=201,
     response_model=ApiKeyCreated,
-    dependencies=[Idempotent],
-    responses=responses_for(ValidationFailed),
+    dependencies=[idempotent(Admin, holds_secret=True)],
+    responses=replay_responses(responses_for(ValidationFailed), holds_secret=True),
 )
 async def create_api_key(
     body: ApiKeyCreate, principal: Admin, db: DbSession, now: Now, response: Response

@@ -16,7 +16,12 @@ from app.auth.deps import AuthSubject, Principal
 from app.auth.keys import secret_matches
 from app.calendar import repository
 from app.calendar.models import CalendarFeedToken
-from app.calendar.service import FeedNotFound, record_token_use, token_use_is_stale
+from app.calendar.service import (
+    FeedNotFound,
+    record_token_use,
+    staff_for_token_change,
+    token_use_is_stale,
+)
 from app.calendar.tokens import MAX_TOKEN_LENGTH, split_feed_token
 from app.clock import Now
 from app.db import DbSession
@@ -75,3 +80,12 @@ async def authenticate_feed(
 
 
 FeedAccess = Annotated[FeedReader, Depends(authenticate_feed)]
+
+
+async def may_change_token(request: Request, db: AsyncSession, principal: Principal) -> None:
+    """An idempotent replay of a token issue meets the issue's own check (admin, or self)."""
+    try:
+        staff_id = uuid.UUID(str(request.path_params.get("staff_id")))
+    except ValueError:
+        return  # the route answers a malformed id itself (422)
+    await staff_for_token_change(db, principal, staff_id)

@@ -3,6 +3,12 @@
 Minimum necessary: an event names the session kind and the client's initials, never a full
 name, notes, doses or contact details. Times are UTC instants; calendar apps show them in the
 viewer's zone.
+
+Every text value goes through `_text`: a `vText`, which the library escapes on output. Plain
+strings are not enough, since icalendar types properties it does not know (`NAME`,
+`X-WR-CALNAME`) as vUnknown and writes them raw, where a bare CR in a staff name injected lines.
+Control characters are refused at input, but rows written before that rule may hold them, and
+RFC 5545 text allows none but the tab: they become spaces here.
 """
 
 import uuid
@@ -10,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event, vDuration
+from icalendar import Calendar, Event, vDuration, vText
 
+from app.common.schemas import ONE_LINE
 from app.sessions.enums import Location, SessionKind, SessionStatus
 from app.windows.rules import IntegrationStatus
 
@@ -64,14 +71,19 @@ class WindowEntry:
     status: IntegrationStatus
 
 
+def _text(value: str) -> vText:
+    """One line of iCalendar TEXT, escaped by the library; control characters become spaces."""
+    return vText(ONE_LINE.scrub(value).strip())
+
+
 def initials(first_name: str, last_name: str) -> str:
     """`Maya Okafor` → `M.O.`; only the first letter of each name ever leaves the service."""
-    names = (name.strip() for name in (first_name, last_name))
+    names = (ONE_LINE.scrub(name).strip() for name in (first_name, last_name))
     return "".join(f"{name[0].upper()}." for name in names if name)
 
 
-def _summary(label: str, entry: SessionEntry) -> str:
-    return f"{label}{SEPARATOR}{entry.initials}" if entry.initials else label
+def _summary(label: str, entry: SessionEntry) -> vText:
+    return _text(f"{label}{SEPARATOR}{entry.initials}" if entry.initials else label)
 
 
 def _session_event(entry: SessionEntry, stamp: datetime) -> Event:
@@ -81,8 +93,8 @@ def _session_event(entry: SessionEntry, stamp: datetime) -> Event:
     event.add("dtstart", entry.starts_at)
     event.add("dtend", entry.ends_at)
     event.add("summary", _summary(KIND_LABELS[entry.kind], entry))
-    event.add("location", LOCATION_LABELS[entry.location])
-    event.add("description", STATUS_TEXT[entry.status])
+    event.add("location", _text(LOCATION_LABELS[entry.location]))
+    event.add("description", _text(STATUS_TEXT[entry.status]))
     event.add("last-modified", entry.updated_at)
     event.add("sequence", entry.version)
     # Cancelled stays in the feed so that calendar apps which keep vanished events remove it.
@@ -99,7 +111,7 @@ def _window_event(window: WindowEntry, stamp: datetime) -> Event:
     event.add("dtstart", window.opens_at)
     event.add("dtend", window.closes_at)
     event.add("summary", _summary("Integration window", window.dose))
-    event.add("description", WINDOW_TEXT[window.status])
+    event.add("description", _text(WINDOW_TEXT[window.status]))
     event.add("sequence", window.dose.version)
     event.add("status", "CONFIRMED")
     event.add("transp", "TRANSPARENT")  # a window is a span to book into, not busy time
@@ -119,8 +131,8 @@ def build_feed(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", calendar_name)
-    calendar.add("x-wr-calname", calendar_name)
+    calendar.add("name", _text(calendar_name))
+    calendar.add("x-wr-calname", _text(calendar_name))
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
     for entry in sessions:

@@ -7,12 +7,12 @@ from fastapi import APIRouter, Response
 
 from app.auth.deps import AnyStaff
 from app.calendar import service
-from app.calendar.deps import FeedAccess
+from app.calendar.deps import FeedAccess, may_change_token
 from app.calendar.schemas import CalendarTokenIssued
 from app.clock import Now
 from app.db import DbSession
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized, responses_for
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 ICALENDAR = "text/calendar"
@@ -28,8 +28,10 @@ class CalendarResponse(Response):
     "/{staff_id}/calendar-token",
     status_code=201,
     response_model=CalendarTokenIssued,
-    dependencies=[Idempotent],
-    responses=responses_for(Unauthorized, Forbidden, NotFound, Conflict),
+    dependencies=[idempotent(AnyStaff, holds_secret=True, authorize=may_change_token)],
+    responses=replay_responses(
+        responses_for(Unauthorized, Forbidden, NotFound, Conflict), holds_secret=True
+    ),
 )
 async def issue_calendar_token(
     staff_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response

@@ -28,7 +28,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(
@@ -61,8 +61,8 @@ def _columns(client: Client) -> dict[str, object]:
     "",
     status_code=201,
     response_model=ClientRead,
-    dependencies=[Idempotent],
-    responses=responses_for(Forbidden, ValidationFailed),
+    dependencies=[idempotent(Clinical)],
+    responses=replay_responses(responses_for(Forbidden, ValidationFailed)),
 )
 async def create_client(
     body: ClientCreate, principal: Clinical, db: DbSession, now: Now, response: Response

@@ -7,7 +7,14 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from app.clients.models import ClientStage, PresentingConcern
-from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
+from app.common.schemas import (
+    ONE_LINE,
+    InputModel,
+    OutputModel,
+    PatchModel,
+    ShortText,
+    UTCTimestamp,
+)
 
 CLINICAL = "Clinical: absent from responses to the scheduler role."
 CLIENT_CLINICAL_FIELDS = frozenset({"date_of_birth", "presenting_concerns"})
@@ -85,4 +92,6 @@ class ClientRead(OutputModel):
     updated_at: UTCTimestamp
 
 
-Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Query = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), ONE_LINE
+]

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.service import issue_key
 from app.clinics.models import Clinic
 from app.clinics.schemas import TimeZoneName
+from app.staff.emails import canonical_email
 from app.staff.models import Role, Staff
 
 
@@ -31,7 +32,8 @@ async def bootstrap_clinic(
     clinic = Clinic(name=name, timezone=timezone)
     db.add(clinic)
     await db.flush()
-    admin = Staff(clinic_id=clinic.id, email=admin_email.lower(), name=admin_name, role=Role.admin)
+    email = canonical_email(admin_email)  # the form staff emails are stored in
+    admin = Staff(clinic_id=clinic.id, email=email, name=admin_name, role=Role.admin)
     db.add(admin)
     await db.flush()
     _, plaintext = await issue_key(db, admin, "bootstrap", now)

@@ -5,10 +5,11 @@ from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from app.common.schemas import InputModel, PatchModel, ShortText
+from app.common.schemas import ONE_LINE, InputModel, PatchModel, ShortText
 from app.sessions.enums import Route
+from app.staff.emails import StaffEmail
 
 MAX_HOURS = 24 * 365
 
@@ -42,6 +43,7 @@ TimeZoneName = Annotated[
     str,
     Field(min_length=1, max_length=64, examples=["America/New_York"]),
     AfterValidator(_known_timezone),
+    ONE_LINE,
 ]
 
 
@@ -173,5 +175,5 @@ class BootstrapInput(InputModel):
 
     clinic_name: ShortText
     timezone: TimeZoneName
-    admin_email: EmailStr
+    admin_email: StaffEmail
     admin_name: ShortText

@@ -1,5 +1,7 @@
 """Schema building blocks shared by every domain: strict inputs, UTC outputs, pages."""
 
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -9,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
     SerializerFunctionWrapHandler,
@@ -17,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from app.common.scope import clinical_fields_hidden
 
@@ -56,8 +59,65 @@ InputTimestamp = Annotated[
     ),
 ]
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=20_000)]
+
+@dataclass(frozen=True)
+class RefusedCharacters:
+    """`Annotated` metadata: a text field refuses these characters anywhere in what was sent
+    (422, type `control_characters`), before any trimming; the OpenAPI schema shows the rule as
+    a `pattern`."""
+
+    characters: str  # the inside of a regex character class
+    allowed: str  # what the message says the field may hold
+    _found: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _runs: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_found", re.compile(f"[{self.characters}]"))
+        object.__setattr__(self, "_runs", re.compile(f"[{self.characters}]+"))
+
+    def scrub(self, value: str) -> str:
+        """`value` with each run of these characters replaced by one space, for text that was
+        stored before the rule (or comes from a system we must not refuse) and is written out."""
+        return self._runs.sub(" ", value)
+
+    def _check(self, value: Any) -> Any:
+        if isinstance(value, str) and self._found.search(value):
+            raise PydanticCustomError(
+                "control_characters",
+                "must not contain control characters; {allowed}",
+                {"allowed": self.allowed},
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", f"^[^{self.characters}]*$")
+        return json_schema
+
+
+# A short field (a name, title, reason, id) is one line: C0 and C1 controls (tab, CR and LF
+# included), DEL and the Unicode line and paragraph separators are refused. They have no place
+# in a name, and they break every line-based format the value is copied into: a bare CR in a
+# staff name once injected lines into the iCalendar feed.
+ONE_LINE = RefusedCharacters(
+    r"\x00-\x1f\x7f-\x9f\u2028\u2029", "this field is a single line (no tabs or line breaks)"
+)
+# Free text (notes) keeps its tabs and line breaks (CR, LF); the other controls are refused.
+FREE_TEXT = RefusedCharacters(
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f", "tabs and line breaks are fine"
+)
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), ONE_LINE
+]
+LongText = Annotated[str, StringConstraints(max_length=20_000), FREE_TEXT]
 
 
 def _holds_nul(value: Any) -> bool:

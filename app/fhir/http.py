@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from app.common.urls import public_base
 from app.fhir.outcome import FHIR_JSON
 
 FHIR_SPEC = "hl7.org/fhir/R4"
@@ -23,8 +24,9 @@ class FhirResponse(JSONResponse):
 
 
 def base_url(request: Request) -> str:
-    """The FHIR base of this server as the caller reached it, e.g. `https://host/fhir/R4`."""
-    return f"{str(request.base_url).rstrip('/')}/fhir/R4"
+    """The FHIR base of this server, e.g. `https://host/fhir/R4`: on KAP_PUBLIC_URL when set,
+    so a forged Host header cannot point a client's `fullUrl`s elsewhere."""
+    return f"{public_base(request)}/fhir/R4"
 
 
 def _schema(resource_type: str, description: str) -> dict[str, Any]:

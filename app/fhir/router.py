@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from app.auth.deps import AnyStaff, Clinical, Principal
 from app.clients.models import Client
 from app.clock import Now
+from app.common.urls import public_url_of
 from app.db import DbSession
 from app.fhir import service
 from app.fhir.bundle import searchset
@@ -53,7 +54,7 @@ async def _searched(db: DbSession, principal: Principal, patient: str | None) ->
 
 def _bundle(request: Request, now: datetime, resources: list[Resource] | None) -> FhirResponse:
     # No self link for a patient not in this clinic: it would only echo the caller's guess.
-    self_url = None if resources is None else str(request.url)
+    self_url = None if resources is None else public_url_of(request)
     return FhirResponse(searchset(base_url(request), resources or [], now, self_url))
 
 

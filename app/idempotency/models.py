@@ -28,4 +28,8 @@ class IdempotencyRecord(Base):
     completed: Mapped[bool] = mapped_column(default=False)
     response_status: Mapped[int | None]
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Absent for a response that held a secret shown once: such a response is never replayed.
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The role the stored body was rendered for: it is not replayed to a role that sees less.
+    # Rows stored before this column existed count as the widest view.
+    response_role: Mapped[str] = mapped_column(String(20), server_default="admin")

@@ -25,7 +25,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.inbound import deliveries, integrations, unmatched
 from app.inbound.models import UnmatchedStatus
 from app.inbound.schemas import (
@@ -66,8 +66,8 @@ def _box(request: Request) -> SecretBox:
     "",
     status_code=201,
     response_model=IntegrationRead,
-    dependencies=[Idempotent],
-    responses=responses_for(ValidationFailed),
+    dependencies=[idempotent(Admin)],
+    responses=replay_responses(responses_for(ValidationFailed)),
 )
 async def create_scheduling_integration(
     body: IntegrationCreate, principal: Admin, db: DbSession, request: Request, response: Response

@@ -5,14 +5,14 @@ import binascii
 import uuid
 from typing import Annotated
 
-from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
 from app.inbound.providers import Provider
+from app.inbound.providers.events import EventTypeKey
 from app.sessions.enums import Route, SessionKind
 
 MAX_MAPPED_EVENT_TYPES = 200
-EventTypeKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventTypeMap = Annotated[
     dict[EventTypeKey, SessionKind],
     Field(
@@ -47,6 +47,9 @@ def check_secret(provider: Provider, secret: str) -> None:
 def _check_map(value: dict[str, SessionKind] | None) -> dict[str, SessionKind] | None:
     if value is not None and len(value) > MAX_MAPPED_EVENT_TYPES:
         raise ValueError(f"map at most {MAX_MAPPED_EVENT_TYPES} event types")
+    if value is not None and "" in value:
+        # A blank key (after stripping) would never match: no event is tried against it.
+        raise ValueError("an event type key must not be empty")
     return value
 
 

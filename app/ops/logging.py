@@ -1,7 +1,10 @@
 """Structured JSON logs and the request id that ties a log line, an audit row and a response.
 
 Log lines carry ids, route templates, statuses and timings; never bodies, query strings or other
-values a client sent, since those can be PHI.
+values a client sent, since those can be PHI. The one exception is a caller's own `X-Request-ID`,
+bounded to 128 characters of `A-Za-z0-9._:-` and kept as `client_request_id`: the service always
+makes its own `request_id`, so a caller can neither choose nor collide with the id an audit row
+and a log line are joined on.
 """
 
 import json
@@ -62,13 +65,13 @@ def configure_logging(level: str) -> None:
     quiet_phi_leaking_loggers()
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
+    """The caller's own X-Request-ID, when it is short and plain enough to keep; else None."""
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER.encode():
             candidate = bytes(value).decode("latin-1")
-            if SAFE_REQUEST_ID.fullmatch(candidate):
-                return candidate
-    return uuid.uuid4().hex
+            return candidate if SAFE_REQUEST_ID.fullmatch(candidate) else None
+    return None
 
 
 def _outcome(status: int) -> str:
@@ -80,7 +83,8 @@ def _outcome(status: int) -> str:
 
 
 class RequestContextMiddleware:
-    """Assigns the request id (echoed as X-Request-ID) and logs one line per request."""
+    """Makes the request id (sent back as X-Request-ID), keeps the caller's own beside it, and
+    logs one line per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,9 +93,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = uuid.uuid4().hex
+        client_request_id = _client_request_id(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["client_request_id"] = client_request_id
         started = time.perf_counter()
         status = 500
 
@@ -114,6 +120,7 @@ class RequestContextMiddleware:
                 extra={
                     "fields": {
                         "request_id": request_id,
+                        "client_request_id": client_request_id,
                         "method": scope.get("method"),
                         "route": getattr(route, "path", "unmatched"),
                         "status": status,

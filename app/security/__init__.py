@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from app.audit.denials import UnverifiedDenials
 from app.config import Settings
 from app.security.body_limit import BodyLimitMiddleware
 from app.security.cors import AllowedOriginsCORSMiddleware
 from app.security.headers import SecurityHeadersMiddleware
-from app.security.rate_limit import RateLimiter, RateLimitMiddleware
+from app.security.limit_store import LimitStore
+from app.security.rate_limit import RateLimitMiddleware, RateLimits
 from app.security.unhandled import UnhandledErrorMiddleware
 
 __all__ = ["SecurityState", "install_security", "security_state"]
@@ -20,9 +22,11 @@ __all__ = ["SecurityState", "install_security", "security_state"]
 
 @dataclass(frozen=True)
 class SecurityState:
-    """What install_security set up; the rate limiter is None when limiting is off."""
+    """What install_security set up; `rate_limits` is None when limiting is off."""
 
-    rate_limiter: RateLimiter | None
+    store: LimitStore
+    rate_limits: RateLimits | None
+    unverified_denials: UnverifiedDenials
 
 
 def security_state(app: FastAPI) -> SecurityState | None:
@@ -41,15 +45,24 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     """
     if security_state(app) is not None:
         raise RuntimeError("install_security has already run on this app")
-    limiter = None
-    if settings.rate_limit_per_minute > 0 and settings.rate_limit_burst > 0:
-        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.security = SecurityState(rate_limiter=limiter)
+    store = LimitStore(settings.rate_limit_storage_url, settings.rate_limit_key_prefix)
+    limits = None
+    if settings.rate_limit_per_minute > 0:
+        limits = RateLimits(
+            store, settings.rate_limit_per_minute, settings.rate_limit_failed_auth_per_minute
+        )
+    denials = UnverifiedDenials(
+        store,
+        settings.audit_unverified_denials_per_address,
+        settings.audit_unverified_denials_per_minute,
+        app.state.metrics.registry,
+    )
+    app.state.security = SecurityState(store=store, rate_limits=limits, unverified_denials=denials)
 
     # add_middleware wraps what is already there: the last one added runs first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    if limiter is not None:
-        app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    if limits is not None:
+        app.add_middleware(RateLimitMiddleware, limits=limits)
     app.add_middleware(UnhandledErrorMiddleware)
     if settings.cors_origins:
         app.add_middleware(AllowedOriginsCORSMiddleware, origins=settings.cors_origins)

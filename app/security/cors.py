@@ -6,7 +6,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 ALLOW_METHODS = ("GET", "POST", "PATCH", "DELETE")
 ALLOW_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID")
-EXPOSE_HEADERS = ("ETag", "Location", "Idempotent-Replayed", "Retry-After", "X-Request-ID")
+EXPOSE_HEADERS = (
+    "ETag",
+    "Location",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit-Policy",
+    "RateLimit",
+    "X-Request-ID",
+)
 
 
 class AllowedOriginsCORSMiddleware:

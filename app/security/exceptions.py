@@ -1,8 +1,10 @@
 """The failures the security middleware answers with, rendered like every other AppError."""
 
 from fastapi.responses import JSONResponse
+from starlette.types import Scope
 
 from app.errors import AppError, problem
+from app.fhir.outcome import as_operation_outcome, is_fhir_path
 
 
 class PayloadTooLarge(AppError):
@@ -23,3 +25,9 @@ def render(error: AppError) -> JSONResponse:
         headers=error.headers or None,
         **error.extra,
     )
+
+
+def respond(scope: Scope, error: AppError) -> JSONResponse:
+    """`render`, as an OperationOutcome under /fhir/ like the app's own handlers answer there."""
+    response = render(error)
+    return as_operation_outcome(response) if is_fhir_path(scope["path"]) else response

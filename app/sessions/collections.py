@@ -4,7 +4,7 @@ import uuid
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Response, params
 
 from app.auth.deps import AnyStaff
 from app.clock import Now
@@ -12,15 +12,17 @@ from app.common.http import IfMatch
 from app.common.pagination import Pagination
 from app.common.schemas import Page
 from app.db import DbSession
-from app.errors import Forbidden, NotFound, Unauthorized, VersionConflict, responses_for
-from app.idempotency.service import Idempotent
+from app.errors import Forbidden, Unauthorized, responses_for
+from app.idempotency.service import body_rule, idempotent, replay_responses
 from app.sessions.dosing import SafetyFlag
 from app.sessions.enums import SessionKind
 from app.sessions.router import (
+    EDIT_ERRORS,
     WRITE_ERRORS,
     SessionFiltersDep,
     add_shared_routes,
     create,
+    forbid_clinical_write,
     list_kind,
     update,
 )
@@ -34,13 +36,12 @@ from app.sessions.schemas import (
     PreparationSessionCreate,
     PreparationSessionRead,
     PreparationSessionUpdate,
+    SessionCreate,
 )
 from app.sessions.views import SessionReadModel
 from app.staff.models import Role
 from app.unit_of_work import UnitOfWorkRoute
 from app.windows.rules import IntegrationStatus, WindowStatus
-
-EDIT_ERRORS = {**WRITE_ERRORS, **responses_for(NotFound, VersionConflict)}
 
 
 def _router(kind: SessionKind) -> APIRouter:
@@ -52,6 +53,11 @@ def _router(kind: SessionKind) -> APIRouter:
     )
 
 
+def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
+    """The Idempotency-Key guard of a booking: a replay meets the scheduler's field rule too."""
+    return idempotent(AnyStaff, authorize=body_rule(model, forbid_clinical_write))
+
+
 preparation = _router(SessionKind.preparation)
 ketamine = _router(SessionKind.ketamine)
 integration = _router(SessionKind.integration)
@@ -61,8 +67,8 @@ integration = _router(SessionKind.integration)
     "",
     status_code=201,
     response_model=PreparationSessionRead,
-    dependencies=[Idempotent],
-    responses=WRITE_ERRORS,
+    dependencies=[idempotent_booking(PreparationSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
 )
 async def create_preparation_session(
     body: PreparationSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
@@ -89,7 +95,14 @@ async def update_preparation_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionReadModel:
-    """Reschedule (scheduled only) or edit a preparation session."""
+    """Reschedule or edit a preparation session.
+
+    Once it is completed, cancelled or a no-show, the scheduler can change nothing on it (403
+    `session_closed`). A clinical role corrects a completed session's times, clinician or
+    location only with a `correction_reason` (422 `correction_reason_required`); those of a
+    cancelled or no-show session cannot change (409 `invalid_transition`). Notes and topics stay
+    writable by clinical roles.
+    """
     return await update(
         db, principal, SessionKind.preparation, session_id, body, if_match, now, response
     )
@@ -99,8 +112,8 @@ async def update_preparation_session(
     "",
     status_code=201,
     response_model=KetamineSessionRead,
-    dependencies=[Idempotent],
-    responses=WRITE_ERRORS,
+    dependencies=[idempotent_booking(KetamineSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
 )
 async def create_ketamine_session(
     body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
@@ -142,7 +155,16 @@ async def update_ketamine_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionReadModel:
-    """Reschedule (scheduled only) or edit a dosing session; its window moves with it."""
+    """Reschedule or edit a dosing session, or record the dose; its window moves with it.
+
+    A scheduler cannot change the route (403 `route_change_needs_clinical_role`) nor move a dose
+    from 2 hours before its start (403 `dose_under_way`). Once the dose is completed, cancelled
+    or a no-show, the scheduler can change nothing on it (403 `session_closed`). A clinical role
+    corrects a completed dose's route, times, clinician or location only with a
+    `correction_reason` (422 `correction_reason_required`); those of a cancelled or no-show dose
+    cannot change (409 `invalid_transition`). The dosing record and notes stay writable by
+    clinical roles.
+    """
     return await update(
         db, principal, SessionKind.ketamine, session_id, body, if_match, now, response
     )
@@ -152,8 +174,8 @@ async def update_ketamine_session(
     "",
     status_code=201,
     response_model=IntegrationSessionRead,
-    dependencies=[Idempotent],
-    responses=WRITE_ERRORS,
+    dependencies=[idempotent_booking(IntegrationSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
 )
 async def create_integration_session(
     body: IntegrationSessionCreate,
@@ -192,7 +214,14 @@ async def update_integration_session(
     response: Response,
     if_match: IfMatch = None,
 ) -> SessionReadModel:
-    """Reschedule (scheduled only), edit, link or unlink an integration session."""
+    """Reschedule, edit, link or unlink an integration session.
+
+    Once it is completed, cancelled or a no-show, the scheduler can change nothing on it (403
+    `session_closed`). A clinical role corrects a completed session's times, clinician, location
+    or link only with a `correction_reason` (422 `correction_reason_required`); those of a
+    cancelled or no-show session cannot change (409 `invalid_transition`). Notes stay writable
+    by clinical roles.
+    """
     return await update(
         db, principal, SessionKind.integration, session_id, body, if_match, now, response
     )

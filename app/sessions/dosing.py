@@ -128,6 +128,7 @@ DOSING_FIELDS = frozenset(
 )
 COMPUTED_FIELDS = frozenset({"rems_form_due_at", "safety_flags"})
 RECORD_SPAN = timedelta(hours=24)  # vitals and events belong to the day of the dose
+RECORD_LEAD = timedelta(hours=2)  # ... and may start this long before it (pre-dose vitals)
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def flag_condition(
 
 
 def _within_day(name: str, value: datetime, starts_at: datetime, now: datetime) -> None:
-    if not starts_at - timedelta(hours=2) <= value <= starts_at + RECORD_SPAN:
+    if not starts_at - RECORD_LEAD <= value <= starts_at + RECORD_SPAN:
         raise ValidationFailed(
             f"{name} must fall between 2 hours before the session and 24 hours after it starts.",
             loc=("body", name.split("[")[0]),
@@ -256,16 +257,14 @@ def check_record(
     *,
     recorded_dosed_at: datetime | None = None,
     recorded_discharged_at: datetime | None = None,
-    disclose: bool = True,
 ) -> None:
     """Rules across fields: esketamine is intranasal; times belong to the day of the dose.
 
-    With `disclose` false (a caller who may not see the record) errors name no drug."""
+    Only clinical roles reach these rules: their answers name clinical facts, so a scheduler's
+    request is settled on its own fields first (app/sessions/edits.py)."""
     if medication == Medication.esketamine and route is not Route.intranasal:
         raise ValidationFailed(
-            "Esketamine is given intranasally: set route to intranasal."
-            if disclose
-            else "This route does not fit the dose's clinical record; a clinician can change it.",
+            "Esketamine is given intranasally: set route to intranasal.",
             loc=("body", "route"),
             kind="route_mismatch",
         )
@@ -314,7 +313,7 @@ def check_move(
     times = [datetime.fromisoformat(v["taken_at"]) for v in vitals or []]
     times += [datetime.fromisoformat(e["onset_at"]) for e in adverse_events or []]
     times += [at for at in (dosed_at, discharged_at) if at is not None]
-    earliest, latest = starts_at - timedelta(hours=2), starts_at + RECORD_SPAN
+    earliest, latest = starts_at - RECORD_LEAD, starts_at + RECORD_SPAN
     if any(not earliest <= at <= latest for at in times) or (
         discharged_at is not None and discharged_at <= starts_at
     ):

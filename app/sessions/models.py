@@ -97,3 +97,26 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     pre_dose_diastolic_peak: Mapped[int | None]
     # Integration
     ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
+
+
+class SessionCorrection(Base):
+    """A correction of a completed session: what changed, from what, and why.
+
+    Append-only. It holds the staff-entered reason (free text, possibly clinical), so it lives
+    with the clinical record, not in the audit trail; the request's audit row points at it
+    (resource_type `session_correction`, resource_id its id).
+    """
+
+    __tablename__ = "session_corrections"
+    __table_args__ = (
+        Index("ix_session_corrections_clinic_session", "clinic_id", "session_id", "corrected_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    corrected_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    # Field name → value before the correction, as JSON text (times RFC 3339, ids as strings).
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500))

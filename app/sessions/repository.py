@@ -14,7 +14,7 @@ from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, to_epoch_us
 from app.sessions.dosing import DosingPolicy, SafetyFlag, flag_condition
 from app.sessions.enums import SessionKind, SessionStatus
-from app.sessions.models import ClinicalSession
+from app.sessions.models import ClinicalSession, SessionCorrection
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import IntegrationStatus, WindowStatus
@@ -177,4 +177,15 @@ async def for_client(
         .where(ClinicalSession.client_id == client_id)
         .order_by(ClinicalSession.starts_at, ClinicalSession.id)
     )
+    return (await db.execute(stmt)).scalars().all()
+
+
+async def corrections(
+    db: AsyncSession, clinic_id: uuid.UUID, session_id: uuid.UUID, page: PageParams
+) -> Sequence[SessionCorrection]:
+    """One page of a session's corrections, oldest first."""
+    stmt = clinic_scoped(SessionCorrection, clinic_id).where(
+        SessionCorrection.session_id == session_id
+    )
+    stmt = keyset(stmt, [SessionCorrection.corrected_at, SessionCorrection.id], page)
     return (await db.execute(stmt)).scalars().all()

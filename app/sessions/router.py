@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.deps import AnyStaff, Clinical, Principal
 from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
-from app.common.pagination import PageParams, split_page
+from app.common.pagination import PageParams, Pagination, split_page
 from app.common.schemas import InputModel, InputTimestamp, Page
 from app.db import DbSession
 from app.errors import (
     Conflict,
     Forbidden,
+    InvalidTransition,
     NotFound,
     PreparationRequired,
     ScheduleConflict,
@@ -23,16 +24,36 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.sessions import repository, service
+from app.sessions import edits, repository, service
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
-from app.sessions.schemas import CancelBody, CompleteBody, SessionCreate, SessionUpdate
+from app.sessions.schemas import (
+    CancelBody,
+    CompleteBody,
+    SessionCorrectionRead,
+    SessionCreate,
+    SessionUpdate,
+)
 from app.sessions.views import SessionReadModel, to_read
 from app.staff.models import Role
 from app.windows.service import evaluate_all
 
 WRITE_ERRORS = responses_for(
     Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict
+)
+EDIT_ERRORS = responses_for(
+    Forbidden,
+    edits.SessionClosed,
+    edits.RouteNeedsClinician,
+    edits.DoseUnderWay,
+    NotFound,
+    ValidationFailed,
+    edits.CorrectionReasonRequired,
+    ScheduleConflict,
+    PreparationRequired,
+    InvalidTransition,
+    Conflict,
+    VersionConflict,
 )
 
 
@@ -161,6 +182,24 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         description=GET_DOC[kind],
         response_model=read_model,
         responses=responses_for(NotFound),
+    )
+
+    async def list_corrections(
+        session_id: uuid.UUID, principal: Clinical, db: DbSession, page: Pagination
+    ) -> Page[SessionCorrectionRead]:
+        session = await service.get_session(db, principal.clinic_id, session_id, kind)
+        return await edits.list_corrections(db, session, page)
+
+    router.add_api_route(
+        "/{session_id}/corrections",
+        list_corrections,
+        methods=["GET"],
+        name=f"list_{label}_session_corrections",
+        summary=f"List the corrections of {noun}",
+        description="Corrections made to it once it was completed, oldest first: the "
+        "fields corrected, their values before, who and when, and the reason (clinical roles).",
+        response_model=Page[SessionCorrectionRead],
+        responses=responses_for(Forbidden, NotFound),
     )
 
     async def load(

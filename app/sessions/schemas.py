@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.common.schemas import (
+    ONE_LINE,
     InputModel,
     InputTimestamp,
     LongText,
@@ -29,7 +30,10 @@ from app.windows.rules import IntegrationStatus, WindowStatus
 
 MAX_SESSION_LENGTH = timedelta(hours=12)
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), ONE_LINE
+]
+LotNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), ONE_LINE]
 DoseMg = Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False, examples=[35.0])]
 WeightKg = Annotated[float, Field(gt=0, le=500, allow_inf_nan=False, examples=[70.0])]
 
@@ -37,10 +41,10 @@ WeightKg = Annotated[float, Field(gt=0, le=500, allow_inf_nan=False, examples=[7
 class ExternalRef(BaseModel):
     """Where a session came from in another system (e.g. a Cal.com booking)."""
 
-    source: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
+    source: Annotated[str, StringConstraints(min_length=1, max_length=50), ONE_LINE] = Field(
         examples=["calcom"]
     )
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE] = Field(
         examples=["bk_8f2a"]
     )
 
@@ -95,9 +99,7 @@ class DosingRecord(BaseModel):
         default=None,
         description="ketamine, or esketamine (intranasal, under the REMS). " + CLINICAL,
     )
-    lot_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        Field(default=None, description=CLINICAL)
-    )
+    lot_number: LotNumber | None = Field(default=None, description=CLINICAL)
     vitals: Vitals | None = None
     adverse_events: AdverseEvents | None = None
     dosed_at: InputTimestamp | None = Field(
@@ -133,6 +135,17 @@ class IntegrationSessionCreate(SessionCreate):
     )
 
 
+CORRECTION_REASON = (
+    "Why a completed session's route, times, clinician, location or integration link is "
+    "corrected: required for such a correction (422 `correction_reason_required`), without "
+    "effect otherwise (those of a cancelled or no-show session cannot change: 409 "
+    "`invalid_transition`). Kept with the correction, which "
+    "the request's audit row names (resource_type `session_correction`); clinical roles read it "
+    "at `GET .../{session_id}/corrections`. Staff-entered text: give no more client detail than "
+    "the correction needs."
+)
+
+
 class SessionUpdate(PatchModel):
     clinical_fields = SESSION_CLINICAL_FIELDS
     required_fields = frozenset({"starts_at", "ends_at", "clinician_id", "location"})
@@ -143,17 +156,20 @@ class SessionUpdate(PatchModel):
     location: Location | None = None
     notes: LongText | None = None
     external_ref: ExternalRef | None = None
+    correction_reason: Reason | None = Field(
+        default=None, description=CORRECTION_REASON, examples=["Booked under the wrong route"]
+    )
 
 
 class PreparationSessionUpdate(SessionUpdate):
-    """Reschedule (scheduled sessions only) or edit a preparation session."""
+    """Reschedule or edit a preparation session; correct a completed one with a reason."""
 
     required_fields = SessionUpdate.required_fields | {"topics"}
     topics: list[PreparationTopic] | None = None
 
 
 class KetamineSessionUpdate(DosingRecord, SessionUpdate):
-    """Reschedule (scheduled sessions only), edit, or record the dose: vitals, adverse events,
+    """Reschedule, edit, or record the dose: vitals, adverse events,
     discharge, transport and the REMS form."""
 
     clinical_fields = DOSE_CLINICAL_FIELDS
@@ -164,7 +180,8 @@ class KetamineSessionUpdate(DosingRecord, SessionUpdate):
 
 
 class IntegrationSessionUpdate(SessionUpdate):
-    """Reschedule (scheduled sessions only), edit, link or unlink an integration session."""
+    """Reschedule, edit, link or unlink an integration session; correct a completed one with a
+    reason."""
 
     ketamine_session_id: uuid.UUID | None = None
 
@@ -257,6 +274,20 @@ class IntegrationSessionRead(SessionRead):
     kind: Literal[SessionKind.integration] = SessionKind.integration
     ketamine_session_id: uuid.UUID | None
     window: IntegrationWindowRead
+
+
+class SessionCorrectionRead(OutputModel):
+    """One correction of a completed session."""
+
+    id: uuid.UUID
+    session_id: uuid.UUID
+    corrected_at: UTCTimestamp
+    corrected_by: uuid.UUID
+    previous: dict[str, str | None] = Field(
+        description="Each corrected field with its value before the correction (times in UTC).",
+        examples=[{"route": "iv"}],
+    )
+    reason: str
 
 
 AnySessionRead = Annotated[

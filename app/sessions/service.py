@@ -18,7 +18,7 @@ from app.errors import (
     ValidationFailed,
     invalid_reference,
 )
-from app.sessions import dosing, repository
+from app.sessions import dosing, edits, repository
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -176,6 +176,10 @@ def _apply_dosing_record(
     record = {name: getattr(body, name) for name in dosing.DOSING_FIELDS & body.model_fields_set}
     for name in record:
         changes.pop(name, None)
+    if principal.role is Role.scheduler:
+        # Sends no record (403 before), and its moves and route were settled on visible fields
+        # (edits.check_scheduler_limits): no clinical rule may shape a scheduler's answer.
+        return
     starts_at = changes.get("starts_at", session.starts_at)
     if session.kind is SessionKind.ketamine and starts_at != session.starts_at:
         dosing.check_move(
@@ -196,7 +200,6 @@ def _apply_dosing_record(
         now,
         recorded_dosed_at=session.dosed_at,
         recorded_discharged_at=session.discharged_at,
-        disclose=principal.role is not Role.scheduler,
     )
     for name, value in dosing.stored(record).items():
         setattr(session, name, value)
@@ -214,14 +217,26 @@ async def update_session(
     body: SessionUpdate,
     now: datetime,
 ) -> ClinicalSession:
-    """Reschedule (scheduled only) or edit; every rule is checked against the result."""
+    """Reschedule or edit a scheduled session, document a closed one, or correct a completed
+    one; every rule is checked against the result. Who may change what: app/sessions/edits.py."""
     changes = body.changes()
-    moves = SCHEDULE_FIELDS & changes.keys() and (
-        changes.get("starts_at", session.starts_at) != session.starts_at
-        or changes.get("ends_at", session.ends_at) != session.ends_at
+    reason: str | None = changes.pop("correction_reason", None)
+    previous = edits.corrected_values(session, changes)
+    edits.check_closed(principal, session, previous, reason)
+    moves = bool(
+        SCHEDULE_FIELDS & changes.keys()
+        and (
+            changes.get("starts_at", session.starts_at) != session.starts_at
+            or changes.get("ends_at", session.ends_at) != session.ends_at
+        )
     )
-    if moves and session.status is not SessionStatus.scheduled:
-        raise InvalidTransition(f"A {session.status.value} session cannot be rescheduled.")
+    edits.check_scheduler_limits(principal, session, changes, moves, now)
+    try:
+        check_times(
+            changes.get("starts_at", session.starts_at), changes.get("ends_at", session.ends_at)
+        )
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), loc=("body", "ends_at"), kind="invalid_times") from exc
     if "clinician_id" in changes:
         changes["clinician_id"] = await _clinician(db, principal, changes["clinician_id"])
     if "external_ref" in changes:
@@ -230,24 +245,33 @@ async def update_session(
     _apply_dosing_record(principal, session, body, changes, now)
     if isinstance(body, IntegrationSessionUpdate) and "ketamine_session_id" in changes:
         await _ensure_link(db, session, changes["ketamine_session_id"])
-    starts_at = changes.get("starts_at", session.starts_at)
-    ends_at = changes.get("ends_at", session.ends_at)
-    try:
-        check_times(starts_at, ends_at)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), loc=("body", "ends_at"), kind="invalid_times") from exc
     for name, value in changes.items():
         setattr(session, name, value)
-    note_change("session", session.id, sorted(body.model_fields_set))
+    note_change("session", session.id, sorted(body.model_fields_set - {"correction_reason"}))
     if moves:
-        await repository.lock_client(db, session.clinic_id, session.client_id)
-        await _ensure_free(db, session, excluding=session.id)
-        if session.kind is SessionKind.ketamine:
-            await _ensure_preparation(db, principal, session, BOOKING_STATUSES)
+        await _check_move(db, principal, session, now)
     await db.flush()
+    if previous and reason is not None:
+        await edits.record_correction(db, principal, session, previous, reason, now)
     if moves:
         await emit_session(db, principal, session, EventType.session_rescheduled, now)
     return session
+
+
+async def _check_move(
+    db: AsyncSession, principal: Principal, session: ClinicalSession, now: datetime
+) -> None:
+    """The rules a session's new times must meet: a scheduled one, or a completed one being
+    corrected (edits.check_closed lets no other status move)."""
+    completed = session.status is SessionStatus.completed
+    if completed:
+        edits.check_closed_times(session, now)
+    await repository.lock_client(db, session.clinic_id, session.client_id)
+    await _ensure_free(db, session, excluding=session.id)
+    if session.kind is SessionKind.ketamine:
+        # A dose that took place follows a preparation that took place, not a booked one.
+        statuses = (SessionStatus.completed,) if completed else BOOKING_STATUSES
+        await _ensure_preparation(db, principal, session, statuses)
 
 
 async def _ensure_overrun_is_free(

@@ -18,7 +18,8 @@ class Role(StrEnum):
 
 
 class Staff(TimestampedMixin, VersionedMixin, Base):
-    """A clinic's staff member; email is unique within the clinic, stored lower-case."""
+    """A clinic's staff member; email is unique within the clinic, stored case-folded
+    (app/staff/emails.py)."""
 
     __tablename__ = "staff"
     __table_args__ = (UniqueConstraint("clinic_id", "email"),)

@@ -19,7 +19,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.staff import repository, service
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate, StaffRead, StaffUpdate
@@ -37,8 +37,8 @@ router = APIRouter(
     "",
     status_code=201,
     response_model=StaffRead,
-    dependencies=[Idempotent],
-    responses=responses_for(Conflict, ValidationFailed),
+    dependencies=[idempotent(Admin)],
+    responses=replay_responses(responses_for(Conflict, ValidationFailed)),
 )
 async def create_staff(
     body: StaffCreate, principal: Admin, db: DbSession, response: Response

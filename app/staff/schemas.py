@@ -2,16 +2,17 @@
 
 import uuid
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
+from app.staff.emails import StaffEmail
 from app.staff.models import Role
 
 
 class StaffCreate(InputModel):
     """A new staff member; give them an API key with POST /api/v1/api-keys."""
 
-    email: EmailStr = Field(examples=["dr.rivera@clinic.example"])
+    email: StaffEmail
     name: ShortText = Field(examples=["Dr. Ana Rivera"])
     role: Role = Field(examples=["clinician"])
 
@@ -19,7 +20,7 @@ class StaffCreate(InputModel):
 class StaffUpdate(PatchModel):
     required_fields = frozenset({"email", "name", "role", "active"})
 
-    email: EmailStr | None = None
+    email: StaffEmail | None = None
     name: ShortText | None = None
     role: Role | None = None
     active: bool | None = Field(default=None, description="Inactive staff cannot authenticate.")

@@ -32,7 +32,7 @@ async def get_staff(db: AsyncSession, clinic_id: uuid.UUID, staff_id: uuid.UUID)
 
 
 async def create_staff(db: AsyncSession, clinic_id: uuid.UUID, body: StaffCreate) -> Staff:
-    email = body.email.lower()
+    email = body.email  # already in the one normal form (app/staff/emails.py)
     if await repository.email_taken(db, clinic_id, email):
         raise EmailTaken(f"{email} is already a staff member of this clinic.")
     staff = Staff(clinic_id=clinic_id, email=email, name=body.name, role=body.role)
@@ -47,10 +47,10 @@ async def create_staff(db: AsyncSession, clinic_id: uuid.UUID, body: StaffCreate
 
 async def update_staff(db: AsyncSession, staff: Staff, body: StaffUpdate) -> Staff:
     changes = body.changes()
-    if "email" in changes:
-        changes["email"] = changes["email"].lower()
-        if await repository.email_taken(db, staff.clinic_id, changes["email"], excluding=staff.id):
-            raise EmailTaken(f"{changes['email']} is already a staff member of this clinic.")
+    if "email" in changes and await repository.email_taken(
+        db, staff.clinic_id, changes["email"], excluding=staff.id
+    ):
+        raise EmailTaken(f"{changes['email']} is already a staff member of this clinic.")
     loses_admin = staff.role is Role.admin and staff.active
     stays_admin = changes.get("role", staff.role) is Role.admin and changes.get("active", True)
     if (

@@ -79,7 +79,11 @@ def next_delay(attempts_made: int, rng: random.Random) -> timedelta | None:
 
 
 class Dispatcher:
-    """One worker's share of the outbox."""
+    """One worker's share of the outbox.
+
+    `excerpt_bytes` is how much of each reply's body the attempt log keeps: 0 (the default)
+    keeps none, only the status and the header block's size (KAP_WEBHOOK_RESPONSE_EXCERPT_BYTES).
+    """
 
     def __init__(
         self,
@@ -92,6 +96,7 @@ class Dispatcher:
         lease: timedelta = LEASE,
         sender: Sender = send,
         rng: random.Random | None = None,
+        excerpt_bytes: int = 0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
@@ -101,6 +106,7 @@ class Dispatcher:
         self.lease = lease
         self.sender = sender
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.excerpt_bytes = excerpt_bytes
 
     async def run_once(self) -> int:
         """Claim what is due, send it concurrently, record the outcomes; returns how many."""
@@ -185,7 +191,12 @@ class Dispatcher:
         # An attempt must end before its lease does, or another worker would send it again.
         timeout_s = min(SEND_TIMEOUT_S, self.lease.total_seconds() * 0.8)
         result = await self.sender(
-            item.url, headers=headers, body=item.body, allowed=self.allowed, timeout_s=timeout_s
+            item.url,
+            headers=headers,
+            body=item.body,
+            allowed=self.allowed,
+            timeout_s=timeout_s,
+            excerpt_bytes=self.excerpt_bytes,
         )
         await self._record(item, result, self.clock())
 
@@ -204,6 +215,8 @@ class Dispatcher:
                     duration_ms=result.duration_ms,
                     error=result.error,
                     response_excerpt=result.response_excerpt,
+                    response_headers_bytes=result.response_headers_bytes,
+                    response_body_bytes=result.response_body_bytes,
                 )
             )
             if delivery.lease_expires_at != item.lease_expires_at:

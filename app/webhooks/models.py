@@ -5,7 +5,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
@@ -91,7 +100,12 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None]
     duration_ms: Mapped[float]
     error: Mapped[str | None] = mapped_column(String(200))
+    # Excerpt and declared body size are null unless the operator opted in
+    # (KAP_WEBHOOK_RESPONSE_EXCERPT_BYTES): a receiver on the allow-list may be an internal
+    # service whose replies are not the clinic's to read, and even their sizes tell them apart.
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+    response_headers_bytes: Mapped[int | None]
+    response_body_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WindowEventMark(Base):

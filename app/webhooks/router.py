@@ -20,7 +20,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import Idempotent
+from app.idempotency.service import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 from app.webhooks import service
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -74,8 +74,8 @@ def _delivery(
     "",
     status_code=201,
     response_model=EndpointWithSecret,
-    dependencies=[Idempotent],
-    responses=responses_for(ValidationFailed),
+    dependencies=[idempotent(Admin, holds_secret=True)],
+    responses=replay_responses(responses_for(ValidationFailed), holds_secret=True),
 )
 async def create_webhook_endpoint(
     body: EndpointCreate, principal: Admin, db: DbSession, request: Request, response: Response

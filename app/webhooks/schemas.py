@@ -5,19 +5,20 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from app.common.schemas import InputModel, OutputModel, PatchModel, UTCTimestamp
+from app.common.schemas import ONE_LINE, InputModel, OutputModel, PatchModel, UTCTimestamp
 from app.webhooks.catalogue import EventType
 
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=8, max_length=2048),
+    ONE_LINE,
     Field(examples=["https://scheduler.example.com/hooks/kap"]),
 ]
 EventTypes = Annotated[
     list[EventType],
     Field(min_length=1, examples=[["integration_window.closing_unbooked", "session.scheduled"]]),
 ]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), ONE_LINE]
 
 
 def _unique(types: list[EventType] | None) -> list[EventType] | None:
@@ -82,7 +83,18 @@ class AttemptRead(OutputModel):
     status_code: int | None
     duration_ms: float
     error: str | None
-    response_excerpt: str | None = Field(description="The first 1 KB of the response body.")
+    response_headers_bytes: int | None = Field(
+        description="Size of the response's header block; null when no response arrived."
+    )
+    response_body_bytes: int | None = Field(
+        description="Size of the response body as the receiver declared it (`Content-Length`), "
+        "only where the operator turned excerpts on (`KAP_WEBHOOK_RESPONSE_EXCERPT_BYTES`); null "
+        "by default and when the receiver declared none."
+    )
+    response_excerpt: str | None = Field(
+        description="The start of the response body, only where the operator turned excerpts on "
+        "(`KAP_WEBHOOK_RESPONSE_EXCERPT_BYTES`, at most 1 KB); null by default."
+    )
 
 
 class DeliveryRead(OutputModel):

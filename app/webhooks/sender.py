@@ -4,8 +4,13 @@
 log. Each attempt re-runs the SSRF guard (`resolve_destination`) and opens one connection whose
 network backend dials only the addresses that passed the check, whatever the host name would
 resolve to now. TLS still verifies the certificate for, and sends SNI of, the real host name,
-and the Host header carries it too. Redirects are never followed; the response body is streamed
-and only its first kilobyte is kept.
+and the Host header carries it too. Redirects are never followed.
+
+Of the reply, only the status and the size of its header block are kept by default: an
+allow-listed receiver may be an internal service, and its body, or even the body's size, would
+otherwise tell the clinic's admins something about its answers. An operator may opt in to an
+excerpt of the body (at most `MAX_EXCERPT_BYTES`; only that much is ever read), and with it the
+body size the receiver declared.
 """
 
 import asyncio
@@ -28,7 +33,7 @@ from app.webhooks.ssrf import (
     resolve_destination,
 )
 
-EXCERPT_BYTES = 1024
+MAX_EXCERPT_BYTES = 1024
 DEFAULT_TIMEOUT_S = 15.0
 USER_AGENT = "KAP-Journey-Webhooks/1"
 # The caller may not set these: they describe the connection, which is ours to describe.
@@ -42,9 +47,11 @@ class AttemptResult:
     status_code: int | None
     duration_ms: float
     error: str | None
-    response_excerpt: str
+    response_excerpt: str | None
     retry_after_s: float | None
     succeeded: bool
+    response_headers_bytes: int | None = None
+    response_body_bytes: int | None = None
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -139,6 +146,7 @@ async def _exchange(
     timeout_s: float,
     ssl_context: ssl.SSLContext,
     progress: _Exchange,
+    excerpt_bytes: int,
 ) -> None:
     origin = httpcore.Origin(
         scheme=destination.scheme.encode("ascii"),
@@ -171,11 +179,13 @@ async def _exchange(
     ):
         progress.status = response.status
         progress.headers = list(response.headers)
+        if excerpt_bytes <= 0:
+            return  # the body is not ours to read: closing the connection discards it
         chunks = response.aiter_stream()
         try:
             async for chunk in chunks:
                 progress.body += chunk
-                if len(progress.body) >= EXCERPT_BYTES:
+                if len(progress.body) >= excerpt_bytes:
                     break
         finally:
             if isinstance(chunks, AsyncGenerator):
@@ -214,10 +224,27 @@ def _failure(exc: BaseException) -> str:
     return "network error"
 
 
-def _excerpt(body: bytes | bytearray) -> str:
-    """The first kilobyte as text; a character cut in half at the end is dropped."""
+def _excerpt(body: bytes | bytearray, limit: int) -> str | None:
+    """The first `limit` bytes as text, None when excerpts are off; a character cut in half at
+    the end is dropped."""
+    if limit <= 0:
+        return None
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    return decoder.decode(bytes(body[:EXCERPT_BYTES]), final=False)
+    return decoder.decode(bytes(body[:limit]), final=False)
+
+
+def _headers_size(headers: list[tuple[bytes, bytes]]) -> int:
+    """The header block's size on the wire: `name: value` and CRLF per field."""
+    return sum(len(name) + len(value) + 4 for name, value in headers)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The body size the receiver announced in Content-Length, None without a valid one."""
+    raw = _header(headers, b"content-length")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -235,14 +262,17 @@ async def send(
     allowed: AllowedHosts,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     ssl_context: ssl.SSLContext | None = None,
+    excerpt_bytes: int = 0,
 ) -> AttemptResult:
     """POST `body` to `url` once and report what happened; never raises for network trouble.
 
     `timeout_s` bounds the whole attempt: resolution, connection, TLS, request and response.
     Once a status line has arrived the outcome is that status; a failure while reading the
     body afterwards only shortens the excerpt. `ssl_context` replaces the default CA bundle
-    (tests, private CAs).
+    (tests, private CAs). `excerpt_bytes` (0 to `MAX_EXCERPT_BYTES`) is how much of the body to
+    keep; with 0 the body is not read at all and its declared size is not reported either.
     """
+    excerpt_bytes = max(0, min(excerpt_bytes, MAX_EXCERPT_BYTES))
     started = time.perf_counter()
     progress = _Exchange()
     error: str | None = None
@@ -256,6 +286,7 @@ async def send(
                 timeout_s=timeout_s,
                 ssl_context=ssl_context or _default_ssl_context(),
                 progress=progress,
+                excerpt_bytes=excerpt_bytes,
             )
     except UnresolvableDestination:
         error = "host does not resolve"
@@ -278,7 +309,10 @@ async def send(
         status_code=status,
         duration_ms=duration_ms,
         error=error,
-        response_excerpt=_excerpt(progress.body),
+        response_excerpt=_excerpt(progress.body, excerpt_bytes) if status is not None else None,
         retry_after_s=retry_after,
         succeeded=status is not None and 200 <= status < 300,
+        response_headers_bytes=_headers_size(progress.headers) if status is not None else None,
+        # The declared size is a small oracle too (which reply came back): opt-in like the body.
+        response_body_bytes=_declared_length(progress.headers) if excerpt_bytes > 0 else None,
     )

@@ -48,6 +48,7 @@ class Worker:
             AllowedHosts.parse(settings.webhook_allowed_hosts),
             clock,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
+            excerpt_bytes=settings.webhook_response_excerpt_bytes,
         )
         self.inbound = InboundProcessor(
             sessionmaker, box, clock, settle=timedelta(seconds=settings.inbound_settle_seconds)

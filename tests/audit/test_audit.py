@@ -79,7 +79,7 @@ async def test_denied_requests_are_recorded(
     assert response.status_code == 401
     async with app.state.sessionmaker() as db:
         row = (
-            await db.execute(select(AuditEvent).where(AuditEvent.request_id == "bad-key-1"))
+            await db.execute(select(AuditEvent).where(AuditEvent.client_request_id == "bad-key-1"))
         ).scalar_one()
     assert (row.outcome, row.clinic_id, row.action) == ("unauthenticated", None, "list_clients")
 
@@ -97,7 +97,13 @@ async def test_a_rolled_back_write_leaves_no_row(clinic: Clinic) -> None:
     )
     assert_problem(clash, 409, "schedule_conflict")
     creates = await events(clinic, action="create_preparation_session")
-    assert len(creates) == 1
+    # The refused write leaves its own row (outcome `refused`), but nothing it would have made.
+    assert sorted((e["outcome"], e["status_code"]) for e in creates) == [
+        ("refused", 409),
+        ("success", 201),
+    ]
+    refused = next(e for e in creates if e["outcome"] == "refused")
+    assert (refused["resource_id"], refused["changed_fields"]) == (None, None)
 
 
 async def test_the_trail_is_append_only(clinic: Clinic, app: FastAPI) -> None:

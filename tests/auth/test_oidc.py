@@ -1,213 +1,41 @@
 """OIDC bearer tokens: RS256/ES256 JWTs from an identity provider whose JWKS is served over real
-HTTP on 127.0.0.1, mapped to staff by email (and clinic claim), checked on the app's clock."""
+HTTP on 127.0.0.1, checked on the app's clock. Which clinic and staff member a token names, and
+emails in Unicode, are in test_oidc_tenants.py."""
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import socket
-import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from fastapi import FastAPI
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from pydantic import SecretStr, ValidationError
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
 
-from app.auth.oidc import (
-    IdentityProviderUnavailable,
-    JwksCache,
-    JwksError,
-    OidcConfig,
-    parse_jwks,
-)
+from app.auth.jwks import IdentityProviderUnavailable, JwksCache, JwksError, parse_jwks
+from app.auth.oidc import OidcConfig
 from app.config import Settings
 from app.main import create_app
+from tests.auth.oidc_idp import (
+    AUDIENCE,
+    ISSUER,
+    JwksServer,
+    Keys,
+    Member,
+    Signer,
+    assert_unauthorized,
+    b64,
+    claims,
+    handmade,
+    member,
+    oidc_settings,
+    tamper,
+)
 from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic, FakeClock, bearer, bootstrap
-
-ISSUER = "https://idp.clinic.example/"
-AUDIENCE = "kap-journey"
-
-
-# --- The identity provider -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Signer:
-    """A signing key of the identity provider (or of someone pretending to be it)."""
-
-    kid: str
-    algorithm: str
-    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-    def jwk(self) -> dict[str, Any]:
-        public = self.private_key.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            data = RSAAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            data = ECAlgorithm.to_jwk(public, as_dict=True)
-        return {**data, "kid": self.kid, "use": "sig", "alg": self.algorithm}
-
-    def public_pem(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def sign(self, claims: dict[str, Any], **header: Any) -> str:
-        return jwt.encode(
-            claims, self.private_key, algorithm=self.algorithm, headers={"kid": self.kid, **header}
-        )
-
-
-@dataclass(frozen=True)
-class Keys:
-    rsa: Signer
-    ec: Signer
-    rotated: Signer  # the provider's next key
-    impostor: Signer  # not the provider's, but claims the provider's kid
-
-
-def _rsa() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def keys() -> Keys:
-    return Keys(
-        rsa=Signer("rsa-1", "RS256", _rsa()),
-        ec=Signer("ec-1", "ES256", ec.generate_private_key(ec.SECP256R1())),
-        rotated=Signer("rsa-2", "RS256", _rsa()),
-        impostor=Signer("rsa-1", "RS256", _rsa()),
-    )
-
-
-class JwksServer:
-    """A real HTTP server on 127.0.0.1 publishing `document`, counting the fetches."""
-
-    def __init__(self) -> None:
-        self.document: dict[str, Any] = {"keys": []}
-        self.status = 200
-        self.fetches = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                body = json.dumps(outer.document).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def publish(self, *signers: Signer) -> None:
-        self.document = {"keys": [signer.jwk() for signer in signers]}
-
-
-@pytest.fixture(scope="session")
-def jwks_server() -> Iterator[JwksServer]:
-    server = JwksServer()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-    server.thread.join()
-
-
-@pytest.fixture
-def idp(jwks_server: JwksServer, keys: Keys) -> JwksServer:
-    jwks_server.publish(keys.rsa, keys.ec)
-    jwks_server.status = 200
-    jwks_server.fetches = 0
-    return jwks_server
-
-
-def oidc_settings(database_url: str, jwks_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        secret_key=SecretStr("test-secret-key"),
-        oidc_issuer=ISSUER,
-        oidc_audience=AUDIENCE,
-        oidc_jwks_url=jwks_url,
-    )
-
-
-@pytest.fixture
-async def sso_app(database_url: str, clock: FakeClock, idp: JwksServer) -> AsyncIterator[FastAPI]:
-    """The app with OIDC on, over the same database as `app` (so `clinic` can set up staff)."""
-    application = create_app(oidc_settings(database_url, idp.url), clock=clock)
-    yield application
-    await application.state.engine.dispose()
-
-
-@pytest.fixture
-async def sso(sso_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=sso_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://kap.test") as client:
-        yield client
-
-
-def claims(clock: FakeClock, email: str, **overrides: Any) -> dict[str, Any]:
-    """Valid claims at the app's clock; an override of None drops that claim."""
-    at = int(clock.now.timestamp())
-    base = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": uuid.uuid4().hex,
-        "email": email,
-        "email_verified": True,
-        "iat": at,
-        "exp": at + 300,
-    }
-    merged = {**base, **overrides}
-    return {name: value for name, value in merged.items() if value is not None}
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def handmade(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None) -> str:
-    """A token built by hand, for the forgeries the JWT library refuses to make."""
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    if secret is None:
-        return f"{signing_input}."
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
-async def member(clinic: Clinic, role: str = "clinician", email: str | None = None) -> str:
-    """A new staff member with an email unique in the whole database; returns the email."""
-    email = email or f"{role}-{uuid.uuid4().hex[:12]}@sso.example"
-    await clinic.ok(
-        "POST", "/api/v1/staff", 201, json={"email": email, "name": f"SSO {role}", "role": role}
-    )
-    return email
-
-
-def assert_unauthorized(response: httpx.Response, what: str = "") -> None:
-    assert response.status_code == 401, (what, response.text)
-    assert_problem(response, 401, "unauthorized")
-    assert response.headers["www-authenticate"] == "Bearer", what
-
+from tests.factories import Clinic, FakeClock, bearer
 
 # --- Tokens that work ----------------------------------------------------------------------------
 
@@ -244,7 +72,7 @@ async def test_the_email_matches_case_insensitively(
     clinic: Clinic, sso: httpx.AsyncClient, keys: Keys, clock: FakeClock
 ) -> None:
     email = await member(clinic, "clinician")
-    shouting = claims(clock, f"  {email.upper()} ")
+    shouting = claims(clock, email, email=f"  {email.email.upper()} ")
     assert (await sso.get("/api/v1/clients", headers=bearer(keys.rsa.sign(shouting)))).is_success
 
 
@@ -337,10 +165,10 @@ async def test_forged_foreign_and_malformed_tokens_are_401(
         "RS384 (not allowed)": jwt.encode(
             good, keys.rsa.private_key, algorithm="RS384", headers={"kid": keys.rsa.kid}
         ),
-        "a tampered payload": _tamper(keys.rsa.sign(good), {**good, "email": "admin@sso.example"}),
+        "a tampered payload": tamper(keys.rsa.sign(good), {**good, "email": "admin@sso.example"}),
         "not a JWT": "not-a-jwt",
         "three dots of junk": "abc.def.ghi",
-        "a header that is not JSON": f"{_b64(b'{nope')}.{_b64(b'{}')}.",
+        "a header that is not JSON": f"{b64(b'{nope')}.{b64(b'{}')}.",
         "an empty signature": keys.rsa.sign(good).rsplit(".", 1)[0] + ".",
         "too long": "e" * 20_000,
     }
@@ -371,22 +199,18 @@ async def test_forged_foreign_and_malformed_tokens_are_401(
         assert reasons[what] in response.json()["detail"], (what, response.json()["detail"])
 
 
-def _tamper(token: str, payload: dict[str, Any]) -> str:
-    header, _, signature = token.split(".")
-    return f"{header}.{_b64(json.dumps(payload).encode())}.{signature}"
-
-
 async def test_inactive_unknown_and_unverified_staff_are_401(
     clinic: Clinic, sso: httpx.AsyncClient, keys: Keys, clock: FakeClock
 ) -> None:
     email = await member(clinic)
     staff = await clinic.ok("GET", "/api/v1/staff", params={"limit": 200})
-    staff_id = next(item["id"] for item in staff["items"] if item["email"] == email)
+    staff_id = next(item["id"] for item in staff["items"] if item["email"] == email.email)
     token = keys.rsa.sign(claims(clock, email))
     assert (await sso.get("/api/v1/clients", headers=bearer(token))).status_code == 200
     await clinic.ok("PATCH", f"/api/v1/staff/{staff_id}", json={"active": False})
     assert_unauthorized(await sso.get("/api/v1/clients", headers=bearer(token)), "inactive")
-    unknown = keys.rsa.sign(claims(clock, f"nobody-{uuid.uuid4().hex}@sso.example"))
+    nobody = Member(f"nobody-{uuid.uuid4().hex}@sso.example", clinic.id)
+    unknown = keys.rsa.sign(claims(clock, nobody))
     assert_unauthorized(await sso.get("/api/v1/clients", headers=bearer(unknown)), "unknown")
     other = await member(clinic)
     unverified = keys.rsa.sign(claims(clock, other, email_verified=False))
@@ -394,39 +218,6 @@ async def test_inactive_unknown_and_unverified_staff_are_401(
     for value in (None, "", 42):
         no_email = keys.rsa.sign({**claims(clock, other), "email": value})
         assert_unauthorized(await sso.get("/api/v1/clients", headers=bearer(no_email)), repr(value))
-
-
-async def test_an_email_in_two_clinics_needs_the_clinic_claim(
-    app: FastAPI,
-    http: httpx.AsyncClient,
-    clinic: Clinic,
-    sso: httpx.AsyncClient,
-    keys: Keys,
-    clock: FakeClock,
-) -> None:
-    other = await bootstrap(app, http, clock)
-    third = await bootstrap(app, http, clock)
-    email = await member(clinic, "clinician")
-    await member(other, "scheduler", email=email)
-
-    async def get(url: str, **extra: Any) -> httpx.Response:
-        return await sso.get(url, headers=bearer(keys.rsa.sign(claims(clock, email, **extra))))
-
-    ambiguous = await get("/api/v1/clinic")
-    assert_unauthorized(ambiguous)
-    assert "kap_clinic_id" in ambiguous.json()["detail"]
-    here = await get("/api/v1/clinic", kap_clinic_id=clinic.id)
-    assert here.status_code == 200
-    assert here.json()["id"] == clinic.id
-    assert (await get("/api/v1/clients", kap_clinic_id=clinic.id)).status_code == 200
-    there = await get("/api/v1/clinic", kap_clinic_id=other.id)
-    assert there.json()["id"] == other.id
-    # The scheduler there: its role is the one of that clinic's staff record.
-    assert_problem(await get("/api/v1/staff", kap_clinic_id=other.id), 403, "forbidden")
-    # A clinic where the email is not staff, and a claim that is not a clinic id.
-    assert_unauthorized(await get("/api/v1/clinic", kap_clinic_id=third.id))
-    assert_unauthorized(await get("/api/v1/clinic", kap_clinic_id="not-a-uuid"))
-    assert_unauthorized(await get("/api/v1/clinic", kap_clinic_id=7))
 
 
 # --- Key rotation and the provider's availability ------------------------------------------------
@@ -542,6 +333,7 @@ def test_oidc_is_off_unless_issuer_audience_and_jwks_url_are_all_set() -> None:
     config = OidcConfig.from_settings(Settings.model_validate(full))
     assert config is not None
     assert (config.staff_claim, config.clinic_claim) == ("email", "kap_clinic_id")
+    assert (config.clinic_id, config.require_email_verified) == (None, True)
     assert config.leeway == timedelta(seconds=30)
     for missing in full:
         partial = {name: value for name, value in full.items() if name != missing}
@@ -563,10 +355,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("KAP_OIDC_STAFF_CLAIM", "preferred_username")
     monkeypatch.setenv("KAP_OIDC_CLINIC_CLAIM", "tenant")
     monkeypatch.setenv("KAP_OIDC_LEEWAY_SECONDS", "5")
+    clinic_id = uuid.uuid4()
+    monkeypatch.setenv("KAP_OIDC_CLINIC_ID", str(clinic_id))
+    monkeypatch.setenv("KAP_OIDC_REQUIRE_EMAIL_VERIFIED", "false")
     config = OidcConfig.from_settings(Settings())
     assert config is not None
     assert (config.staff_claim, config.clinic_claim) == ("preferred_username", "tenant")
+    assert (config.clinic_id, config.require_email_verified) == (clinic_id, False)
     assert config.leeway == timedelta(seconds=5)
+    monkeypatch.setenv("KAP_OIDC_CLINIC_ID", "")
+    assert Settings().oidc_clinic_id is None
+    monkeypatch.setenv("KAP_OIDC_CLINIC_ID", "cedar")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 def test_only_rs256_and_es256_signing_keys_are_kept(keys: Keys) -> None:
@@ -576,7 +377,7 @@ def test_only_rs256_and_es256_signing_keys_are_kept(keys: Keys) -> None:
             keys.ec.jwk(),
             {**keys.rotated.jwk(), "use": "enc"},
             {**keys.rotated.jwk(), "kid": "rs384", "alg": "RS384"},
-            {"kty": "oct", "kid": "hmac", "k": _b64(b"secret" * 6)},
+            {"kty": "oct", "kid": "hmac", "k": b64(b"secret" * 6)},
             {"kty": "EC", "kid": "p384", "crv": "P-384", "x": "AA", "y": "AA"},
             {"kty": "RSA", "kid": "broken"},
             {"kty": "nope"},

@@ -1,4 +1,4 @@
-"""compose.yaml: the four services, real commands and checks, and settings that exist.
+"""compose.yaml: the five services, real commands and checks, and settings that exist.
 
 `docker compose config` validates the file where the Compose plugin is installed. The other
 checks run everywhere on the file as PyYAML reads it, against the real CLI, app and Settings:
@@ -26,7 +26,7 @@ from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
-SERVICES = {"postgres", "migrate", "api", "worker"}
+SERVICES = {"postgres", "redis", "migrate", "api", "worker"}
 APP_SERVICES = ("migrate", "api", "worker")
 # Compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}.
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -78,7 +78,7 @@ def _cli_params(command: list[str]) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
-def test_the_stack_is_postgres_migrate_api_and_worker() -> None:
+def test_the_stack_is_postgres_redis_migrate_api_and_worker() -> None:
     assert set(_compose()["services"]) == SERVICES
 
 
@@ -108,10 +108,27 @@ def test_migration_runs_once_before_the_api_and_the_worker_start() -> None:
     migrate = _service("migrate")
     assert migrate["restart"] == "no"
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for service in ("api", "worker"):
-        assert _service(service)["depends_on"] == {
-            "migrate": {"condition": "service_completed_successfully"}
-        }
+    migrated = {"migrate": {"condition": "service_completed_successfully"}}
+    assert _service("worker")["depends_on"] == migrated
+    # Only started: the API serves without Redis, counting its limits per process meanwhile.
+    assert _service("api")["depends_on"] == {**migrated, "redis": {"condition": "service_started"}}
+
+
+def test_the_api_counts_rate_limits_in_the_redis_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    redis = _service("redis")
+    assert re.fullmatch(r"redis:\d+(\.\d+)*(-[a-z]+)?", redis["image"])
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "ports" not in redis, "only the API reaches Redis"
+    for name in [name for name in os.environ if name.startswith("KAP_")]:
+        monkeypatch.delenv(name)
+    for name, value in _environment("api", OPERATOR_SECRETS).items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.rate_limit_storage_url == "redis://redis:6379/0"
+    assert settings.rate_limit_per_minute > 0
+    # The published port is loopback-only, so proxies are believed from private networks only.
+    assert settings.trusted_proxies == "172.16.0.0/12,192.168.0.0/16,10.0.0.0/8"
+    assert _service("api")["ports"] == ["127.0.0.1:8000:8000"]
 
 
 async def test_the_api_healthcheck_asks_readiness_on_the_served_port(tmp_path: Path) -> None:
@@ -124,7 +141,7 @@ async def test_the_api_healthcheck_asks_readiness_on_the_served_port(tmp_path: P
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kap.test") as http:
-            assert (await http.get("/readyz")).json() == {"status": "ready"}
+            assert (await http.get("/readyz")).json()["status"] == "ready"
     finally:
         await app.state.engine.dispose()
 

@@ -38,12 +38,20 @@ def _shown(default: object) -> str:
     return str(default)
 
 
+def _variable(name: str, alias: object) -> str:
+    """The environment variable of a setting: KAP_<NAME>, or its alias (a variable of another
+    program, declared only to refuse it)."""
+    return alias if isinstance(alias, str) else f"KAP_{name.upper()}"
+
+
 def test_every_setting_is_in_the_operations_table_with_its_default() -> None:
     rows = _table_rows(DOCS / "operations.md", "settings")
     documented = {_unquoted(name): _unquoted(default) for name, default, _ in rows}
     assert len(documented) == len(rows), "a setting is listed twice"
     expected = {
-        f"KAP_{name.upper()}": _shown(field.get_default(call_default_factory=True))
+        _variable(name, field.validation_alias): _shown(
+            field.get_default(call_default_factory=True)
+        )
         for name, field in Settings.model_fields.items()
     }
     assert sorted(documented) == sorted(expected), "the table and Settings list other settings"

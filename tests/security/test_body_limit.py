@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from tests.apps import MakeApp, assert_problem, client_of
 from tests.factories import FakeClock, bootstrap
-from tests.security.conftest import MakeApp, assert_problem, client_of
 
 MIB = 1_048_576
 CHUNK = 64 * 1024
@@ -33,10 +33,10 @@ class Chunks:
 
 
 async def test_a_declared_oversized_body_is_413_unread_and_writes_nothing(
-    secure_app: FastAPI, clock: FakeClock
+    app: FastAPI, clock: FakeClock
 ) -> None:
-    async with client_of(secure_app) as http:
-        clinic = await bootstrap(secure_app, http, clock)
+    async with client_of(app) as http:
+        clinic = await bootstrap(app, http, clock)
         body = Chunks(padded_client(MIB + 1))
         response = await http.post(
             "/api/v1/clients",
@@ -51,10 +51,10 @@ async def test_a_declared_oversized_body_is_413_unread_and_writes_nothing(
 
 
 async def test_a_chunked_oversized_body_is_413_and_reading_stops_at_the_limit(
-    secure_app: FastAPI, clock: FakeClock
+    app: FastAPI, clock: FakeClock
 ) -> None:
-    async with client_of(secure_app) as http:
-        clinic = await bootstrap(secure_app, http, clock)
+    async with client_of(app) as http:
+        clinic = await bootstrap(app, http, clock)
         body = Chunks(padded_client(8 * MIB))
         response = await http.post(
             "/api/v1/clients",
@@ -68,10 +68,10 @@ async def test_a_chunked_oversized_body_is_413_and_reading_stops_at_the_limit(
 
 
 async def test_a_body_of_exactly_the_limit_is_accepted_both_ways(
-    secure_app: FastAPI, clock: FakeClock
+    app: FastAPI, clock: FakeClock
 ) -> None:
-    async with client_of(secure_app) as http:
-        clinic = await bootstrap(secure_app, http, clock)
+    async with client_of(app) as http:
+        clinic = await bootstrap(app, http, clock)
         await clinic.ok("POST", "/api/v1/clients", 201, content=padded_client(MIB), headers=JSON)
         await clinic.ok(
             "POST", "/api/v1/clients", 201, content=Chunks(padded_client(MIB)), headers=JSON

@@ -3,8 +3,8 @@
 import httpx
 from fastapi import FastAPI
 
+from tests.apps import client_of
 from tests.factories import FakeClock, bearer, bootstrap
-from tests.security.conftest import client_of
 
 EVERYWHERE = {
     "x-content-type-options": "nosniff",
@@ -22,10 +22,10 @@ def assert_secured(response: httpx.Response) -> None:
 
 
 async def test_api_responses_carry_security_headers_and_are_never_cached(
-    secure_app: FastAPI, clock: FakeClock
+    app: FastAPI, clock: FakeClock
 ) -> None:
-    async with client_of(secure_app) as http:
-        clinic = await bootstrap(secure_app, http, clock)
+    async with client_of(app) as http:
+        clinic = await bootstrap(app, http, clock)
         client = await clinic.client()
         responses = [
             await clinic.get(f"/api/v1/clients/{client['id']}"),  # patient data
@@ -40,8 +40,8 @@ async def test_api_responses_carry_security_headers_and_are_never_cached(
             assert response.headers["content-security-policy"] == API_CSP
 
 
-async def test_operations_and_the_spec_get_the_api_policy(secure_app: FastAPI) -> None:
-    async with client_of(secure_app) as http:
+async def test_operations_and_the_spec_get_the_api_policy(app: FastAPI) -> None:
+    async with client_of(app) as http:
         for path in ("/healthz", "/metrics", "/openapi.json"):
             response = await http.get(path)
             assert response.status_code == 200
@@ -49,8 +49,8 @@ async def test_operations_and_the_spec_get_the_api_policy(secure_app: FastAPI) -
             assert response.headers["content-security-policy"] == API_CSP
 
 
-async def test_docs_pages_keep_their_own_content_security_policy(secure_app: FastAPI) -> None:
-    async with client_of(secure_app) as http:
+async def test_docs_pages_keep_their_own_content_security_policy(app: FastAPI) -> None:
+    async with client_of(app) as http:
         for path in ("/docs", "/redoc"):
             response = await http.get(path)
             assert response.status_code == 200

@@ -21,10 +21,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import LargeBinary, Table, select
 
-from app.cli import main
 from app.common.crypto import SecretBox, UnreadableSecret
 from app.common.reseal import SEALED_COLUMNS, Resealed, reseal_all, reseal_batch
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.db import Base, begin_write
 from app.main import create_app
 from app.migrate import upgrade
@@ -33,6 +32,7 @@ from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.ssrf import AllowedHosts
 from tests import databases
+from tests.apps import exit_code_of_command
 from tests.factories import Clinic, FakeClock, bootstrap
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
@@ -104,15 +104,8 @@ def test_the_command_names_a_malformed_setting_without_printing_it(
     secret = "do-not-print-9f2c"
     monkeypatch.setenv("KAP_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("KAP_SECRET_KEY_PREVIOUS", f'["{secret}"')
-    monkeypatch.setattr(sys, "argv", ["kap-journey", "reseal-secrets"])
-    get_settings.cache_clear()  # read the environment set above
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        get_settings.cache_clear()
+    assert exit_code_of_command(monkeypatch, "reseal-secrets") == 2
     printed = capsys.readouterr()
-    assert exited.value.code == 2
     assert "invalid settings: secret_key_previous" in printed.err
     assert "KAP_SECRET_KEY_PREVIOUS starts with [ but is not JSON" in printed.err
     assert secret not in printed.err + printed.out

@@ -109,8 +109,9 @@ async def test_status_machine(clinic: Clinic) -> None:
         "starts_at": iso(start + timedelta(days=1)),
         "ends_at": iso(start + timedelta(days=1, hours=2)),
     }
+    # Moving a completed session is a correction (tests/sessions/test_corrections.py).
     moved = await clinic.patch(url, json=next_day)
-    assert_problem(moved, 409, "invalid_transition")
+    assert_problem(moved, 422, "correction_reason_required")
     edited = await clinic.ok("PATCH", url, json={"notes": "Tolerated well.", "dose_mg": 35})
     assert edited["notes"] == "Tolerated well."
     assert edited["dose_mg"] == 35

@@ -3,7 +3,7 @@
 It verifies every request with the reference `standardwebhooks` library, exactly as an integrator
 would, logs one JSON line per request, and can be told to fail, stall or answer a given status.
     python -m tests.webhooks.receiver PORT LOG --secret S [--secret S2] [--fail N] [--status C]
-        [--retry-after V] [--delay SECONDS]
+        [--retry-after V] [--delay SECONDS] [--reply TEXT]
 """
 
 import argparse
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--status", type=int, default=200)
     parser.add_argument("--retry-after", default=None)
     parser.add_argument("--delay", type=float, default=0.0, help="sleep before answering")
+    parser.add_argument("--reply", default="ok", help="the response body")
     options = parser.parse_args()
     lock = Lock()
     seen = [0]
@@ -61,9 +62,10 @@ def main() -> None:
             self.send_response(status)
             if options.retry_after is not None:
                 self.send_header("Retry-After", options.retry_after)
-            self.send_header("Content-Length", "2")
+            reply = options.reply.encode()
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def log_message(self, format: str, *args: object) -> None:
             return

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
+from app.config import Settings
 from app.db import begin_write
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import DeliveryStatus, WebhookDelivery
 from app.webhooks.ssrf import AllowedHosts
+from app.webhooks.worker import Worker
 from tests.factories import Clinic, FakeClock
 from tests.webhooks.support import Receiver, make_endpoint
 
@@ -262,3 +265,54 @@ async def test_old_attempts_are_cleaned_up(
     [delivery] = await deliveries(clinic, endpoint["id"])
     assert delivery["attempts"] == []
     assert delivery["status"] == "succeeded"
+
+
+# A reply an allow-listed internal service might give: not the clinic's admins' to read.
+INTERNAL_REPLY = "internal-service-reply;" * 100
+
+
+def worker_with(app: FastAPI, clock: FakeClock, **settings: object) -> Worker:
+    """A worker built from the app's settings, as `kap-journey worker` builds one."""
+    configured = app.state.settings.model_copy(update=settings)
+    return Worker(app.state.sessionmaker, configured, app.state.secret_box, clock)
+
+
+async def test_attempts_keep_no_reply_body_by_default(
+    clinic: Clinic, app: FastAPI, real_time: FakeClock, receivers: list[Receiver], tmp_path: Path
+) -> None:
+    hook = receiver(receivers, tmp_path)
+    endpoint = await make_endpoint(clinic, hook.url)
+    hook.start([endpoint["secret"]], "--status=500", f"--reply={INTERNAL_REPLY}")
+    await clinic.client()
+    assert await worker_with(app, real_time).dispatcher.run_once() == 1
+    page = await clinic.ok("GET", f"/api/v1/webhook-endpoints/{endpoint['id']}/deliveries")
+    [attempt] = page["items"][0]["attempts"]
+    assert attempt["status_code"] == 500
+    # Neither the body nor its declared size: either would tell one reply from another.
+    assert (attempt["response_excerpt"], attempt["response_body_bytes"]) == (None, None)
+    assert attempt["response_headers_bytes"] > 0
+    assert "internal-service" not in json.dumps(page)
+
+
+async def test_an_operator_may_opt_in_to_a_capped_excerpt(
+    clinic: Clinic, app: FastAPI, real_time: FakeClock, receivers: list[Receiver], tmp_path: Path
+) -> None:
+    hook = receiver(receivers, tmp_path)
+    endpoint = await make_endpoint(clinic, hook.url)
+    hook.start([endpoint["secret"]], f"--reply={INTERNAL_REPLY}")
+    for excerpt_bytes in (1024, 40):
+        await clinic.client()
+        worker = worker_with(app, real_time, webhook_response_excerpt_bytes=excerpt_bytes)
+        assert await worker.dispatcher.run_once() == 1
+    page = await clinic.ok("GET", f"/api/v1/webhook-endpoints/{endpoint['id']}/deliveries")
+    attempts = [a for d in page["items"] for a in d["attempts"]]
+    excerpts = sorted(a["response_excerpt"] for a in attempts)
+    assert excerpts == [INTERNAL_REPLY[:40], INTERNAL_REPLY[:1024]]
+    # With the excerpt comes the size the receiver declared.
+    assert [a["response_body_bytes"] for a in attempts] == [len(INTERNAL_REPLY)] * 2
+
+
+@pytest.mark.parametrize("value", [-1, 1025, 65536])
+def test_the_excerpt_setting_is_bounded(value: int) -> None:
+    with pytest.raises(ValidationError, match="webhook_response_excerpt_bytes"):
+        Settings(webhook_response_excerpt_bytes=value)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
-from app.common.schemas import InputTimestamp
+from app.common.schemas import ONE_LINE, InputTimestamp
 from app.sessions.enums import Location, SessionKind
 
 M = TypeVar("M", bound=BaseModel)
@@ -155,12 +155,18 @@ def _in_utc(value: datetime) -> datetime:
 ProviderTime = Annotated[InputTimestamp, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc)]
 """Aware RFC 3339 text, returned in UTC; naive timestamps are refused."""
 
-BookingId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-EventTypeKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Trigger = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+# Identifiers are one line (no control characters): they are stored, shown and matched on.
+BookingId = Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
+# An event type as a provider sends it and as an integration's event_type_map names it: both
+# sides are stripped, so they match. A provider's empty one is tried against nothing
+# (event_type_keys); the map refuses an empty key (app/inbound/schemas.py).
+EventTypeKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), ONE_LINE]
+Trigger = Annotated[str, StringConstraints(min_length=1, max_length=80), ONE_LINE]
 
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=320)
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=320),
+    ONE_LINE,
 ]
 """An address in our own format: lower-cased, stripped, and required."""
 
@@ -170,12 +176,13 @@ def _loose_email(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip().lower()
-    return value if 3 <= len(value) <= 320 else None
+    return value if 3 <= len(value) <= 320 and ONE_LINE.scrub(value) == value else None
 
 
 def _clipped(limit: int) -> AfterValidator:
     def clip(value: str | None) -> str | None:
-        value = value.strip() if value is not None else None
+        # Display text is kept, its control characters (line breaks, tabs) turned into spaces.
+        value = ONE_LINE.scrub(value).strip() if value is not None else None
         return value[:limit] if value else None
 
     return AfterValidator(clip)

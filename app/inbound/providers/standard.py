@@ -16,7 +16,7 @@ from pydantic import StringConstraints, model_validator
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from app.common.schemas import InputModel, ShortText
+from app.common.schemas import ONE_LINE, InputModel, ShortText
 from app.inbound.providers.events import (
     BookingAction,
     BookingEvent,
@@ -89,7 +89,9 @@ def _any_match(expected: bytes, header: str) -> bool:
     return matched
 
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), ONE_LINE
+]
 
 
 class _Head(ProviderModel):

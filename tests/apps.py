@@ -1,54 +1,55 @@
-"""Apps with security settings of a test's choosing, and a monotonic clock moved by hand."""
+"""Apps with settings of a test's own, HTTP clients from chosen addresses, clocks moved by hand,
+and the `kap-journey` command run in-process. The fixtures (`make_app`, `wall`) reach every test
+through `pytest_plugins` in tests/conftest.py."""
 
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import limits.aio.storage.memory
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
+from app.cli import main
+from app.config import Settings, get_settings
 from app.main import create_app
-from app.security import install_security, security_state
 from tests.factories import FakeClock
 
 PROBLEM = "application/problem+json"
 MakeApp = Callable[..., FastAPI]
 
 
-class FakeMonotonic:
-    """The rate limiter's clock in tests: seconds, moved by hand, never slept on."""
+class HandClock:
+    """Seconds that pass only when a test says so. Called, it is a monotonic clock (the
+    rate-limit store's Redis retry, the audit bound's summaries); `time` stands in for
+    time.time() (`limits`' in-memory counters)."""
 
-    def __init__(self) -> None:
-        self.now = 1_000.0
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
+        return self.now
+
+    def time(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
 
-def secured(app: FastAPI) -> FastAPI:
-    """The app with security installed, whether or not create_app already does it."""
-    if security_state(app) is None:
-        install_security(app, app.state.settings)
-    return app
-
-
 @pytest.fixture
 async def make_app(app: FastAPI, clock: FakeClock) -> AsyncIterator[MakeApp]:
-    """Builds secured twins of the suite's app with settings overrides; disposes them."""
+    """Builds twins of the suite's app (same database) with settings overrides; disposes them."""
     made: list[FastAPI] = []
     base: Settings = app.state.settings
 
     def make(**overrides: Any) -> FastAPI:
         # Validated afresh, so overrides are read the way the environment would be.
         settings = Settings(**{**base.model_dump(), **overrides})
-        application = secured(create_app(settings, clock))
-        made.append(application)
-        return application
+        made.append(create_app(settings, clock))
+        return made[-1]
 
     yield make
     for application in made:
@@ -56,9 +57,12 @@ async def make_app(app: FastAPI, clock: FakeClock) -> AsyncIterator[MakeApp]:
 
 
 @pytest.fixture
-def secure_app(app: FastAPI, make_app: MakeApp) -> FastAPI:
-    """The suite's app when create_app installs security itself; else a secured twin of it."""
-    return app if security_state(app) is not None else make_app()
+def wall(monkeypatch: pytest.MonkeyPatch) -> HandClock:
+    """Stands in for time.time() in `limits`' memory storage for the duration of a test. It
+    starts at a minute boundary, so a test knows where its windows begin."""
+    clock = HandClock(1_800_000_000.0)
+    monkeypatch.setattr(limits.aio.storage.memory, "time", clock)
+    return clock
 
 
 @asynccontextmanager
@@ -83,3 +87,16 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["type"].endswith(f"/problems/{code}")
     assert {"type", "title", "detail", "status", "code"} <= body.keys()
     return body
+
+
+def exit_code_of_command(monkeypatch: pytest.MonkeyPatch, *argv: str) -> object:
+    """Run `kap-journey *argv` in this process, with the settings read afresh from the
+    environment (set it first with `monkeypatch.setenv`); the code it exits with."""
+    monkeypatch.setattr(sys, "argv", ["kap-journey", *argv])
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        get_settings.cache_clear()
+    return exited.value.code

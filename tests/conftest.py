@@ -20,11 +20,11 @@ from sqlalchemy import event
 from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade
-from tests import databases
-from tests.factories import Clinic, FakeClock, bootstrap
+from tests.support import databases
+from tests.support.factories import Clinic, FakeClock, bootstrap
 
 # make_app and wall: apps with settings of a test's own, and the rate limiter's clock.
-pytest_plugins = ["tests.apps"]
+pytest_plugins = ["tests.support.apps"]
 BACKENDS = ["sqlite", "postgresql"]
 IN_CI = databases.IN_CI
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import T0, Clinic, iso
+from tests.support.factories import T0, Clinic, iso
 from tests.webhooks.support import make_endpoint
 
 PHQ9_MODERATE = [2, 2, 1, 2, 1, 1, 2, 1, 0]  # 12

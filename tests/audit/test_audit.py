@@ -13,8 +13,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEvent
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic, bearer, bootstrap
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic, bearer, bootstrap
 
 
 async def events(clinic: Clinic, **params: Any) -> list[dict[str, Any]]:

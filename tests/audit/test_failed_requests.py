@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.security import security_state
-from tests.apps import HandClock, MakeApp, client_of
-from tests.factories import T0, Clinic, FakeClock, bearer, bootstrap
 from tests.inbound.payloads import calcom_headers
 from tests.inbound.provider_support import calcom_event
 from tests.inbound.support import make_integration
+from tests.support.apps import HandClock, MakeApp, client_of
+from tests.support.factories import T0, Clinic, FakeClock, bearer, bootstrap
 
 
 async def rows(app: FastAPI, **where: Any) -> list[AuditEvent]:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from tests.auth.oidc_idp import JwksServer, Keys, Signer, new_rsa, oidc_settings
-from tests.factories import FakeClock
+from tests.support.factories import FakeClock
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tests.factories import T0, Clinic
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
+from tests.support.factories import T0, Clinic
 
 ALL = frozenset({"admin", "clinician", "scheduler"})
 CLINICAL = frozenset({"admin", "clinician"})

@@ -23,8 +23,8 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic, FakeClock
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic, FakeClock
 
 ISSUER = "https://idp.clinic.example/"
 AUDIENCE = "kap-journey"

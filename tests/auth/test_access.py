@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import httpx
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic, bearer, iso
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic, bearer, iso
 
 
 async def test_admin_only_routes_refuse_other_roles(clinic: Clinic) -> None:

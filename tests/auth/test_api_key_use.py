@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import ApiKey
-from tests.factories import T0, Clinic, FakeClock, bearer
+from tests.support.factories import T0, Clinic, FakeClock, bearer
 
 
 class KeyUpdates:

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.auth.matrix_routes import ALL, FEED, PUBLIC, SIGNED, SPECS, Call, World
-from tests.factories import T0, Clinic, bootstrap
+from tests.support.factories import T0, Clinic, bootstrap
 
 
 def _operations(app: FastAPI) -> dict[str, tuple[str, str]]:

@@ -3,8 +3,8 @@
 from datetime import timedelta
 from typing import Any
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic
 
 CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns"}
 SESSION_CLINICAL = {"notes", "topics", "dose_mg", "weight_kg"}

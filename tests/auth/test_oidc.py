@@ -34,8 +34,8 @@ from tests.auth.oidc_idp import (
     oidc_settings,
     tamper,
 )
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic, FakeClock, bearer
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic, FakeClock, bearer
 
 # --- Tokens that work ----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ import httpx
 from fastapi import FastAPI
 
 from app.migrate import upgrade
-from tests import databases
 from tests.auth.oidc_idp import (
     JwksServer,
     Keys,
@@ -23,7 +22,8 @@ from tests.auth.oidc_idp import (
     member,
     signing_in,
 )
-from tests.factories import Clinic, FakeClock, bearer, bootstrap
+from tests.support import databases
+from tests.support.factories import Clinic, FakeClock, bearer, bootstrap
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:

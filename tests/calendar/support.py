@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 from icalendar import Calendar, Event
 
-from tests.factories import Clinic
+from tests.support.factories import Clinic
 
 
 def token_url(staff_id: str) -> str:

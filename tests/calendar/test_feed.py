@@ -7,7 +7,7 @@ import httpx
 
 from tests.calendar.support import events, issue, read_feed
 from tests.conftest import StatementCounter
-from tests.factories import T0, Clinic, FakeClock
+from tests.support.factories import T0, Clinic, FakeClock
 
 PHI = {
     "first_name": "Maya",

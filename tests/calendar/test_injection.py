@@ -14,8 +14,8 @@ from app.clients.models import Client
 from app.common.schemas import ONE_LINE
 from app.staff.models import Staff
 from tests.calendar.support import events, issue, read_feed
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic
 
 HOSTILE_NAMES = [
     "Eve\rEND:VCALENDAR\rBEGIN:VEVENT\rUID:fake@x\rSUMMARY:Injected\rEND:VEVENT",

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.calendar.models import CalendarFeedToken
 from tests.calendar.support import feed_url, fetch, issue, read_feed, token_url
-from tests.factories import T0, Clinic, FakeClock, bootstrap
+from tests.support.factories import T0, Clinic, FakeClock, bootstrap
 
 
 async def test_an_issued_link_opens_the_feed_and_is_shown_once(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.clinics.bootstrap import Bootstrapped
 from app.db import begin_write
 from app.demo import fill_demo_clinic
-from tests.factories import T0, FakeClock, bearer
+from tests.support.factories import T0, FakeClock, bearer
 
 CLIENTS = 20
 # Where and when the demo runs: early morning in Los Angeles (T0 is 04:00 there), and late in

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import wait_until_healthy
+from tests.support.servers import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic
 
 
 async def test_create_read_update(clinic: Clinic) -> None:

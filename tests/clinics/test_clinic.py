@@ -1,7 +1,7 @@
 """The clinic resource and its window policy."""
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic
 
 
 async def test_defaults(clinic: Clinic) -> None:

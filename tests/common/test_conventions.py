@@ -5,19 +5,10 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import T0, Clinic, bearer, bootstrap
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic, bearer, bootstrap
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert {"type", "title", "detail"} <= body.keys()
-    return body
 
 
 async def test_naive_timestamp_is_422_and_nothing_is_written(clinic: Clinic) -> None:

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
 
 from app.inbound.providers.events import BookingId, EventTypeKey, LooseName, LooseReason, Trigger
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic
 
 
 def plain_cursor(values: list[object]) -> str:

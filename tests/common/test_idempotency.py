@@ -15,8 +15,8 @@ from app.db import begin_write
 from app.idempotency.models import IdempotencyRecord
 from app.idempotency.service import replay_policy
 from app.webhooks.worker import Worker
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic
 
 NEW_CLIENT = {"first_name": "Ida", "last_name": "Key", "date_of_birth": "1979-09-09"}
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from tests.conftest import StatementCounter
-from tests.factories import T0, Clinic
+from tests.support.factories import T0, Clinic
 
 
 async def _statements(counter: StatementCounter, clinic: Clinic, url: str, **params: object) -> int:

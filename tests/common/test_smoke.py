@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from tests.factories import T0, Clinic
+from tests.support.factories import T0, Clinic
 
 
 async def test_journey_flags_integration_in_window(clinic: Clinic) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from schemathesis import BaseSchema, HookContext
 
 from tests.contract.seed import SeededClinic
-from tests.factories import T0
+from tests.support.factories import T0
 
 SESSION_COLLECTIONS = ("preparation-sessions", "ketamine-sessions", "integration-sessions")
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import T0, Clinic, FakeClock, bootstrap
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
+from tests.support.factories import T0, Clinic, FakeClock, bootstrap
 
 DAY = timedelta(days=1)
 SESSION_KINDS = ("preparation", "ketamine", "integration")

@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic
 
 
 async def test_a_body_that_is_not_utf8_is_a_422_like_any_malformed_json(clinic: Clinic) -> None:
@@ -15,7 +15,7 @@ async def test_a_body_that_is_not_utf8_is_a_422_like_any_malformed_json(clinic: 
             "/api/v1/clients", content=body, headers={"content-type": "application/json"}
         )
         problem = assert_problem(response, 422, "validation_error")
-        errors: list[dict[str, Any]] = problem["errors"]  # type: ignore[assignment]
+        errors: list[dict[str, Any]] = problem["errors"]
         assert [error["type"] for error in errors] == ["json_invalid"]
     assert (await clinic.ok("GET", "/api/v1/clients"))["items"] == []
 

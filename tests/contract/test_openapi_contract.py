@@ -36,7 +36,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.contract.real_ids import SeededHooks
 from tests.contract.seed import SeededClinic, seed_clinic
-from tests.factories import FakeClock
+from tests.support.factories import FakeClock
 
 ROLES = ["admin", "scheduler"]
 # Sized for CI's budget; raise them, or change the seed, for a deeper hunt. The coverage phase

@@ -29,7 +29,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from tests.conftest import IN_CI
-from tests.servers import wait_until_healthy
+from tests.support.servers import wait_until_healthy
 
 # Checking for Chromium first means a machine without it skips before starting the server.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]

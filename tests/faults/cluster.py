@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import IN_CI
+from tests.support.databases import IN_CI
 from tests.webhooks.support import free_port
 
 SERVER_USER = "postgres"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import databases
 from tests.faults.support import Fleet, environment_for
+from tests.support import databases
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.faults.support import Api, Fleet, bootstrap_admin, environment_for
-from tests.redis_store import free_port, require_redis, unique_prefix
+from tests.support.redis_store import free_port, require_redis, unique_prefix
 
 CLINIC = "/api/v1/clinic"
 OPEN = "/openapi.json"  # takes no credentials: counted per client address

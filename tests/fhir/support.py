@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from app.db import begin_write
 from app.sessions.models import ClinicalSession
-from tests.factories import T0, Clinic, iso
+from tests.support.factories import T0, Clinic, iso
 
 FHIR_JSON = "application/fhir+json"
 Resource = dict[str, Any]

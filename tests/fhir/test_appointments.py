@@ -3,8 +3,8 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import Clinic, bootstrap
 from tests.fhir.support import fhir, journey, resources
+from tests.support.factories import Clinic, bootstrap
 
 WINDOW_URL = "https://kap-journey.dev/fhir/StructureDefinition/integration-window"
 

@@ -2,8 +2,8 @@
 
 from fastapi import FastAPI
 
-from tests.factories import Clinic
 from tests.fhir.support import fhir, journey, resources
+from tests.support.factories import Clinic
 
 
 async def test_completed_sessions_are_finished_encounters(clinic: Clinic, app: FastAPI) -> None:

@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import Clinic, bootstrap
 from tests.fhir.support import fhir, journey, resources
+from tests.support.factories import Clinic, bootstrap
 
 
 async def test_everything_is_one_valid_bundle(clinic: Clinic, app: FastAPI) -> None:

@@ -4,8 +4,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from tests.factories import Clinic
 from tests.fhir.support import fhir, journey, resources
+from tests.support.factories import Clinic
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -3,8 +3,8 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import Clinic, bootstrap
 from tests.fhir.support import FHIR_JSON, fhir, validate
+from tests.support.factories import Clinic, bootstrap
 
 
 async def test_a_clinician_reads_the_whole_patient(clinic: Clinic) -> None:

@@ -11,8 +11,8 @@ from pydantic import SecretStr, ValidationError
 
 from app.config import Settings
 from app.main import create_app
-from tests.factories import Clinic, FakeClock, bootstrap
 from tests.fhir.support import journey, validate
+from tests.support.factories import Clinic, FakeClock, bootstrap
 
 PUBLIC = "https://kap.example.org/ehr"
 HOSTILE = "attacker.example"

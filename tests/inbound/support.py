@@ -9,8 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.inbound.processor import InboundProcessor
-from tests.factories import Clinic
 from tests.inbound.payloads import CALENDLY_EVENT_TYPE
+from tests.support.factories import Clinic
 
 SECRETS = {
     "calcom": "calcom-test-secret-5f2b9c",

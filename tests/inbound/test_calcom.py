@@ -1,56 +1,21 @@
 """Cal.com bookings become sessions: created, rescheduled along uid chains, cancelled."""
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from app.inbound.deliveries import OVERTAKEN_CANCEL_GRACE
-from tests.factories import T0, Clinic, FakeClock, iso
-from tests.inbound.payloads import calcom_body, calcom_headers
-from tests.inbound.support import CLIENT_EMAIL, SECRETS, Inbound, inbound_for
-
-HOUR = timedelta(hours=1)
-SECRET = SECRETS["calcom"]
+from tests.inbound.calcom_support import cancelled, created, dosed_client, rescheduled, signed
+from tests.inbound.support import CLIENT_EMAIL, Inbound, inbound_for
+from tests.support.factories import T0, Clinic, FakeClock, iso
 
 
 @pytest.fixture
 async def calcom(app: FastAPI, clinic: Clinic) -> Inbound:
     return await inbound_for(app, clinic, "calcom")
-
-
-async def dosed_client(clinic: Clinic, email: str = CLIENT_EMAIL) -> dict[str, Any]:
-    """A client whose IV dose ended at T0 - 22 h: the window closes at T0 + 50 h."""
-    client = await clinic.prepared_client(email=email)
-    dose = await clinic.dose(client["id"], T0 - timedelta(days=1))
-    await clinic.action("ketamine", dose["id"], "complete")
-    return client
-
-
-def signed(trigger: str, uid: str, start: datetime, **extra: Any) -> tuple[bytes, dict[str, str]]:
-    body = calcom_body(
-        trigger,
-        uid=uid,
-        start=start,
-        end=start + HOUR,
-        attendee_email=extra.pop("attendee_email", CLIENT_EMAIL),
-        **extra,
-    )
-    return body, calcom_headers(SECRET, body)
-
-
-def created(uid: str, start: datetime, **extra: Any) -> tuple[bytes, dict[str, str]]:
-    return signed("BOOKING_CREATED", uid, start, **extra)
-
-
-def rescheduled(uid: str, old: str, start: datetime, **extra: Any) -> tuple[bytes, dict[str, str]]:
-    return signed("BOOKING_RESCHEDULED", uid, start, reschedule_uid=old, **extra)
-
-
-def cancelled(uid: str, start: datetime, **extra: Any) -> tuple[bytes, dict[str, str]]:
-    return signed("BOOKING_CANCELLED", uid, start, **extra)
 
 
 async def test_a_booking_becomes_a_session_with_its_window_flag(

@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import T0, Clinic
+from tests.inbound.calcom_support import dosed_client
 from tests.inbound.payloads import calendly_body, calendly_headers
 from tests.inbound.support import CLIENT_EMAIL, SECRETS, Inbound, inbound_for
-from tests.inbound.test_calcom import dosed_client
+from tests.support.factories import T0, Clinic
 
 HOUR = timedelta(hours=1)
 EVENT = "https://api.calendly.com/scheduled_events"

@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.inbound.models import SchedulingIntegration
-from tests.factories import Clinic
 from tests.inbound.support import SECRETS, make_integration
+from tests.support.factories import Clinic
 
 
 async def test_the_secret_is_write_only_and_stored_encrypted(app: FastAPI, clinic: Clinic) -> None:

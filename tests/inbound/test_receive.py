@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import T0, Clinic
 from tests.inbound.payloads import (
     calcom_body,
     calcom_headers,
@@ -19,6 +18,7 @@ from tests.inbound.payloads import (
     standard_headers,
 )
 from tests.inbound.support import CLIENT_EMAIL, SECRETS, Inbound, inbound_for
+from tests.support.factories import T0, Clinic
 
 START = T0 + timedelta(days=1)
 CALCOM = calcom_body(

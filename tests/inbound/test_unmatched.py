@@ -15,9 +15,9 @@ from app.inbound import unmatched
 from app.inbound.models import UnmatchedBooking, UnmatchedStatus
 from app.inbound.schemas import ResolveBody
 from app.staff.models import Role
-from tests.factories import T0, Clinic, bootstrap
+from tests.inbound.calcom_support import cancelled, created, dosed_client, rescheduled
 from tests.inbound.support import CLIENT_EMAIL, Inbound, inbound_for
-from tests.inbound.test_calcom import cancelled, created, dosed_client, rescheduled
+from tests.support.factories import T0, Clinic, bootstrap
 
 DAY = timedelta(days=1)
 

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.inbound.models import InboundDelivery
-from tests.factories import Clinic
 from tests.inbound.payloads import calcom_body, calcom_headers
 from tests.inbound.support import SECRETS, inbound_for
-from tests.webhooks.test_processes import (  # noqa: F401 - fixtures shared with these tests
+from tests.support.factories import Clinic
+from tests.support.worker_processes import (  # noqa: F401 - fixtures shared with these tests
     Workers,
     app,
     clinic,
@@ -42,16 +42,16 @@ def _signed(
     return body, calcom_headers(SECRETS["calcom"], body)
 
 
-async def _unapplied(app: FastAPI) -> int:  # noqa: F811 - the fixture's name
+async def _unapplied(app: FastAPI) -> int:
     async with app.state.sessionmaker() as db:
         stmt = select(func.count()).where(InboundDelivery.status == "pending")
         return int((await db.execute(stmt)).scalar_one())
 
 
 async def test_two_workers_apply_every_booking_once(
-    app: FastAPI,  # noqa: F811 - the fixtures imported above
-    clinic: Clinic,  # noqa: F811
-    workers: Workers,  # noqa: F811
+    app: FastAPI,
+    clinic: Clinic,
+    workers: Workers,
 ) -> None:
     inbound = await inbound_for(app, clinic, "calcom")
     now = datetime.now(UTC).replace(microsecond=0)

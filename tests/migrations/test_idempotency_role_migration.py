@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.migrate import downgrade, upgrade
-from tests import databases
+from tests.support import databases
 
 BEFORE = "82bc60e75dd5"
 AFTER = "a12c0de5ec12"

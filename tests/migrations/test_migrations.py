@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.db import Base
 from app.migrate import downgrade, upgrade
 from app.models import load_all_models
-from tests import databases
+from tests.support import databases
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -24,8 +24,8 @@ from app.common.crypto import SecretBox
 from app.config import Settings
 from app.main import create_app
 from app.migrate import alembic_config
-from tests import databases
-from tests.factories import T0, Clinic, FakeClock, bootstrap
+from tests.support import databases
+from tests.support.factories import T0, Clinic, FakeClock, bootstrap
 
 SECRET_KEY = "backup-drill-secret-key"
 POSTGRES_BIN = Path("/usr/lib/postgresql")

@@ -16,10 +16,9 @@ from pydantic import SecretStr, ValidationError
 
 from app.config import Settings
 from app.ops.metrics import method_label, serve_apart, status_label
-from tests.apps import MakeApp
-from tests.common.test_conventions import assert_problem
-from tests.factories import bearer
-from tests.servers import wait_until_healthy
+from tests.support.apps import MakeApp, assert_problem
+from tests.support.factories import bearer
+from tests.support.servers import wait_until_healthy
 
 TOKEN = "m" * 40
 

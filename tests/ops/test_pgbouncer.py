@@ -23,8 +23,8 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from tests.databases import scratch_postgres
-from tests.factories import FakeClock, bootstrap
+from tests.support.databases import scratch_postgres
+from tests.support.factories import FakeClock, bootstrap
 from tests.webhooks.support import free_port
 
 SERVER_CONNECTIONS = 2

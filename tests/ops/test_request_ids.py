@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import Clinic
+from tests.support.factories import Clinic
 
 
 async def _read_client(clinic: Clinic, client_id: str, sent: str | None) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from bench.scale.capture import Recorder, recording_app
 from bench.scale.generate import Generated, driver_url, generate
-from tests import databases
+from tests.support import databases
 
 SESSIONS = 1_000_000
 INTEGRATION_STATUSES = ("not_applicable", "booked_in_window", "unbooked", "missed")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from app.security import security_state
-from tests.apps import MakeApp
+from tests.support.apps import MakeApp
 
 CLINIC = "/api/v1/clinic"
 # draft-ietf-httpapi-ratelimit-headers: a String item with Integer parameters.

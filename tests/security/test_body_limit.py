@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from tests.apps import MakeApp, assert_problem, client_of
-from tests.factories import FakeClock, bootstrap
+from tests.support.apps import MakeApp, assert_problem, client_of
+from tests.support.factories import FakeClock, bootstrap
 
 MIB = 1_048_576
 CHUNK = 64 * 1024

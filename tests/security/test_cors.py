@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.apps import MakeApp, assert_problem, client_of
-from tests.factories import FakeClock, bootstrap
+from tests.support.apps import MakeApp, assert_problem, client_of
+from tests.support.factories import FakeClock, bootstrap
 
 APP = "https://app.example.org"
 ADMIN = "https://admin.example.org:8443"

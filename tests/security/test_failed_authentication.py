@@ -14,13 +14,13 @@ import uuid
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
-from tests.apps import HandClock, MakeApp, assert_problem, client_of
-from tests.factories import FakeClock, bearer, bootstrap
 from tests.inbound.payloads import calcom_headers
 from tests.inbound.provider_support import calcom_event
 from tests.inbound.support import SECRETS, make_integration
-from tests.redis_store import free_port
 from tests.security.support import CLINIC, count_statements, fields, limited
+from tests.support.apps import HandClock, MakeApp, assert_problem, client_of
+from tests.support.factories import FakeClock, bearer, bootstrap
+from tests.support.redis_store import free_port
 
 
 async def test_credentials_that_fail_before_authentication_count_as_failed_authentications(

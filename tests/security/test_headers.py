@@ -3,8 +3,8 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.apps import client_of
-from tests.factories import FakeClock, bearer, bootstrap
+from tests.support.apps import client_of
+from tests.support.factories import FakeClock, bearer, bootstrap
 
 EVERYWHERE = {
     "x-content-type-options": "nosniff",

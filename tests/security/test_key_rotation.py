@@ -31,11 +31,11 @@ from app.models import load_all_models
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.ssrf import AllowedHosts
-from tests import databases
-from tests.apps import exit_code_of_command
-from tests.factories import Clinic, FakeClock, bootstrap
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
+from tests.support import databases
+from tests.support.apps import exit_code_of_command
+from tests.support.factories import Clinic, FakeClock, bootstrap
 from tests.webhooks.support import Receiver, make_endpoint
 
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]

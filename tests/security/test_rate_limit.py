@@ -6,9 +6,9 @@ The in-memory counters run on `wall`, a clock moved by hand, so windows pass wit
 """
 
 from app.security import security_state
-from tests.apps import HandClock, MakeApp, assert_problem, client_of
-from tests.factories import FakeClock, bearer, bootstrap
 from tests.security.support import CLINIC, count_statements, fields, limited
+from tests.support.apps import HandClock, MakeApp, assert_problem, client_of
+from tests.support.factories import FakeClock, bearer, bootstrap
 
 
 async def test_a_verified_caller_is_limited_per_staff_member(

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.apps import exit_code_of_command
+from tests.support.apps import exit_code_of_command
 
 
 @pytest.mark.parametrize("value", ["0", "120"])

@@ -4,7 +4,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-from tests.apps import MakeApp, assert_problem, client_of
+from tests.support.apps import MakeApp, assert_problem, client_of
 
 ORIGIN = "https://app.example.org"
 PHI = "Okafor"

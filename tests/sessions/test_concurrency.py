@@ -3,7 +3,7 @@
 import asyncio
 from datetime import timedelta
 
-from tests.factories import T0, Clinic, iso
+from tests.support.factories import T0, Clinic, iso
 
 
 async def test_racing_bookings_for_one_slot_admit_exactly_one(clinic: Clinic) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from app.errors import Conflict
 from app.sessions import router
 from app.sessions.models import SessionCorrection
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic, iso
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic, iso
 
 START = T0 - timedelta(hours=5)
 REASON = "Booked under the wrong route"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import T0, Clinic, iso
+from tests.support.factories import T0, Clinic, iso
 
 START = T0 - timedelta(hours=3)
 MINUTE = timedelta(minutes=1)

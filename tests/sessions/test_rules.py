@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic, iso
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic, iso
 
 
 def booking(client_id: str, start: object, end: object, **extra: object) -> dict[str, object]:

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.sessions.models import ClinicalSession
-from tests.common.test_conventions import assert_problem
-from tests.factories import T0, Clinic, iso
+from tests.support.apps import assert_problem
+from tests.support.factories import T0, Clinic, iso
 
 MINUTE = timedelta(minutes=1)
 TOMORROW = T0 + timedelta(days=1)

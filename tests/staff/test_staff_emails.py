@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from app.staff.emails import canonical_email, email_key
-from tests.common.test_conventions import assert_problem
-from tests.factories import Clinic
+from tests.support.apps import assert_problem
+from tests.support.factories import Clinic
 
 LOOKALIKES = [
     "\u212aate@look.example",  # Kelvin sign

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.factories import Clinic
+from tests.support.factories import Clinic
 
 
 def free_port() -> int:

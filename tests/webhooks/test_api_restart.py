@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import wait_until_healthy
+from tests.support.servers import wait_until_healthy
 from tests.webhooks.support import Receiver, free_port
 
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]

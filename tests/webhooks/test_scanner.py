@@ -28,7 +28,7 @@ from app.webhooks.models import (
     WindowEventMark,
 )
 from app.webhooks.scanner import WINDOW_EVENTS, scan_windows
-from tests.factories import T0, Clinic, FakeClock, bootstrap, iso
+from tests.support.factories import T0, Clinic, FakeClock, bootstrap, iso
 
 MICRO = timedelta(microseconds=1)
 SECOND = timedelta(seconds=1)

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from app.db import begin_write
 from app.sessions.enums import Location, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
-from tests.factories import T0, Clinic, FakeClock
+from tests.support.factories import T0, Clinic, FakeClock
 
 SEEDS = [int(s) for s in os.environ.get("KAP_WINDOW_SEEDS", "7,1312,20260302").split(",")]
 EXPLORING = "KAP_WINDOW_SEEDS" in os.environ  # any seed: outcome coverage is not required

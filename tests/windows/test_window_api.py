@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import T0, Clinic, FakeClock, iso
+from tests.support.factories import T0, Clinic, FakeClock, iso
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

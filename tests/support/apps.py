@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app.cli import main
 from app.config import Settings, get_settings
 from app.main import create_app
-from tests.factories import FakeClock
+from tests.support.factories import FakeClock
 
 PROBLEM = "application/problem+json"
 MakeApp = Callable[..., FastAPI]

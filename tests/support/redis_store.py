@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import IN_CI
+from tests.support.databases import IN_CI
 
 REDIS_URL = os.environ.get("KAP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

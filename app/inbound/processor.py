@@ -17,8 +17,8 @@ from app.audit.trail import AuditTrail, current_trail
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.db import begin_write
-from app.inbound.deliveries import process
 from app.inbound.models import InboundDelivery, InboundStatus
+from app.inbound.service.deliveries import process
 
 log = logging.getLogger(__name__)
 

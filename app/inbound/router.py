@@ -26,7 +26,6 @@ from app.errors import (
     responses_for,
 )
 from app.idempotency.service import idempotent, replay_responses
-from app.inbound import deliveries, integrations, unmatched
 from app.inbound.models import UnmatchedStatus
 from app.inbound.schemas import (
     InboundAccepted,
@@ -37,6 +36,7 @@ from app.inbound.schemas import (
     ResolveBody,
     UnmatchedBookingRead,
 )
+from app.inbound.service import deliveries, integrations, unmatched
 from app.unit_of_work import UnitOfWorkRoute
 
 integrations_router = APIRouter(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from app.inbound.deliveries import OVERTAKEN_CANCEL_GRACE
+from app.inbound.service.deliveries import OVERTAKEN_CANCEL_GRACE
 from tests.inbound.calcom_support import cancelled, created, dosed_client, rescheduled, signed
 from tests.inbound.support import CLIENT_EMAIL, Inbound, inbound_for
 from tests.support.factories import T0, Clinic, FakeClock, iso

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from app.auth.deps import Principal
 from app.clinics.models import Clinic as ClinicRow
 from app.errors import InvalidTransition
-from app.inbound import unmatched
 from app.inbound.models import UnmatchedBooking, UnmatchedStatus
 from app.inbound.schemas import ResolveBody
+from app.inbound.service import unmatched
 from app.staff.models import Role
 from tests.inbound.calcom_support import cancelled, created, dosed_client, rescheduled
 from tests.inbound.support import CLIENT_EMAIL, Inbound, inbound_for

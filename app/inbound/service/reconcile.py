@@ -20,8 +20,8 @@ from app.auth.deps import Principal
 from app.clients.models import Client
 from app.clinics.models import Clinic
 from app.errors import AppError
-from app.inbound.chains import BookingDetails, chain_head
 from app.inbound.models import BookingChain, ProviderBooking, SchedulingIntegration
+from app.inbound.service.chains import BookingDetails, chain_head
 from app.sessions import service as sessions
 from app.sessions.enums import Location, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession

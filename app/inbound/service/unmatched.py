@@ -12,16 +12,16 @@ from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped
 from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
-from app.inbound.chains import lock_integration
-from app.inbound.deliveries import settle_review
 from app.inbound.models import (
     BookingChain,
     SchedulingIntegration,
     UnmatchedBooking,
     UnmatchedStatus,
 )
-from app.inbound.reconcile import CannotApply, Reconciler
 from app.inbound.schemas import ResolveBody
+from app.inbound.service.chains import lock_integration
+from app.inbound.service.deliveries import settle_review
+from app.inbound.service.reconcile import CannotApply, Reconciler
 from app.staff import repository as staff_repository
 from app.staff.models import Role
 

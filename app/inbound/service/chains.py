@@ -3,7 +3,7 @@
 Every event only adds facts — "booking B exists with these details", "B was cancelled", "B was
 replaced by C" — and facts commute, so any delivery order (and any number of duplicates) ends
 in the same chains. The chain's head, the booking nothing replaced, says what the session
-should be; `app.inbound.reconcile` makes it so.
+should be; `app.inbound.service.reconcile` makes it so.
 """
 
 import uuid

@@ -19,13 +19,6 @@ from app.clinics.models import Clinic
 from app.common.crypto import SecretBox
 from app.db import insert_if_absent
 from app.errors import AppError, NotFound
-from app.inbound.chains import (
-    BookingDetails,
-    chain_head,
-    file_event,
-    find_booking,
-    lock_integration,
-)
 from app.inbound.models import (
     BookingChain,
     InboundDelivery,
@@ -45,7 +38,14 @@ from app.inbound.providers import (
     parse,
     verify,
 )
-from app.inbound.reconcile import Applied, CannotApply, Reconciler
+from app.inbound.service.chains import (
+    BookingDetails,
+    chain_head,
+    file_event,
+    find_booking,
+    lock_integration,
+)
+from app.inbound.service.reconcile import Applied, CannotApply, Reconciler
 
 MAX_DEDUPE_KEY = 200
 # A cancellation of a booking we have never seen may be the tail of a reschedule whose

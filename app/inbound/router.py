@@ -26,6 +26,7 @@ from app.errors import (
     responses_for,
 )
 from app.idempotency.service import idempotent, replay_responses
+from app.inbound import read_models, repository
 from app.inbound.models import UnmatchedStatus
 from app.inbound.schemas import (
     InboundAccepted,
@@ -79,7 +80,7 @@ async def create_scheduling_integration(
     )
     response.headers["Location"] = f"/api/v1/scheduling-integrations/{integration.id}"
     set_etag(response, integration.version)
-    return integrations.read_model(integration)
+    return read_models.integration_read(integration)
 
 
 @integrations_router.get("", response_model=Page[IntegrationRead])
@@ -87,10 +88,10 @@ async def list_scheduling_integrations(
     principal: Admin, db: DbSession, page: Pagination
 ) -> Page[IntegrationRead]:
     """Your clinic's scheduling integrations, oldest first (admin)."""
-    rows = await integrations.list_integrations(db, principal.clinic_id, page)
+    rows = await repository.integrations_page(db, principal.clinic_id, page)
     items, cursor = split_page(rows, page, lambda i: (i.created_at, i.id))
     return Page[IntegrationRead](
-        items=[integrations.read_model(i) for i in items], next_cursor=cursor
+        items=[read_models.integration_read(i) for i in items], next_cursor=cursor
     )
 
 
@@ -103,7 +104,7 @@ async def get_scheduling_integration(
     """One scheduling integration (admin); its secret is never shown."""
     integration = await integrations.get_integration(db, principal.clinic_id, integration_id)
     set_etag(response, integration.version)
-    return integrations.read_model(integration)
+    return read_models.integration_read(integration)
 
 
 @integrations_router.patch(
@@ -125,7 +126,7 @@ async def update_scheduling_integration(
     check_version(if_match, integration.version)
     integration = await integrations.update_integration(db, integration, body, _box(request))
     set_etag(response, integration.version)
-    return integrations.read_model(integration)
+    return read_models.integration_read(integration)
 
 
 @integrations_router.delete("/{integration_id}", status_code=204, responses=responses_for(NotFound))
@@ -150,7 +151,7 @@ async def list_inbound_deliveries(
     integration = await integrations.get_integration(
         db, principal.clinic_id, integration_id, include_deleted=True
     )
-    rows = await integrations.deliveries_page(db, integration, page)
+    rows = await repository.deliveries_page(db, integration, page)
     items, cursor = split_page(rows, page, lambda d: (d.received_at, d.id))
     return Page[InboundDeliveryRead](
         items=[InboundDeliveryRead.model_validate(d) for d in items], next_cursor=cursor

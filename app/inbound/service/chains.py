@@ -11,15 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbound.models import (
-    BookingChain,
-    ProviderBooking,
-    SchedulingIntegration,
-    UnmatchedBooking,
-)
+from app.inbound import repository
+from app.inbound.models import BookingChain, ProviderBooking, SchedulingIntegration
 from app.inbound.providers import BookingAction, BookingEvent
 from app.sessions.enums import Location, SessionKind
 
@@ -86,17 +81,6 @@ class Filed:
     absorbed_sessions: list[uuid.UUID]
 
 
-async def lock_integration(db: AsyncSession, integration_id: uuid.UUID) -> SchedulingIntegration:
-    """Processing of one integration's bookings is serialised on its row (PostgreSQL; SQLite
-    serialises writers anyway), so two workers never file into the same chains at once."""
-    stmt = (
-        select(SchedulingIntegration)
-        .where(SchedulingIntegration.id == integration_id)
-        .with_for_update()
-    )
-    return (await db.execute(stmt)).scalar_one()
-
-
 async def file_event(
     db: AsyncSession, integration: SchedulingIntegration, event: BookingEvent, now: datetime
 ) -> Filed:
@@ -119,24 +103,15 @@ async def file_event(
         previous = await _booking(db, integration, event.previous_booking_id, now)
         absorbed += await _link(db, integration, previous, booking.booking_id, now)
     await db.flush()
-    chain = await db.get_one(BookingChain, booking.chain_id, populate_existing=True)
+    chain = await repository.chain(db, booking.chain_id, reload=True)
     return Filed(chain, absorbed)
-
-
-async def find_booking(
-    db: AsyncSession, integration: SchedulingIntegration, booking_id: str
-) -> ProviderBooking | None:
-    stmt = select(ProviderBooking).where(
-        ProviderBooking.integration_id == integration.id, ProviderBooking.booking_id == booking_id
-    )
-    return (await db.execute(stmt)).scalar_one_or_none()
 
 
 async def _booking(
     db: AsyncSession, integration: SchedulingIntegration, booking_id: str, now: datetime
 ) -> ProviderBooking:
     """The booking with this provider id, created in a chain of its own if it is new."""
-    booking = await find_booking(db, integration, booking_id)
+    booking = await repository.booking(db, integration.id, booking_id)
     if booking is not None:
         return booking
     chain = BookingChain(
@@ -167,26 +142,15 @@ async def _link(
     old.replaced_by = new.booking_id
     if old.chain_id == new.chain_id:
         return []
-    first = await db.get_one(BookingChain, old.chain_id)
-    second = await db.get_one(BookingChain, new.chain_id)
+    first = await repository.chain(db, old.chain_id)
+    second = await repository.chain(db, new.chain_id)
     keep, absorb = sorted((first, second), key=lambda chain: (chain.created_at, str(chain.id)))
     return await _absorb(db, keep, absorb)
 
 
 async def _absorb(db: AsyncSession, keep: BookingChain, absorb: BookingChain) -> list[uuid.UUID]:
     """Move `absorb`'s bookings and decisions into `keep`; return a session it made redundant."""
-    await db.execute(
-        update(ProviderBooking)
-        .where(ProviderBooking.chain_id == absorb.id)
-        .values(chain_id=keep.id)
-        .execution_options(synchronize_session="fetch")
-    )
-    await db.execute(
-        update(UnmatchedBooking)
-        .where(UnmatchedBooking.chain_id == absorb.id)
-        .values(chain_id=keep.id)
-        .execution_options(synchronize_session="fetch")
-    )
+    await repository.move_to_chain(db, absorb, keep)
     keep.client_id = keep.client_id or absorb.client_id
     keep.clinician_id = keep.clinician_id or absorb.clinician_id
     keep.kind = keep.kind or absorb.kind
@@ -199,16 +163,3 @@ async def _absorb(db: AsyncSession, keep: BookingChain, absorb: BookingChain) ->
     await db.delete(absorb)
     await db.flush()
     return redundant
-
-
-async def chain_head(db: AsyncSession, chain: BookingChain) -> ProviderBooking | None:
-    """The booking nothing replaced: it says what the appointment is now.
-
-    A chain is a line, so there is one; should a provider ever fork it, the latest wins.
-    """
-    stmt = (
-        select(ProviderBooking)
-        .where(ProviderBooking.chain_id == chain.id, ProviderBooking.replaced_by.is_(None))
-        .order_by(ProviderBooking.occurred_at.desc().nulls_last(), ProviderBooking.id)
-    )
-    return (await db.execute(stmt)).scalars().first()

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import current_trail, note_change
-from app.clinics.models import Clinic
 from app.common.crypto import SecretBox
-from app.db import insert_if_absent
 from app.errors import AppError, NotFound
+from app.inbound import repository
 from app.inbound.models import (
     BookingChain,
     InboundDelivery,
@@ -38,13 +36,7 @@ from app.inbound.providers import (
     parse,
     verify,
 )
-from app.inbound.service.chains import (
-    BookingDetails,
-    chain_head,
-    file_event,
-    find_booking,
-    lock_integration,
-)
+from app.inbound.service.chains import BookingDetails, file_event
 from app.inbound.service.reconcile import Applied, CannotApply, Reconciler
 
 MAX_DEDUPE_KEY = 200
@@ -77,7 +69,7 @@ class PayloadRejected(AppError):
 async def integration_for_delivery(
     db: AsyncSession, integration_id: uuid.UUID
 ) -> SchedulingIntegration:
-    integration = await db.get(SchedulingIntegration, integration_id)
+    integration = await repository.integration_by_id(db, integration_id)
     if integration is None:
         raise InboundIntegrationNotFound(f"No scheduling integration {integration_id}.")
     if integration.deleted_at is not None:
@@ -127,11 +119,8 @@ async def receive(
         "next_attempt_at": now,
         "attempt_count": 0,
     }
-    inserted = await insert_if_absent(db, InboundDelivery, values, ["integration_id", "dedupe_key"])
-    stmt = select(InboundDelivery).where(
-        InboundDelivery.integration_id == integration.id, InboundDelivery.dedupe_key == key
-    )
-    return (await db.execute(stmt)).scalar_one(), not inserted
+    delivery, inserted = await repository.stored_delivery(db, values)
+    return delivery, not inserted
 
 
 def _trigger(event: BookingEvent | IgnoredEvent) -> str:
@@ -153,16 +142,16 @@ async def process(
 ) -> Processed:
     """File the delivery's event into its chain and apply the chain, in the caller's
     transaction. A booking that breaks a rule becomes (or updates) an unmatched booking."""
-    integration = await lock_integration(db, delivery.integration_id)
+    integration = await repository.integration_for_update(db, delivery.integration_id)
     event = parse(Provider(integration.provider), box.open_bytes(delivery.body_ciphertext))
     if isinstance(event, IgnoredEvent):  # stored as ignored on receipt; never pending
         return Processed(InboundStatus.ignored, f"{event.trigger} is not acted on", None)
-    clinic = await db.get_one(Clinic, integration.clinic_id)
-    unseen = await find_booking(db, integration, event.booking_id) is None
+    clinic = await repository.clinic(db, integration.clinic_id)
+    unseen = await repository.booking(db, integration.id, event.booking_id) is None
     filed = await file_event(db, integration, event, now)
     reconciler = Reconciler(db, integration, clinic, now)
     await reconciler.retire_duplicates(filed.chain, filed.absorbed_sessions)
-    if filed.chain.session_id is None and await _dismissed(db, filed.chain):
+    if filed.chain.session_id is None and await repository.was_dismissed(db, filed.chain):
         return Processed(InboundStatus.applied, "dismissed by staff earlier: not booked", None)
     retry_at = delivery.received_at + OVERTAKEN_CANCEL_GRACE
     if unseen and _cancels_alone(event, filed.chain) and now < retry_at:
@@ -190,30 +179,14 @@ def _cancels_alone(event: BookingEvent, chain: BookingChain) -> bool:
     )
 
 
-async def _dismissed(db: AsyncSession, chain: BookingChain) -> bool:
-    stmt = select(UnmatchedBooking.id).where(
-        UnmatchedBooking.chain_id == chain.id,
-        UnmatchedBooking.status == UnmatchedStatus.dismissed.value,
-    )
-    return (await db.execute(stmt.limit(1))).first() is not None
-
-
-async def open_reviews(db: AsyncSession, chain: BookingChain) -> list[UnmatchedBooking]:
-    stmt = select(UnmatchedBooking).where(
-        UnmatchedBooking.chain_id == chain.id,
-        UnmatchedBooking.status == UnmatchedStatus.open.value,
-    )
-    return list((await db.execute(stmt.order_by(UnmatchedBooking.created_at))).scalars())
-
-
 async def hold_for_review(
     db: AsyncSession, chain: BookingChain, problem: CannotApply, now: datetime
 ) -> UnmatchedBooking:
     """Open an unmatched booking for the chain, or bring its open one up to date."""
-    head = await chain_head(db, chain)
+    head = await repository.chain_head(db, chain)
     if head is None or head.details is None:
         raise RuntimeError("only a described booking can fail to apply")
-    reviews = await open_reviews(db, chain)
+    reviews = await repository.open_reviews(db, chain)
     review = reviews[0] if reviews else None
     for merged in reviews[1:]:  # chains that were joined each had one
         merged.status = UnmatchedStatus.withdrawn.value
@@ -257,11 +230,11 @@ async def settle_review(
 ) -> None:
     """A chain that now applies closes its open unmatched booking: resolved when it has a live
     session, withdrawn when the provider cancelled it first."""
-    head = await chain_head(db, chain)
+    head = await repository.chain_head(db, chain)
     cancelled = head is not None and head.cancelled
     if applied.session_id is None and not cancelled:
         return  # still waiting for the booking that replaces this one
-    for review in await open_reviews(db, chain):
+    for review in await repository.open_reviews(db, chain):
         if head is not None:
             _describe(review, chain, head)
         review.status = (UnmatchedStatus.withdrawn if cancelled else UnmatchedStatus.resolved).value

@@ -1,19 +1,17 @@
 """Managing scheduling integrations: sealed secrets, checked defaults, soft deletion."""
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
 from app.common.crypto import SecretBox
-from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
 from app.errors import NotFound, ValidationFailed, invalid_reference
-from app.inbound.models import InboundDelivery, SchedulingIntegration
+from app.inbound import repository
+from app.inbound.models import SchedulingIntegration
 from app.inbound.providers import Provider
-from app.inbound.schemas import IntegrationCreate, IntegrationRead, IntegrationUpdate, check_secret
+from app.inbound.schemas import IntegrationCreate, IntegrationUpdate, check_secret
 from app.sessions.enums import SessionKind
 from app.staff import repository as staff_repository
 from app.staff.models import Role
@@ -23,15 +21,6 @@ class IntegrationNotFound(NotFound):
     title = "Scheduling integration not found"
 
 
-def read_model(integration: SchedulingIntegration) -> IntegrationRead:
-    return IntegrationRead.model_validate(
-        {
-            **{c.key: getattr(integration, c.key) for c in SchedulingIntegration.__table__.columns},
-            "inbound_url": f"/api/v1/inbound/{integration.id}",
-        }
-    )
-
-
 async def get_integration(
     db: AsyncSession,
     clinic_id: uuid.UUID,
@@ -39,25 +28,12 @@ async def get_integration(
     *,
     include_deleted: bool = False,
 ) -> SchedulingIntegration:
-    stmt = clinic_scoped(SchedulingIntegration, clinic_id).where(
-        SchedulingIntegration.id == integration_id
+    integration = await repository.integration(
+        db, clinic_id, integration_id, include_deleted=include_deleted
     )
-    if not include_deleted:
-        stmt = stmt.where(SchedulingIntegration.deleted_at.is_(None))
-    integration = (await db.execute(stmt)).scalar_one_or_none()
     if integration is None:
         raise IntegrationNotFound(f"No scheduling integration {integration_id} in this clinic.")
     return integration
-
-
-async def list_integrations(
-    db: AsyncSession, clinic_id: uuid.UUID, page: PageParams
-) -> Sequence[SchedulingIntegration]:
-    stmt = clinic_scoped(SchedulingIntegration, clinic_id).where(
-        SchedulingIntegration.deleted_at.is_(None)
-    )
-    stmt = keyset(stmt, [SchedulingIntegration.created_at, SchedulingIntegration.id], page)
-    return (await db.execute(stmt)).scalars().all()
 
 
 async def _check_defaults(db: AsyncSession, integration: SchedulingIntegration) -> None:
@@ -129,13 +105,3 @@ async def delete_integration(
     integration.deleted_at = now
     await db.flush()
     note_change("scheduling_integration", integration.id, ["deleted_at"])
-
-
-async def deliveries_page(
-    db: AsyncSession, integration: SchedulingIntegration, page: PageParams
-) -> Sequence[InboundDelivery]:
-    stmt = clinic_scoped(InboundDelivery, integration.clinic_id).where(
-        InboundDelivery.integration_id == integration.id
-    )
-    stmt = keyset(stmt, [InboundDelivery.received_at, InboundDelivery.id], page)
-    return (await db.execute(stmt)).scalars().all()

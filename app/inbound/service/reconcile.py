@@ -12,16 +12,15 @@ from datetime import datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import current_trail
 from app.auth.deps import Principal
-from app.clients.models import Client
 from app.clinics.models import Clinic
 from app.errors import AppError
+from app.inbound import repository
 from app.inbound.models import BookingChain, ProviderBooking, SchedulingIntegration
-from app.inbound.service.chains import BookingDetails, chain_head
+from app.inbound.service.chains import BookingDetails
 from app.sessions import service as sessions
 from app.sessions.enums import Location, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
@@ -35,7 +34,7 @@ from app.sessions.schemas import (
     SessionCreate,
     SessionUpdate,
 )
-from app.staff.models import Role, Staff
+from app.staff.models import Role
 
 CREATE_BODIES: dict[SessionKind, type[SessionCreate]] = {
     SessionKind.preparation: PreparationSessionCreate,
@@ -87,7 +86,7 @@ class Reconciler:
     async def retire_duplicates(self, chain: BookingChain, duplicates: list[uuid.UUID]) -> None:
         """Sessions of chains that turned out to be this one are cancelled, not kept twice."""
         for session_id in duplicates:
-            session = await self.db.get_one(ClinicalSession, session_id)
+            session = await repository.session(self.db, session_id)
             if session.status is SessionStatus.scheduled:
                 reason = (
                     f"Duplicate of session {chain.session_id}: the provider's reschedule "
@@ -99,12 +98,12 @@ class Reconciler:
 
     async def apply(self, chain: BookingChain) -> Applied:
         """Book, move or cancel the chain's session to match its head booking."""
-        head = await chain_head(self.db, chain)
+        head = await repository.chain_head(self.db, chain)
         if head is None:
             return Applied(chain.session_id, "nothing to apply")
         details = BookingDetails.from_json(head.details) if head.details else None
         session = (
-            await self.db.get_one(ClinicalSession, chain.session_id)
+            await repository.session(self.db, chain.session_id)
             if chain.session_id is not None
             else None
         )
@@ -122,10 +121,7 @@ class Reconciler:
         reschedule"): the cancelled session stays history and a new one is booked."""
         if session.status is not SessionStatus.cancelled:
             return False
-        stmt = select(ProviderBooking.id).where(
-            ProviderBooking.chain_id == chain.id, ProviderBooking.cancelled.is_(True)
-        )
-        return (await self.db.execute(stmt.limit(1))).first() is not None
+        return await repository.has_cancelled_booking(self.db, chain)
 
     async def _cancel(
         self,
@@ -239,11 +235,9 @@ class Reconciler:
     async def _client_id(self, details: BookingDetails) -> uuid.UUID:
         if not details.attendee_email:
             raise CannotApply("unknown_client", "The booking names no attendee email.")
-        stmt = select(Client.id).where(
-            Client.clinic_id == self.clinic.id,
-            func.lower(Client.email) == details.attendee_email.lower(),
+        matches = await repository.client_ids_by_email(
+            self.db, self.clinic.id, details.attendee_email, limit=2
         )
-        matches = (await self.db.execute(stmt.limit(2))).scalars().all()
         if not matches:
             raise CannotApply(
                 "unknown_client", "No client of this clinic has the attendee's email."
@@ -253,21 +247,15 @@ class Reconciler:
         return matches[0]
 
     async def _clinician_id(self, details: BookingDetails) -> uuid.UUID:
-        clinicians = select(Staff.id).where(
-            Staff.clinic_id == self.clinic.id,
-            Staff.active.is_(True),
-            Staff.role != Role.scheduler,
-        )
         if details.organizer_email:
-            by_email = clinicians.where(func.lower(Staff.email) == details.organizer_email.lower())
-            found = (await self.db.execute(by_email)).scalar_one_or_none()
+            found = await repository.clinician_id_by_email(
+                self.db, self.clinic.id, details.organizer_email
+            )
             if found is not None:
                 return found
         default = self.integration.default_clinician_id
         if default is not None:
-            found = (
-                await self.db.execute(clinicians.where(Staff.id == default))
-            ).scalar_one_or_none()
+            found = await repository.clinician_id(self.db, self.clinic.id, default)
             if found is not None:
                 return found
         raise CannotApply(

@@ -8,18 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change, note_read
 from app.auth.deps import Principal
-from app.clients.models import Client
-from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
+from app.common.pagination import PageParams
 from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
-from app.inbound.models import (
-    BookingChain,
-    SchedulingIntegration,
-    UnmatchedBooking,
-    UnmatchedStatus,
-)
+from app.inbound import repository
+from app.inbound.models import SchedulingIntegration, UnmatchedBooking, UnmatchedStatus
 from app.inbound.schemas import ResolveBody
-from app.inbound.service.chains import lock_integration
 from app.inbound.service.deliveries import settle_review
 from app.inbound.service.reconcile import CannotApply, Reconciler
 from app.staff import repository as staff_repository
@@ -37,8 +30,7 @@ class BookingNotApplicable(Conflict):
 async def get_unmatched(
     db: AsyncSession, clinic_id: uuid.UUID, unmatched_id: uuid.UUID
 ) -> UnmatchedBooking:
-    stmt = clinic_scoped(UnmatchedBooking, clinic_id).where(UnmatchedBooking.id == unmatched_id)
-    review = (await db.execute(stmt)).scalar_one_or_none()
+    review = await repository.unmatched_booking(db, clinic_id, unmatched_id)
     if review is None:
         raise UnmatchedBookingNotFound(f"No unmatched booking {unmatched_id} in this clinic.")
     note_read("unmatched_booking", review.id)
@@ -53,13 +45,9 @@ async def list_unmatched(
     status: UnmatchedStatus | None,
     integration_id: uuid.UUID | None,
 ) -> Sequence[UnmatchedBooking]:
-    stmt = clinic_scoped(UnmatchedBooking, clinic_id)
-    if status is not None:
-        stmt = stmt.where(UnmatchedBooking.status == status.value)
-    if integration_id is not None:
-        stmt = stmt.where(UnmatchedBooking.integration_id == integration_id)
-    stmt = keyset(stmt, [UnmatchedBooking.created_at, UnmatchedBooking.id], page)
-    reviews = (await db.execute(stmt)).scalars().all()
+    reviews = await repository.unmatched_page(
+        db, clinic_id, page, status=status, integration_id=integration_id
+    )
     for review in reviews[: page.limit]:
         note_read("unmatched_booking", review.id)
     return reviews
@@ -75,15 +63,14 @@ def _ensure_open(review: UnmatchedBooking, action: str) -> None:
 async def _locked(db: AsyncSession, review: UnmatchedBooking, action: str) -> SchedulingIntegration:
     """Hold the integration's row, as the worker does while filing, then check again that the
     review is still open: the worker may have settled or merged it before the lock."""
-    integration = await lock_integration(db, review.integration_id)
+    integration = await repository.integration_for_update(db, review.integration_id)
     await db.refresh(review)
     _ensure_open(review, action)
     return integration
 
 
 async def _check_choice(db: AsyncSession, clinic_id: uuid.UUID, body: ResolveBody) -> None:
-    client = clinic_scoped(Client, clinic_id).where(Client.id == body.client_id)
-    if (await db.execute(client)).scalar_one_or_none() is None:
+    if not await repository.has_client(db, clinic_id, body.client_id):
         raise invalid_reference("client_id", "a client")
     if body.clinician_id is not None:
         staff = await staff_repository.get(db, clinic_id, body.clinician_id)
@@ -102,7 +89,7 @@ async def resolve(
     _ensure_open(review, "resolved")
     await _check_choice(db, principal.clinic_id, body)
     integration = await _locked(db, review, "resolved")
-    chain = await db.get(BookingChain, review.chain_id)
+    chain = await repository.chain_or_none(db, review.chain_id)
     if chain is None:  # joined into another chain meanwhile; its review is the open one
         raise InvalidTransition("The booking was merged into another; refresh and try again.")
     chain.client_id = body.client_id

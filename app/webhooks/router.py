@@ -22,10 +22,8 @@ from app.errors import (
 )
 from app.idempotency.service import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
-from app.webhooks import service
-from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks import read_models, repository, service
 from app.webhooks.schemas import (
-    AttemptRead,
     DeliveryRead,
     EndpointCreate,
     EndpointRead,
@@ -52,24 +50,6 @@ def _allowed(request: Request) -> AllowedHosts:
     return AllowedHosts.parse(settings.webhook_allowed_hosts)
 
 
-def _with_secret(endpoint: WebhookEndpoint, secret: str) -> EndpointWithSecret:
-    return EndpointWithSecret.model_validate(
-        {**EndpointRead.model_validate(endpoint).model_dump(), "secret": secret}
-    )
-
-
-def _delivery(
-    delivery: WebhookDelivery, event_type: str, attempts: list[WebhookAttempt]
-) -> DeliveryRead:
-    return DeliveryRead.model_validate(
-        {
-            **{c.key: getattr(delivery, c.key) for c in WebhookDelivery.__table__.columns},
-            "event_type": event_type,
-            "attempts": [AttemptRead.model_validate(a) for a in attempts],
-        }
-    )
-
-
 @router.post(
     "",
     status_code=201,
@@ -86,7 +66,7 @@ async def create_webhook_endpoint(
     )
     response.headers["Location"] = f"/api/v1/webhook-endpoints/{endpoint.id}"
     set_etag(response, endpoint.version)
-    return _with_secret(endpoint, secret)
+    return read_models.endpoint_with_secret(endpoint, secret)
 
 
 @router.get("", response_model=Page[EndpointRead])
@@ -94,7 +74,7 @@ async def list_webhook_endpoints(
     principal: Admin, db: DbSession, page: Pagination
 ) -> Page[EndpointRead]:
     """Your clinic's webhook endpoints (admin). Secrets are never listed."""
-    rows = await service.list_endpoints(db, principal.clinic_id, page)
+    rows = await repository.endpoints_page(db, principal.clinic_id, page)
     items, cursor = split_page(rows, page, lambda e: (e.created_at, e.id))
     return Page[EndpointRead](
         items=[EndpointRead.model_validate(e) for e in items], next_cursor=cursor
@@ -161,7 +141,7 @@ async def rotate_webhook_secret(
     check_version(if_match, endpoint.version)
     secret = await service.rotate_secret(db, endpoint, _box(request), now)
     set_etag(response, endpoint.version)
-    return _with_secret(endpoint, secret)
+    return read_models.endpoint_with_secret(endpoint, secret)
 
 
 @router.post(
@@ -176,7 +156,7 @@ async def test_webhook_endpoint(
     """Queue a signed `webhook.test` event to this endpoint now (admin); follow it in deliveries."""
     endpoint = await service.get_endpoint(db, principal.clinic_id, endpoint_id)
     delivery = await service.queue_test_event(db, endpoint, now)
-    return _delivery(delivery, "webhook.test", [])
+    return read_models.delivery_read(delivery, "webhook.test", [])
 
 
 @router.get(
@@ -189,10 +169,10 @@ async def list_webhook_deliveries(
 ) -> Page[DeliveryRead]:
     """Deliveries to this endpoint, oldest first, each with its attempts (admin)."""
     endpoint = await service.get_endpoint(db, principal.clinic_id, endpoint_id)
-    rows, attempts = await service.deliveries_page(db, endpoint, page)
+    rows, attempts = await repository.deliveries_page(db, endpoint, page)
     items, cursor = split_page(rows, page, lambda row: (row[0].created_at, row[0].id))
     return Page[DeliveryRead](
-        items=[_delivery(d, event_type, attempts[d.id]) for d, event_type in items],
+        items=[read_models.delivery_read(d, event_type, attempts[d.id]) for d, event_type in items],
         next_cursor=cursor,
     )
 
@@ -208,5 +188,5 @@ async def resend_webhook_delivery(
     """Send a delivery again now, with the same webhook-id (admin)."""
     endpoint = await service.get_endpoint(db, principal.clinic_id, endpoint_id)
     delivery = await service.resend(db, endpoint, delivery_id, now)
-    event_type, attempts = await service.describe_delivery(db, delivery)
-    return _delivery(delivery, event_type, attempts)
+    event_type, attempts = await repository.event_type_and_attempts(db, delivery)
+    return read_models.delivery_read(delivery, event_type, attempts)

@@ -1,25 +1,17 @@
 """Managing webhook endpoints: SSRF-checked URLs, encrypted secrets, rotation, test, resend."""
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
 from app.common.crypto import SecretBox
-from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, new_id
+from app.db import new_id
 from app.errors import NotFound, ValidationFailed
+from app.webhooks import repository
 from app.webhooks.catalogue import EventType
-from app.webhooks.models import (
-    DeliveryStatus,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-)
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks.schemas import EndpointCreate, EndpointUpdate
 from app.webhooks.secrets import new_signing_secret
 from app.webhooks.ssrf import AllowedHosts, UnsafeDestination, check_destination
@@ -47,21 +39,10 @@ async def _check_url(url: str, allowed: AllowedHosts) -> None:
 async def get_endpoint(
     db: AsyncSession, clinic_id: uuid.UUID, endpoint_id: uuid.UUID
 ) -> WebhookEndpoint:
-    stmt = clinic_scoped(WebhookEndpoint, clinic_id).where(
-        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.deleted_at.is_(None)
-    )
-    endpoint = (await db.execute(stmt)).scalar_one_or_none()
+    endpoint = await repository.endpoint(db, clinic_id, endpoint_id)
     if endpoint is None:
         raise EndpointNotFound(f"No webhook endpoint {endpoint_id} in this clinic.")
     return endpoint
-
-
-async def list_endpoints(
-    db: AsyncSession, clinic_id: uuid.UUID, page: PageParams
-) -> Sequence[WebhookEndpoint]:
-    stmt = clinic_scoped(WebhookEndpoint, clinic_id).where(WebhookEndpoint.deleted_at.is_(None))
-    stmt = keyset(stmt, [WebhookEndpoint.created_at, WebhookEndpoint.id], page)
-    return (await db.execute(stmt)).scalars().all()
 
 
 async def create_endpoint(
@@ -151,67 +132,13 @@ async def queue_test_event(
     return delivery
 
 
-async def deliveries_page(
-    db: AsyncSession, endpoint: WebhookEndpoint, page: PageParams
-) -> tuple[Sequence[tuple[WebhookDelivery, str]], dict[uuid.UUID, list[WebhookAttempt]]]:
-    """A page of an endpoint's deliveries with the event type, and their attempts (2 queries)."""
-    stmt = (
-        clinic_scoped(WebhookDelivery, endpoint.clinic_id)
-        .where(WebhookDelivery.endpoint_id == endpoint.id)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .add_columns(WebhookEvent.type)
-    )
-    stmt = keyset(stmt, [WebhookDelivery.created_at, WebhookDelivery.id], page)
-    rows = [(row[0], row[1]) for row in (await db.execute(stmt)).all()]
-    return rows, await _attempts_of(db, [delivery.id for delivery, _ in rows[: page.limit]])
-
-
-async def _attempts_of(
-    db: AsyncSession, delivery_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[WebhookAttempt]]:
-    attempts: dict[uuid.UUID, list[WebhookAttempt]] = {i: [] for i in delivery_ids}
-    if delivery_ids:
-        found = await db.execute(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_(delivery_ids))
-            .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
-        )
-        for attempt in found.scalars():
-            attempts[attempt.delivery_id].append(attempt)
-    return attempts
-
-
-async def describe_delivery(
-    db: AsyncSession, delivery: WebhookDelivery
-) -> tuple[str, list[WebhookAttempt]]:
-    """The event type and the attempts of one delivery."""
-    event_type = (
-        await db.execute(select(WebhookEvent.type).where(WebhookEvent.id == delivery.event_id))
-    ).scalar_one()
-    return event_type, (await _attempts_of(db, [delivery.id]))[delivery.id]
-
-
 async def resend(
     db: AsyncSession, endpoint: WebhookEndpoint, delivery_id: uuid.UUID, now: datetime
 ) -> WebhookDelivery:
     """Queue a delivery again, now, with the same webhook-id."""
-    stmt = clinic_scoped(WebhookDelivery, endpoint.clinic_id).where(
-        WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id
-    )
-    delivery = (await db.execute(stmt)).scalar_one_or_none()
+    delivery = await repository.endpoint_delivery(db, endpoint, delivery_id)
     if delivery is None:
         raise DeliveryNotFound(f"No delivery {delivery_id} for this endpoint.")
-    await db.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery.id)
-        .values(
-            status=DeliveryStatus.pending.value,
-            next_attempt_at=now,
-            lease_expires_at=None,
-            completed_at=None,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
-    await db.refresh(delivery)
+    await repository.requeue(db, delivery, now)
     note_change("webhook_delivery", delivery.id, ["status"])
     return delivery

@@ -3,6 +3,7 @@ bookings, and the clients, clinicians and sessions a booking is applied to."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -162,20 +163,21 @@ async def unmatched_booking(
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class UnmatchedFilters:
+    status: UnmatchedStatus | None = None
+    integration_id: uuid.UUID | None = None
+
+
 async def unmatched_page(
-    db: AsyncSession,
-    clinic_id: uuid.UUID,
-    page: PageParams,
-    *,
-    status: UnmatchedStatus | None,
-    integration_id: uuid.UUID | None,
+    db: AsyncSession, clinic_id: uuid.UUID, filters: UnmatchedFilters, page: PageParams
 ) -> Sequence[UnmatchedBooking]:
     """A page of unmatched bookings, oldest first."""
     stmt = clinic_scoped(UnmatchedBooking, clinic_id)
-    if status is not None:
-        stmt = stmt.where(UnmatchedBooking.status == status.value)
-    if integration_id is not None:
-        stmt = stmt.where(UnmatchedBooking.integration_id == integration_id)
+    if filters.status is not None:
+        stmt = stmt.where(UnmatchedBooking.status == filters.status.value)
+    if filters.integration_id is not None:
+        stmt = stmt.where(UnmatchedBooking.integration_id == filters.integration_id)
     stmt = keyset(stmt, [UnmatchedBooking.created_at, UnmatchedBooking.id], page)
     return (await db.execute(stmt)).scalars().all()
 

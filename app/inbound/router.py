@@ -218,9 +218,8 @@ async def list_unmatched_bookings(
     integration_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[UnmatchedBookingRead]:
     """Bookings that could not become sessions, oldest first, with the reason."""
-    rows = await unmatched.list_unmatched(
-        db, principal.clinic_id, page, status=status, integration_id=integration_id
-    )
+    filters = repository.UnmatchedFilters(status, integration_id)
+    rows = await unmatched.list_unmatched(db, principal.clinic_id, filters, page)
     items, cursor = split_page(rows, page, lambda r: (r.created_at, r.id))
     return Page[UnmatchedBookingRead](items=[_unmatched(r) for r in items], next_cursor=cursor)
 

@@ -12,6 +12,7 @@ from app.common.pagination import PageParams
 from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
 from app.inbound import repository
 from app.inbound.models import SchedulingIntegration, UnmatchedBooking, UnmatchedStatus
+from app.inbound.repository import UnmatchedFilters
 from app.inbound.schemas import ResolveBody
 from app.inbound.service.deliveries import settle_review
 from app.inbound.service.reconcile import CannotApply, Reconciler
@@ -38,16 +39,9 @@ async def get_unmatched(
 
 
 async def list_unmatched(
-    db: AsyncSession,
-    clinic_id: uuid.UUID,
-    page: PageParams,
-    *,
-    status: UnmatchedStatus | None,
-    integration_id: uuid.UUID | None,
+    db: AsyncSession, clinic_id: uuid.UUID, filters: UnmatchedFilters, page: PageParams
 ) -> Sequence[UnmatchedBooking]:
-    reviews = await repository.unmatched_page(
-        db, clinic_id, page, status=status, integration_id=integration_id
-    )
+    reviews = await repository.unmatched_page(db, clinic_id, filters, page)
     for review in reviews[: page.limit]:
         note_read("unmatched_booking", review.id)
     return reviews

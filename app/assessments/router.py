@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from app.assessments import service
 from app.assessments.schemas import AssessmentCreate, AssessmentRead, Trajectories
 from app.assessments.scoring import Instrument
-from app.auth.deps import Clinical
+from app.auth.dependencies import Clinical
 from app.clock import Now
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page

@@ -22,7 +22,7 @@ from app.assessments.schemas import (
     TrajectoryRead,
 )
 from app.audit.trail import note_change, note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.audit import repository
 from app.audit.models import Outcome
 from app.audit.schemas import AuditEventRead, AuditFilters
-from app.auth.deps import Admin
+from app.auth.dependencies import Admin
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import InputTimestamp, Page
 from app.db import DbSession

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_read
-from app.auth.deps import AnyStaff, Clinical, Principal
+from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.principal import Principal
 from app.clients import repository, service
 from app.clients.models import Client, ClientStage
 from app.clients.schemas import ClientCreate, ClientRead, ClientUpdate

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import Admin, AnyStaff
+from app.auth.dependencies import Admin, AnyStaff
 from app.clinics import service
 from app.clinics.schemas import ClinicRead, ClinicUpdate
 from app.common.http import IfMatch, check_version, set_etag

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments.models import Assessment
 from app.audit.trail import note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
 from app.db import clinic_scoped, in_clinic

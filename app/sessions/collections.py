@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, params
 
-from app.auth.deps import AnyStaff
+from app.auth.dependencies import AnyStaff
 from app.clock import Now
 from app.common.http import IfMatch
 from app.common.pagination import Pagination
@@ -14,7 +14,7 @@ from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized, responses_for
 from app.idempotency.service import body_rule, idempotent, replay_responses
-from app.sessions.dosing import SafetyFlag
+from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.enums import SessionKind
 from app.sessions.router import (
     EDIT_ERRORS,

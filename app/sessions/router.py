@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.auth.deps import AnyStaff, Clinical, Principal
+from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.principal import Principal
 from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import PageParams, Pagination, split_page

@@ -18,8 +18,8 @@ from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, safety_flags
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
+from app.sessions.read_models import to_read
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
-from app.sessions.views import to_read
 from app.staff.models import Role
 from app.windows.repository import ClientFacts
 from app.windows.rules import DoseIntegration, IntegrationStatus, IntegrationWindow, WindowStatus

@@ -15,7 +15,6 @@ from app.assessments import repository, scoring
 from app.assessments.models import Assessment
 from app.assessments.schemas import (
     AssessmentCreate,
-    AssessmentRead,
     PointRead,
     Trajectories,
     TrajectoryRead,
@@ -94,11 +93,6 @@ async def record(
         }
         await emit(db, principal.clinic_id, EventType.assessment_self_harm_flag, data, now)
     return assessment
-
-
-def to_read(assessment: Assessment) -> AssessmentRead:
-    note_read("assessment", assessment.id)
-    return AssessmentRead.model_validate(assessment, from_attributes=True)
 
 
 class AssessmentNotFound(NotFound):

@@ -29,7 +29,7 @@ from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.security import install_security
-from app.sessions.collections import routers as session_routers
+from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import Worker

@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.assessments import service
+from app.assessments.read_models import to_read
 from app.assessments.schemas import AssessmentCreate, AssessmentRead, Trajectories
 from app.assessments.scoring import Instrument
-from app.auth.deps import Clinical
+from app.auth.dependencies import Clinical
 from app.clock import Now
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
@@ -45,7 +46,7 @@ async def create_assessment(
     client = await service.client_of_clinic(db, principal, client_id)
     assessment = await service.record(db, principal, client, body, now)
     response.headers["Location"] = f"/api/v1/clients/{client.id}/assessments/{assessment.id}"
-    return service.to_read(assessment)
+    return to_read(assessment)
 
 
 @router.get("", response_model=Page[AssessmentRead])
@@ -60,7 +61,7 @@ async def list_assessments(
     client = await service.client_of_clinic(db, principal, client_id)
     rows = await service.list_page(db, principal, client, page, instrument)
     items, cursor = split_page(rows, page, lambda a: (a.administered_at, a.id))
-    return Page[AssessmentRead](items=[service.to_read(a) for a in items], next_cursor=cursor)
+    return Page[AssessmentRead](items=[to_read(a) for a in items], next_cursor=cursor)
 
 
 @router.get("/trajectory", response_model=Trajectories)
@@ -78,4 +79,4 @@ async def get_assessment(
 ) -> AssessmentRead:
     """One assessment of the client, with its total and band."""
     client = await service.client_of_clinic(db, principal, client_id)
-    return service.to_read(await service.get_one(db, principal, client, assessment_id))
+    return to_read(await service.get_one(db, principal, client, assessment_id))

@@ -9,25 +9,23 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assessments import scoring
+from app.assessments import repository, scoring
 from app.assessments.models import Assessment
 from app.assessments.schemas import (
     AssessmentCreate,
-    AssessmentRead,
     PointRead,
     Trajectories,
     TrajectoryRead,
 )
 from app.audit.trail import note_change, note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
+from app.clients import repository as clients_repository
 from app.clients.models import Client
-from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
+from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
-from app.sessions.models import ClinicalSession
+from app.sessions import repository as sessions_repository
 from app.webhooks.catalogue import EventType
 from app.webhooks.outbox import emit
 
@@ -37,8 +35,7 @@ class ClientNotFound(NotFound):
 
 
 async def client_of_clinic(db: AsyncSession, principal: Principal, client_id: uuid.UUID) -> Client:
-    stmt = clinic_scoped(Client, principal.clinic_id).where(Client.id == client_id)
-    client = (await db.execute(stmt)).scalar_one_or_none()
+    client = await clients_repository.client_row(db, principal.clinic_id, client_id)
     if client is None:
         raise ClientNotFound(f"No client {client_id} in this clinic.")
     return client
@@ -65,10 +62,8 @@ async def record(
             kind="in_the_future",
         )
     if body.session_id is not None:
-        stmt = clinic_scoped(ClinicalSession, principal.clinic_id).where(
-            ClinicalSession.id == body.session_id, ClinicalSession.client_id == client.id
-        )
-        if (await db.execute(stmt)).scalar_one_or_none() is None:
+        session = await sessions_repository.get(db, principal.clinic_id, body.session_id)
+        if session is None or session.client_id != client.id:
             raise invalid_reference("session_id", "a session of this client")
     score = _scored(body, principal.clinic.pcl5_cutoff)
     assessment = Assessment(
@@ -100,11 +95,6 @@ async def record(
     return assessment
 
 
-def to_read(assessment: Assessment) -> AssessmentRead:
-    note_read("assessment", assessment.id)
-    return AssessmentRead.model_validate(assessment, from_attributes=True)
-
-
 class AssessmentNotFound(NotFound):
     title = "Assessment not found"
 
@@ -112,10 +102,7 @@ class AssessmentNotFound(NotFound):
 async def get_one(
     db: AsyncSession, principal: Principal, client: Client, assessment_id: uuid.UUID
 ) -> Assessment:
-    stmt = clinic_scoped(Assessment, principal.clinic_id).where(
-        Assessment.client_id == client.id, Assessment.id == assessment_id
-    )
-    assessment = (await db.execute(stmt)).scalar_one_or_none()
+    assessment = await repository.get(db, principal.clinic_id, client.id, assessment_id)
     if assessment is None:
         raise AssessmentNotFound(f"No assessment {assessment_id} for this client.")
     return assessment
@@ -128,11 +115,8 @@ async def list_page(
     page: PageParams,
     instrument: scoring.Instrument | None,
 ) -> Sequence[Assessment]:
-    stmt = clinic_scoped(Assessment, principal.clinic_id).where(Assessment.client_id == client.id)
-    if instrument is not None:
-        stmt = stmt.where(Assessment.instrument == instrument.value)
-    stmt = keyset(stmt, [Assessment.administered_at, Assessment.id], page)
-    return (await db.execute(stmt)).scalars().all()
+    kind = instrument.value if instrument is not None else None
+    return await repository.list_page(db, principal.clinic_id, client.id, page, kind)
 
 
 def _point(point: scoring.Point) -> PointRead:
@@ -141,10 +125,7 @@ def _point(point: scoring.Point) -> PointRead:
 
 async def trajectories(db: AsyncSession, principal: Principal, client: Client) -> Trajectories:
     """Every instrument's baseline, latest, change, response and remission for the client."""
-    stmt = select(Assessment).where(
-        Assessment.clinic_id == principal.clinic_id, Assessment.client_id == client.id
-    )
-    found = (await db.execute(stmt)).scalars().all()
+    found = await repository.for_client(db, principal.clinic_id, client.id)
     result: dict[str, TrajectoryRead] = {}
     for instrument in scoring.Instrument:
         points = [
@@ -178,14 +159,5 @@ async def latest_self_harm_flag(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
 ) -> Assessment | None:
     """The client's most recent PHQ-9, if its item 9 was positive."""
-    stmt = (
-        clinic_scoped(Assessment, clinic_id)
-        .where(
-            Assessment.client_id == client_id,
-            Assessment.instrument == scoring.Instrument.phq9.value,
-        )
-        .order_by(Assessment.administered_at.desc(), Assessment.id.desc())
-        .limit(1)
-    )
-    latest = (await db.execute(stmt)).scalar_one_or_none()
+    latest = await repository.latest(db, clinic_id, client_id, scoring.Instrument.phq9.value)
     return latest if latest is not None and latest.self_harm_item_positive else None

@@ -1,19 +1,17 @@
 """/api/v1/audit-events (admin): read-only, with a streamed NDJSON export."""
 
-import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import repository
-from app.audit.models import Outcome
-from app.audit.schemas import AuditEventRead, AuditFilters
-from app.auth.deps import Admin
+from app.audit.dependencies import AuditQueryDep
+from app.audit.schemas import AuditEventRead
+from app.auth.dependencies import Admin
 from app.common.pagination import Pagination, split_page
-from app.common.schemas import InputTimestamp, Page
+from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized, responses_for
 from app.unit_of_work import UnitOfWorkRoute
@@ -24,29 +22,6 @@ router = APIRouter(
     route_class=UnitOfWorkRoute,
     responses=responses_for(Unauthorized, Forbidden),
 )
-
-
-class AuditQuery:
-    def __init__(
-        self,
-        actor_id: Annotated[uuid.UUID | None, Query()] = None,
-        resource_type: Annotated[
-            str | None, Query(max_length=40, examples=["client", "session", "staff"])
-        ] = None,
-        resource_id: Annotated[str | None, Query(max_length=64)] = None,
-        action: Annotated[
-            str | None, Query(max_length=80, description="The operationId, e.g. get_client.")
-        ] = None,
-        outcome: Annotated[Outcome | None, Query()] = None,
-        since: Annotated[InputTimestamp | None, Query(description="At or after.")] = None,
-        until: Annotated[InputTimestamp | None, Query(description="Before.")] = None,
-    ) -> None:
-        self.filters = AuditFilters(
-            actor_id, resource_type, resource_id, action, outcome, since, until
-        )
-
-
-AuditQueryDep = Annotated[AuditQuery, Depends()]
 
 
 @router.get("", response_model=Page[AuditEventRead])

@@ -23,14 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from app.auth import repository
 from app.auth.jwks import ALGORITHMS, JwksCache
 from app.clinics.models import Clinic
 from app.config import Settings
-from app.db import in_clinic
 from app.errors import Unauthorized
 from app.staff.emails import canonical_email
 from app.staff.models import Staff
@@ -188,17 +187,10 @@ class OidcVerifier:
         active or not) can neither block this login nor show in its answer.
         """
         clinic_id = await self._clinic_for(db, identity.clinic_id)
-        row = (
-            await db.execute(
-                select(Staff, Clinic)
-                .join(Clinic, Clinic.id == Staff.clinic_id)
-                .where(in_clinic(Staff, clinic_id))
-                .where(Staff.email == identity.email, Staff.active.is_(True))
-            )
-        ).first()  # (clinic_id, email) is unique
-        if row is None:
+        found = await repository.active_staff_by_email(db, clinic_id, identity.email)
+        if found is None:
             raise Unauthorized("The token does not name an active staff member of its clinic.")
-        return row.Staff, row.Clinic
+        return found
 
     async def _clinic_for(self, db: AsyncSession, claimed: uuid.UUID | None) -> uuid.UUID:
         """The clinic a token signs in to, from the operator's setting, the provider's claim,
@@ -214,7 +206,7 @@ class OidcVerifier:
         if claimed is not None:
             return claimed
         # Counting clinics reads ids only; only the operator's CLI creates clinics.
-        clinics = (await db.execute(select(Clinic.id).limit(2))).scalars().all()
+        clinics = await repository.clinic_ids(db, limit=2)
         if len(clinics) != 1:
             raise Unauthorized(
                 f"The token must name its clinic in its `{name}` claim: this service has "

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from app.auth import service
-from app.auth.deps import Admin
+from app.auth.dependencies import Admin
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.clock import Now
 from app.common.pagination import Pagination, split_page

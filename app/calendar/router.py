@@ -5,9 +5,9 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import AnyStaff
+from app.auth.dependencies import AnyStaff
 from app.calendar import service
-from app.calendar.deps import FeedAccess, may_change_token
+from app.calendar.dependencies import FeedAccess, may_change_token
 from app.calendar.schemas import CalendarTokenIssued
 from app.clock import Now
 from app.db import DbSession

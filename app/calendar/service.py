@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change, note_read
-from app.auth.deps import LAST_USED_RESOLUTION, Principal
+from app.auth.principal import Principal
 from app.calendar import repository
 from app.calendar.ics import SessionEntry, WindowEntry, build_feed, initials
 from app.calendar.models import CalendarFeedToken
-from app.calendar.tokens import generate_feed_token
+from app.common.tokens import LAST_USED_RESOLUTION, TokenFormat
 from app.errors import Conflict, Forbidden, NotFound
 from app.sessions.enums import ANCHORING_STATUSES, SessionKind
 from app.sessions.models import ClinicalSession
@@ -19,6 +19,9 @@ from app.staff.service import StaffNotFound
 from app.windows.rules import DoseIntegration, IntegrationStatus
 from app.windows.service import evaluate_all
 
+# `kapcal_<prefix>_<secret>`: its own scheme, so an API key never opens a feed nor a feed token
+# the API. Feed tokens travel in URLs, so they are never logged (see app.ops.logging).
+FEED_TOKEN = TokenFormat("kapcal")
 FEED_PAST = timedelta(days=30)
 FEED_AHEAD = timedelta(days=180)
 
@@ -72,7 +75,7 @@ async def issue_token(
     if not staff.active:
         raise StaffInactive("An inactive staff member cannot have a calendar feed.")
     await _revoke_live(db, staff, now)
-    generated = generate_feed_token()
+    generated = FEED_TOKEN.generate()
     token = CalendarFeedToken(
         clinic_id=staff.clinic_id,
         staff_id=staff.id,
@@ -92,11 +95,6 @@ async def revoke_token(db: AsyncSession, staff: Staff, now: datetime) -> None:
     if not await _revoke_live(db, staff, now):
         raise CalendarTokenNotFound(f"Staff member {staff.id} has no live calendar token.")
     await db.flush()
-
-
-def token_use_is_stale(token: CalendarFeedToken, now: datetime) -> bool:
-    """Whether `last_used_at` is due a write (at most once per LAST_USED_RESOLUTION)."""
-    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
 
 
 async def record_token_use(db: AsyncSession, token_id: uuid.UUID, now: datetime) -> None:

@@ -51,6 +51,12 @@ async def get(
     return None if row is None else (row[0], ClientStage(row[1]))
 
 
+async def client_row(db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID) -> Client | None:
+    """The client alone, for callers that need no stage (it costs a subquery per row)."""
+    stmt = clinic_scoped(Client, clinic_id).where(Client.id == client_id)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

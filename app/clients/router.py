@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.trail import note_read
-from app.auth.deps import AnyStaff, Clinical, Principal
+from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.principal import Principal
 from app.clients import repository, service
 from app.clients.models import Client, ClientStage
+from app.clients.read_models import to_read
 from app.clients.schemas import ClientCreate, ClientRead, ClientUpdate
 from app.clients.schemas import Query as SearchText
 from app.clock import Now
@@ -45,16 +46,7 @@ async def _read(
     """Re-read the client with its derived stage after a write."""
     _, stage = await service.get_client(db, principal, client.id, now)
     set_etag(response, client.version)
-    return _to_read(client, stage)
-
-
-def _to_read(client: Client, stage: ClientStage) -> ClientRead:
-    note_read("client", client.id)
-    return ClientRead.model_validate({**_columns(client), "stage": stage})
-
-
-def _columns(client: Client) -> dict[str, object]:
-    return {column.key: getattr(client, column.key) for column in Client.__table__.columns}
+    return to_read(client, stage)
 
 
 @router.post(
@@ -92,7 +84,7 @@ async def list_clients(
     items, cursor = split_page(
         rows, page, lambda row: (row[0].last_name, row[0].first_name, row[0].id)
     )
-    return Page[ClientRead](items=[_to_read(c, s) for c, s in items], next_cursor=cursor)
+    return Page[ClientRead](items=[to_read(c, s) for c, s in items], next_cursor=cursor)
 
 
 @router.get("/{client_id}", response_model=ClientRead, responses=responses_for(NotFound))
@@ -102,7 +94,7 @@ async def get_client(
     """One client with their current stage."""
     client, stage = await service.get_client(db, principal, client_id, now)
     set_etag(response, client.version)
-    return _to_read(client, stage)
+    return to_read(client, stage)
 
 
 @router.patch(

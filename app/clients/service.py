@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients import repository
 from app.clients.models import Client, ClientStage
 from app.clients.schemas import ClientCreate, ClientUpdate

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import Admin, AnyStaff
+from app.auth.dependencies import Admin, AnyStaff
 from app.clinics import service
+from app.clinics.read_models import to_read
 from app.clinics.schemas import ClinicRead, ClinicUpdate
 from app.common.http import IfMatch, check_version, set_etag
 from app.db import DbSession
@@ -22,7 +23,7 @@ router = APIRouter(
 async def get_clinic(principal: AnyStaff, response: Response) -> ClinicRead:
     """Your clinic, with the window policy every window is computed from."""
     set_etag(response, principal.clinic.version)
-    return service.to_read(principal.clinic)
+    return to_read(principal.clinic)
 
 
 @router.patch(
@@ -41,4 +42,4 @@ async def update_clinic(
     check_version(if_match, principal.clinic.version)
     clinic = await service.update_clinic(db, principal.clinic, body)
     set_etag(response, clinic.version)
-    return service.to_read(clinic)
+    return to_read(clinic)

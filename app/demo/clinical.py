@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assessments.schemas import AssessmentCreate
 from app.assessments.scoring import ITEM_COUNT, ITEM_MAX, Instrument
 from app.assessments.service import record
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client, PresentingConcern
-from app.sessions.dosing import Medication
+from app.sessions.dosing.schemas import Medication
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import KetamineSessionUpdate

@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
 from app.auth.models import ApiKey
+from app.auth.principal import Principal
 from app.clients.models import Client, PresentingConcern
 from app.clients.schemas import ClientCreate
 from app.clients.service import archive_client, create_client

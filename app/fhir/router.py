@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from app.auth.deps import AnyStaff, Clinical, Principal
+from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.clock import Now
 from app.common.urls import public_url_of

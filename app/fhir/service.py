@@ -5,15 +5,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assessments.models import Assessment
+from app.assessments import repository as assessments_repository
 from app.audit.trail import note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
+from app.clients import repository as clients_repository
 from app.clients.models import Client
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
-from app.db import clinic_scoped, in_clinic
 from app.fhir.appointment import to_appointment
 from app.fhir.common import Resource
 from app.fhir.encounter import is_encounter, to_encounter
@@ -29,7 +28,7 @@ from app.fhir.patient import to_patient
 from app.sessions import repository as session_repository
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
-from app.staff.models import Staff
+from app.staff import repository as staff_repository
 from app.windows.service import Evaluation, evaluate_all
 
 
@@ -54,8 +53,7 @@ async def find_client(
 ) -> Client | None:
     if client_id is None:
         return None
-    stmt = clinic_scoped(Client, principal.clinic_id).where(Client.id == client_id)
-    return (await db.execute(stmt)).scalar_one_or_none()
+    return await clients_repository.client_row(db, principal.clinic_id, client_id)
 
 
 async def client_or_404(db: AsyncSession, principal: Principal, client_id: str) -> Client:
@@ -72,8 +70,7 @@ async def _names(
     wanted = {staff_id for staff_id in ids if staff_id is not None}
     if not wanted:
         return {}
-    stmt = select(Staff.id, Staff.name).where(in_clinic(Staff, clinic_id), Staff.id.in_(wanted))
-    return {row.id: row.name for row in await db.execute(stmt)}
+    return await staff_repository.names(db, clinic_id, wanted)
 
 
 async def load_sessions(db: AsyncSession, principal: Principal, client: Client) -> Sessions:
@@ -129,15 +126,12 @@ def _vitals(found: Sessions) -> list[Resource]:
 async def _surveys(
     db: AsyncSession, principal: Principal, client: Client, found: Sessions
 ) -> list[Resource]:
-    stmt = (
-        clinic_scoped(Assessment, principal.clinic_id)
-        .where(Assessment.client_id == client.id)
-        .where(Assessment.instrument.in_(EXPORTED_INSTRUMENTS))
-        .order_by(Assessment.administered_at, Assessment.id)
+    assessments = await assessments_repository.for_client(
+        db, principal.clinic_id, client.id, EXPORTED_INSTRUMENTS
     )
     encounter_ids = {s.id for s in found.rows if is_encounter(s)}
     out: list[Resource] = []
-    for assessment in (await db.execute(stmt)).scalars():
+    for assessment in assessments:
         encounter = assessment.session_id if assessment.session_id in encounter_ids else None
         observation = assessment_observation(assessment, str(encounter) if encounter else None)
         if observation is not None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clock import Now
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.audit.trail import note_change
-from app.auth.deps import Admin, AnyStaff, AuthSubject
+from app.auth.dependencies import Admin, AnyStaff
+from app.auth.principal import AuthSubject
 from app.clock import Now
 from app.common.crypto import SecretBox
 from app.common.http import IfMatch, check_version, set_etag

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import AnyStaff
+from app.auth.dependencies import AnyStaff
 from app.clock import Now
 from app.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.db import DbSession

@@ -9,16 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments.service import latest_self_harm_flag
 from app.audit.trail import note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.service import get_client
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.sessions import repository as session_repository
-from app.sessions.dosing import DosingPolicy, SafetyFlag, rems_form_due_at, safety_flags
+from app.sessions.dosing.policy import DosingPolicy
+from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, safety_flags
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
+from app.sessions.read_models import to_read
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
-from app.sessions.views import to_read
 from app.staff.models import Role
 from app.windows.repository import ClientFacts
 from app.windows.rules import DoseIntegration, IntegrationStatus, IntegrationWindow, WindowStatus

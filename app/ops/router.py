@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import DatabaseUnavailable, NotFound, Unauthorized, problem, responses_for
+from app.ops import repository
 from app.ops.metrics import guard_metrics
 from app.security import security_state
 
@@ -27,8 +27,7 @@ async def get_readiness(request: Request) -> JSONResponse:
     process counts on its own meanwhile (still 200)."""
     engine: AsyncEngine = request.app.state.engine
     try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await repository.ping(engine)
     except Exception:
         error = DatabaseUnavailable()
         return problem(error.status, error.code, error.title, error.detail)

@@ -2,9 +2,10 @@
 
 Every request is counted once, under one of three policies, in the store of limit_store.py:
 
-- `caller`: a verified caller, counted by `authenticate` (app/auth/deps.py) once the credentials
-  have been checked, per staff member, so that neither made-up keys nor junk carrying a real key's
-  prefix can spend someone else's quota, and extra keys or OIDC do not multiply one person's.
+- `caller`: a verified caller, counted by `authenticate` (app/auth/dependencies.py) once the
+  credentials have been checked, per staff member, so that neither made-up keys nor junk carrying
+  a real key's prefix can spend someone else's quota, and extra keys or OIDC do not multiply one
+  person's.
 - `address`: everything that is not verified, per client address: requests without credentials,
   routes that take none in a header (inbound scheduling webhooks, calendar feeds, docs) and
   unknown paths.

@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change, note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.common.pagination import PageParams, split_page
-from app.common.schemas import Page
+from app.common.schemas import InputModel, Page
 from app.errors import Forbidden, InvalidTransition, ValidationFailed
 from app.sessions import repository
-from app.sessions.dosing import RECORD_LEAD
+from app.sessions.dosing.rules import RECORD_LEAD
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession, SessionCorrection
 from app.sessions.schemas import MAX_SESSION_LENGTH, SessionCorrectionRead
@@ -107,6 +107,13 @@ def check_closed(
             loc=("body", "correction_reason"),
             kind="missing",
         )
+
+
+def forbid_clinical_write(principal: Principal, body: InputModel) -> None:
+    """Schedulers book and move sessions but never write clinical fields (403)."""
+    sent = body.clinical_fields_sent()
+    if sent and principal.role is Role.scheduler:
+        raise Forbidden(f"The scheduler role cannot write {', '.join(sorted(sent))}.")
 
 
 def check_scheduler_limits(

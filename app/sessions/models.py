@@ -83,7 +83,7 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     route: Mapped[Route | None] = mapped_column(_enum(Route, "dose_route"))
     dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
-    # Ketamine: the dosing record (clinical; see app/sessions/dosing.py)
+    # Ketamine: the dosing record (clinical; see app/sessions/dosing/)
     medication: Mapped[str | None] = mapped_column(String(20))
     lot_number: Mapped[str | None] = mapped_column(String(100))
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -12,7 +12,9 @@ from sqlalchemy.orm import aliased
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, to_epoch_us
-from app.sessions.dosing import DosingPolicy, SafetyFlag, flag_condition
+from app.sessions.dosing.policy import DosingPolicy
+from app.sessions.dosing.rules import SafetyFlag
+from app.sessions.dosing.sql import flag_condition
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession, SessionCorrection
 from app.windows import sql as window_sql

@@ -1,279 +1,234 @@
-"""The three session collections. Create, edit and list differ by kind; the rest is shared."""
+"""/api/v1/{preparation,ketamine,integration}-sessions."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response, params
 
-from app.auth.deps import AnyStaff, Clinical, Principal
+from app.auth.dependencies import AnyStaff
 from app.clock import Now
-from app.common.http import IfMatch, check_version, set_etag
-from app.common.pagination import PageParams, Pagination, split_page
-from app.common.schemas import InputModel, InputTimestamp, Page
+from app.common.http import IfMatch
+from app.common.pagination import Pagination
+from app.common.schemas import Page
 from app.db import DbSession
-from app.errors import (
-    Conflict,
-    Forbidden,
-    InvalidTransition,
-    NotFound,
-    PreparationRequired,
-    ScheduleConflict,
-    ValidationFailed,
-    VersionConflict,
-    responses_for,
-)
-from app.sessions import edits, repository, service
-from app.sessions.enums import SessionKind, SessionStatus
-from app.sessions.models import ClinicalSession
+from app.errors import Forbidden, Unauthorized, responses_for
+from app.idempotency.service import body_rule, idempotent, replay_responses
+from app.sessions.dependencies import SessionFiltersDep
+from app.sessions.dosing.rules import SafetyFlag
+from app.sessions.edits import forbid_clinical_write
+from app.sessions.enums import SessionKind
+from app.sessions.read_models import SessionReadModel
 from app.sessions.schemas import (
-    CancelBody,
-    CompleteBody,
-    SessionCorrectionRead,
+    IntegrationSessionCreate,
+    IntegrationSessionRead,
+    IntegrationSessionUpdate,
+    KetamineSessionCreate,
+    KetamineSessionRead,
+    KetamineSessionUpdate,
+    PreparationSessionCreate,
+    PreparationSessionRead,
+    PreparationSessionUpdate,
     SessionCreate,
-    SessionUpdate,
 )
-from app.sessions.views import SessionReadModel, to_read
+from app.sessions.shared_routes import (
+    EDIT_ERRORS,
+    WRITE_ERRORS,
+    add_shared_routes,
+    create,
+    list_kind,
+    update,
+)
 from app.staff.models import Role
-from app.windows.service import evaluate_all
+from app.unit_of_work import UnitOfWorkRoute
+from app.windows.rules import IntegrationStatus, WindowStatus
 
-WRITE_ERRORS = responses_for(
-    Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict
+
+def _router(kind: SessionKind) -> APIRouter:
+    return APIRouter(
+        prefix=f"/api/v1/{kind.value}-sessions",
+        tags=[f"{kind.value}-sessions"],
+        route_class=UnitOfWorkRoute,
+        responses=responses_for(Unauthorized),
+    )
+
+
+def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
+    """The Idempotency-Key guard of a booking: a replay meets the scheduler's field rule too."""
+    return idempotent(AnyStaff, authorize=body_rule(model, forbid_clinical_write))
+
+
+preparation = _router(SessionKind.preparation)
+ketamine = _router(SessionKind.ketamine)
+integration = _router(SessionKind.integration)
+
+
+@preparation.post(
+    "",
+    status_code=201,
+    response_model=PreparationSessionRead,
+    dependencies=[idempotent_booking(PreparationSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
 )
-EDIT_ERRORS = responses_for(
-    Forbidden,
-    edits.SessionClosed,
-    edits.RouteNeedsClinician,
-    edits.DoseUnderWay,
-    NotFound,
-    ValidationFailed,
-    edits.CorrectionReasonRequired,
-    ScheduleConflict,
-    PreparationRequired,
-    InvalidTransition,
-    Conflict,
-    VersionConflict,
-)
-
-
-class SessionQuery:
-    """Filters shared by the three session lists."""
-
-    def __init__(
-        self,
-        client_id: Annotated[uuid.UUID | None, Query()] = None,
-        clinician_id: Annotated[uuid.UUID | None, Query()] = None,
-        status: Annotated[SessionStatus | None, Query()] = None,
-        starts_after: Annotated[
-            InputTimestamp | None, Query(description="Sessions starting at or after this instant.")
-        ] = None,
-        starts_before: Annotated[
-            InputTimestamp | None, Query(description="Sessions starting before this instant.")
-        ] = None,
-    ) -> None:
-        self.filters = repository.SessionFilters(
-            client_id=client_id,
-            clinician_id=clinician_id,
-            status=status,
-            starts_after=starts_after,
-            starts_before=starts_before,
-        )
-
-
-SessionFiltersDep = Annotated[SessionQuery, Depends()]
-
-
-def forbid_clinical_write(principal: Principal, body: InputModel) -> None:
-    """Schedulers book and move sessions but never write clinical fields (403)."""
-    sent = body.clinical_fields_sent()
-    if sent and principal.role is Role.scheduler:
-        raise Forbidden(f"The scheduler role cannot write {', '.join(sorted(sent))}.")
-
-
-async def respond(
-    db: DbSession, principal: Principal, session: ClinicalSession, now: datetime, response: Response
+async def create_preparation_session(
+    body: PreparationSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> SessionReadModel:
-    """The session's read model with its evaluation, and its ETag."""
-    evaluations = await evaluate_all(db, principal.clinic_id, [session], principal.policy, now)
-    set_etag(response, session.version)
-    return to_read(session, evaluations[session.id], principal.dosing, now)
+    """Book a preparation session (intentions, set and setting, consent, screening, safety)."""
+    return await create(db, principal, SessionKind.preparation, body, now, response)
 
 
-async def create(
-    db: DbSession,
-    principal: Principal,
-    kind: SessionKind,
-    body: SessionCreate,
-    now: datetime,
-    response: Response,
-) -> SessionReadModel:
-    forbid_clinical_write(principal, body)
-    session = await service.create_session(db, principal, kind, body, now)
-    response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
-    return await respond(db, principal, session, now, response)
+@preparation.get("", response_model=Page[PreparationSessionRead])
+async def list_preparation_sessions(
+    principal: AnyStaff, db: DbSession, now: Now, page: Pagination, query: SessionFiltersDep
+) -> Page[SessionReadModel]:
+    """Preparation sessions by start time."""
+    return await list_kind(db, principal, SessionKind.preparation, query.filters, page, now)
 
 
-async def update(
-    db: DbSession,
-    principal: Principal,
-    kind: SessionKind,
+@preparation.patch("/{session_id}", response_model=PreparationSessionRead, responses=EDIT_ERRORS)
+async def update_preparation_session(
     session_id: uuid.UUID,
-    body: SessionUpdate,
-    if_match: str | None,
-    now: datetime,
+    body: PreparationSessionUpdate,
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionReadModel:
+    """Reschedule or edit a preparation session.
+
+    Once it is completed, cancelled or a no-show, the scheduler can change nothing on it (403
+    `session_closed`). A clinical role corrects a completed session's times, clinician or
+    location only with a `correction_reason` (422 `correction_reason_required`); those of a
+    cancelled or no-show session cannot change (409 `invalid_transition`). Notes and topics stay
+    writable by clinical roles.
+    """
+    return await update(
+        db, principal, SessionKind.preparation, session_id, body, if_match, now, response
+    )
+
+
+@ketamine.post(
+    "",
+    status_code=201,
+    response_model=KetamineSessionRead,
+    dependencies=[idempotent_booking(KetamineSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
+)
+async def create_ketamine_session(
+    body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
+) -> SessionReadModel:
+    """Book a dosing session. With the clinic's preparation rule, a preparation must come first."""
+    return await create(db, principal, SessionKind.ketamine, body, now, response)
+
+
+@ketamine.get("", response_model=Page[KetamineSessionRead], responses=responses_for(Forbidden))
+async def list_ketamine_sessions(
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
+    page: Pagination,
+    query: SessionFiltersDep,
+    integration_status: Annotated[
+        IntegrationStatus | None,
+        Query(description="Only doses whose integration is in this state."),
+    ] = None,
+    safety_flag: Annotated[
+        SafetyFlag | None,
+        Query(description="Only doses raising this safety flag (clinical roles only)."),
+    ] = None,
+) -> Page[SessionReadModel]:
+    """Dosing sessions by start time, each with its integration-window evaluation."""
+    if safety_flag is not None and principal.role is Role.scheduler:
+        raise Forbidden("Filtering by safety flags needs a clinical role.")
+    filters = replace(query.filters, integration_status=integration_status, safety_flag=safety_flag)
+    return await list_kind(db, principal, SessionKind.ketamine, filters, page, now)
+
+
+@ketamine.patch("/{session_id}", response_model=KetamineSessionRead, responses=EDIT_ERRORS)
+async def update_ketamine_session(
+    session_id: uuid.UUID,
+    body: KetamineSessionUpdate,
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionReadModel:
+    """Reschedule or edit a dosing session, or record the dose; its window moves with it.
+
+    A scheduler cannot change the route (403 `route_change_needs_clinical_role`) nor move a dose
+    from 2 hours before its start (403 `dose_under_way`). Once the dose is completed, cancelled
+    or a no-show, the scheduler can change nothing on it (403 `session_closed`). A clinical role
+    corrects a completed dose's route, times, clinician or location only with a
+    `correction_reason` (422 `correction_reason_required`); those of a cancelled or no-show dose
+    cannot change (409 `invalid_transition`). The dosing record and notes stay writable by
+    clinical roles.
+    """
+    return await update(
+        db, principal, SessionKind.ketamine, session_id, body, if_match, now, response
+    )
+
+
+@integration.post(
+    "",
+    status_code=201,
+    response_model=IntegrationSessionRead,
+    dependencies=[idempotent_booking(IntegrationSessionCreate)],
+    responses=replay_responses(WRITE_ERRORS),
+)
+async def create_integration_session(
+    body: IntegrationSessionCreate,
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
     response: Response,
 ) -> SessionReadModel:
-    forbid_clinical_write(principal, body)
-    session = await service.get_session(db, principal.clinic_id, session_id, kind)
-    check_version(if_match, session.version)
-    session = await service.update_session(db, principal, session, body, now)
-    return await respond(db, principal, session, now, response)
+    """Book an integration session; the response says whether it falls inside the window."""
+    return await create(db, principal, SessionKind.integration, body, now, response)
 
 
-async def list_kind(
+@integration.get("", response_model=Page[IntegrationSessionRead])
+async def list_integration_sessions(
+    principal: AnyStaff,
     db: DbSession,
-    principal: Principal,
-    kind: SessionKind,
-    filters: repository.SessionFilters,
-    page: PageParams,
-    now: datetime,
-) -> Page[Any]:
-    policies = repository.Policies(principal.policy, principal.dosing)
-    rows = await repository.list_page(db, principal.clinic_id, kind, filters, page, policies, now)
-    items, cursor = split_page(rows, page, lambda s: (s.starts_at, s.id))
-    evaluations = await evaluate_all(db, principal.clinic_id, items, policies.window, now)
-    reads = [to_read(s, evaluations[s.id], policies.dosing, now) for s in items]
-    return Page[Any](items=reads, next_cursor=cursor)
+    now: Now,
+    page: Pagination,
+    query: SessionFiltersDep,
+    window_status: Annotated[
+        WindowStatus | None, Query(description="Only sessions in this position to their window.")
+    ] = None,
+) -> Page[SessionReadModel]:
+    """Integration sessions by start time, each with its window evaluation."""
+    filters = replace(query.filters, window_status=window_status)
+    return await list_kind(db, principal, SessionKind.integration, filters, page, now)
 
 
-NOUN = {
-    SessionKind.preparation: "a preparation session",
-    SessionKind.ketamine: "a ketamine session",
-    SessionKind.integration: "an integration session",
-}
-GET_DOC = {
-    SessionKind.preparation: "One preparation session.",
-    SessionKind.ketamine: "One dose, with whether integration is booked inside its window.",
-    SessionKind.integration: "One integration session, with where it falls against its window.",
-}
-COMPLETE_DOC = "Mark it completed (once it has started); `ended_at` records when it really ended."
+@integration.patch("/{session_id}", response_model=IntegrationSessionRead, responses=EDIT_ERRORS)
+async def update_integration_session(
+    session_id: uuid.UUID,
+    body: IntegrationSessionUpdate,
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionReadModel:
+    """Reschedule, edit, link or unlink an integration session.
 
-
-def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any]) -> None:
-    """GET one and the three status actions, identical for every kind."""
-    label, noun = kind.value, NOUN[kind]
-    complete_doc = COMPLETE_DOC + (
-        " The dose's window is measured from it." if kind is SessionKind.ketamine else ""
+    Once it is completed, cancelled or a no-show, the scheduler can change nothing on it (403
+    `session_closed`). A clinical role corrects a completed session's times, clinician, location
+    or link only with a `correction_reason` (422 `correction_reason_required`); those of a
+    cancelled or no-show session cannot change (409 `invalid_transition`). Notes stay writable
+    by clinical roles.
+    """
+    return await update(
+        db, principal, SessionKind.integration, session_id, body, if_match, now, response
     )
 
-    async def get_session(
-        session_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
-    ) -> SessionReadModel:
-        session = await service.get_session(db, principal.clinic_id, session_id, kind)
-        return await respond(db, principal, session, now, response)
 
-    router.add_api_route(
-        "/{session_id}",
-        get_session,
-        methods=["GET"],
-        name=f"get_{label}_session",
-        summary=f"Get {noun}",
-        description=GET_DOC[kind],
-        response_model=read_model,
-        responses=responses_for(NotFound),
-    )
+add_shared_routes(preparation, SessionKind.preparation, PreparationSessionRead)
+add_shared_routes(ketamine, SessionKind.ketamine, KetamineSessionRead)
+add_shared_routes(integration, SessionKind.integration, IntegrationSessionRead)
 
-    async def list_corrections(
-        session_id: uuid.UUID, principal: Clinical, db: DbSession, page: Pagination
-    ) -> Page[SessionCorrectionRead]:
-        session = await service.get_session(db, principal.clinic_id, session_id, kind)
-        return await edits.list_corrections(db, session, page)
-
-    router.add_api_route(
-        "/{session_id}/corrections",
-        list_corrections,
-        methods=["GET"],
-        name=f"list_{label}_session_corrections",
-        summary=f"List the corrections of {noun}",
-        description="Corrections made to it once it was completed, oldest first: the "
-        "fields corrected, their values before, who and when, and the reason (clinical roles).",
-        response_model=Page[SessionCorrectionRead],
-        responses=responses_for(Forbidden, NotFound),
-    )
-
-    async def load(
-        principal: Principal, db: DbSession, session_id: uuid.UUID, if_match: str | None
-    ) -> ClinicalSession:
-        session = await service.get_session(db, principal.clinic_id, session_id, kind)
-        check_version(if_match, session.version)
-        return session
-
-    async def complete_session(
-        session_id: uuid.UUID,
-        body: CompleteBody,
-        principal: Clinical,
-        db: DbSession,
-        now: Now,
-        response: Response,
-        if_match: IfMatch = None,
-    ) -> SessionReadModel:
-        session = await load(principal, db, session_id, if_match)
-        session = await service.complete_session(db, principal, session, body.ended_at, now)
-        return await respond(db, principal, session, now, response)
-
-    async def cancel_session(
-        session_id: uuid.UUID,
-        body: CancelBody,
-        principal: AnyStaff,
-        db: DbSession,
-        now: Now,
-        response: Response,
-        if_match: IfMatch = None,
-    ) -> SessionReadModel:
-        session = await load(principal, db, session_id, if_match)
-        session = await service.cancel_session(db, principal, session, body.reason, now)
-        return await respond(db, principal, session, now, response)
-
-    async def mark_no_show(
-        session_id: uuid.UUID,
-        principal: AnyStaff,
-        db: DbSession,
-        now: Now,
-        response: Response,
-        if_match: IfMatch = None,
-    ) -> SessionReadModel:
-        session = await load(principal, db, session_id, if_match)
-        session = await service.mark_no_show(db, principal, session, now)
-        return await respond(db, principal, session, now, response)
-
-    actions: list[tuple[str, str, Callable[..., Awaitable[SessionReadModel]], str, str]] = [
-        ("complete", "complete", complete_session, f"Complete {noun}", complete_doc),
-        (
-            "cancel",
-            "cancel",
-            cancel_session,
-            f"Cancel {noun}",
-            "Cancel it (scheduled sessions only), with a reason. It stays on record.",
-        ),
-        (
-            "no-show",
-            "mark_no_show",
-            mark_no_show,
-            f"Mark {noun} as a no-show",
-            "Record that the client did not come (once the session has started).",
-        ),
-    ]
-    for path, verb, endpoint, summary, doc in actions:
-        router.add_api_route(
-            f"/{{session_id}}/{path}",
-            endpoint,
-            methods=["POST"],
-            name=f"{verb}_{label}_session",
-            summary=summary,
-            description=doc,
-            response_model=read_model,
-            responses=responses_for(
-                Forbidden, NotFound, VersionConflict, Conflict, ValidationFailed
-            ),
-        )
+routers = (preparation, ketamine, integration)

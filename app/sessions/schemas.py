@@ -15,13 +15,13 @@ from app.common.schemas import (
     PatchModel,
     UTCTimestamp,
 )
-from app.sessions.dosing import (
+from app.sessions.dosing.rules import SafetyFlag
+from app.sessions.dosing.schemas import (
     COMPUTED_FIELDS,
     DOSING_FIELDS,
     AdverseEvent,
     AdverseEventRead,
     Medication,
-    SafetyFlag,
     VitalSigns,
     VitalSignsRead,
 )

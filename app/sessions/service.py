@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.errors import (
     Conflict,
@@ -18,7 +18,9 @@ from app.errors import (
     ValidationFailed,
     invalid_reference,
 )
-from app.sessions import dosing, edits, repository
+from app.sessions import edits, repository
+from app.sessions.dosing.rules import check_move, check_record
+from app.sessions.dosing.schemas import DOSING_FIELDS, stored
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -141,7 +143,7 @@ async def create_session(
     """Book a session of `kind` after checking every scheduling rule."""
     await _schedulable_client(db, principal.clinic_id, body.client_id)
     fields: dict[str, Any] = body.model_dump(
-        exclude={"external_ref", "clinician_id", *dosing.DOSING_FIELDS}
+        exclude={"external_ref", "clinician_id", *DOSING_FIELDS}
     )
     session = ClinicalSession(
         clinic_id=principal.clinic_id,
@@ -173,7 +175,7 @@ def _apply_dosing_record(
 ) -> None:
     """Check and store the dosing record fields the body sets (ketamine sessions only);
     they are taken out of `changes`, which holds them as plain dicts."""
-    record = {name: getattr(body, name) for name in dosing.DOSING_FIELDS & body.model_fields_set}
+    record = {name: getattr(body, name) for name in DOSING_FIELDS & body.model_fields_set}
     for name in record:
         changes.pop(name, None)
     if principal.role is Role.scheduler:
@@ -182,7 +184,7 @@ def _apply_dosing_record(
         return
     starts_at = changes.get("starts_at", session.starts_at)
     if session.kind is SessionKind.ketamine and starts_at != session.starts_at:
-        dosing.check_move(
+        check_move(
             None if "vitals" in record else session.vitals,
             None if "adverse_events" in record else session.adverse_events,
             None if "dosed_at" in record else session.dosed_at,
@@ -192,7 +194,7 @@ def _apply_dosing_record(
     if not record and "route" not in changes:
         return
     medication = record.get("medication", session.medication)
-    dosing.check_record(
+    check_record(
         medication,
         changes.get("route", session.route),
         starts_at,
@@ -201,7 +203,7 @@ def _apply_dosing_record(
         recorded_dosed_at=session.dosed_at,
         recorded_discharged_at=session.discharged_at,
     )
-    for name, value in dosing.stored(record).items():
+    for name, value in stored(record).items():
         setattr(session, name, value)
 
 

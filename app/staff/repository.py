@@ -1,7 +1,7 @@
 """SQL for staff."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,14 @@ from app.staff.models import Role, Staff
 async def get(db: AsyncSession, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff | None:
     stmt = clinic_scoped(Staff, clinic_id).where(Staff.id == staff_id)
     return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def names(
+    db: AsyncSession, clinic_id: uuid.UUID, staff_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The names of these staff members of the clinic, by id."""
+    stmt = select(Staff.id, Staff.name).where(in_clinic(Staff, clinic_id), Staff.id.in_(staff_ids))
+    return {row.id: row.name for row in await db.execute(stmt)}
 
 
 async def email_taken(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth.deps import Admin
+from app.auth.dependencies import Admin
 from app.common.http import IfMatch, check_version, set_etag
 from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.db import in_clinic, new_id
 from app.sessions.enums import SessionKind, SessionStatus

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from app.auth.deps import Admin
+from app.auth.dependencies import Admin
 from app.clock import Now
 from app.common.crypto import SecretBox
 from app.common.http import IfMatch, check_version, set_etag

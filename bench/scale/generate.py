@@ -29,8 +29,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth.keys import generate_key
 from app.auth.models import ApiKey
+from app.auth.service import API_KEY
 from app.clinics.models import Clinic
 from app.db import create_sessionmaker
 from app.staff.models import Role, Staff
@@ -108,7 +108,7 @@ async def make_clinics(url: str, count: int, now: datetime) -> list[GeneratedCli
                 ]
                 db.add_all([admin, *clinicians, member(Role.scheduler, "scheduler")])
                 await db.flush()
-                key = generate_key()
+                key = API_KEY.generate()
                 db.add(
                     ApiKey(
                         clinic_id=clinic.id,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clinics.models import Clinic as ClinicRow
 from app.errors import InvalidTransition
 from app.inbound.models import UnmatchedBooking, UnmatchedStatus

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.errors import Conflict
-from app.sessions import router
+from app.sessions import shared_routes
 from app.sessions.models import SessionCorrection
 from tests.support.apps import assert_problem
 from tests.support.factories import T0, Clinic, iso
@@ -186,7 +186,7 @@ async def test_a_refused_correction_leaves_neither_correction_nor_audit_row(
         raise Conflict("refused after the correction was written")
 
     with monkeypatch.context() as patched:
-        patched.setattr(router, "respond", refuse)
+        patched.setattr(shared_routes, "respond", refuse)
         body = {"route": "oral", "correction_reason": REASON}
         assert_problem(await clinic.patch(url(dose), json=body), 409, "conflict")
     assert await clinic.ok("GET", url(dose)) == dose

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import current_trail
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clinics.models import Clinic
 from app.errors import AppError
 from app.inbound import repository

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change, note_read
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.common.pagination import PageParams
 from app.errors import Conflict, InvalidTransition, NotFound, invalid_reference
 from app.inbound import repository

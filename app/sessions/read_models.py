@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Any
 
 from app.audit.trail import note_read
-from app.sessions.dosing import DosingPolicy, rems_form_due_at, safety_flags
+from app.sessions.dosing.policy import DosingPolicy
+from app.sessions.dosing.rules import rems_form_due_at, safety_flags
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (

@@ -1,31 +1,26 @@
 """Who is calling: bearer-token authentication and role-typed dependencies."""
 
 import logging
-import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.keys import secret_matches, split_key
+from app.auth import repository
 from app.auth.models import ApiKey
 from app.auth.oidc import oidc_verifier
-from app.clinics.models import Clinic
+from app.auth.principal import AuthSubject, Principal
+from app.auth.service import API_KEY, record_key_use
 from app.clock import Now
+from app.common.tokens import secret_matches, use_is_due
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 from app.security.rate_limit import rate_limits_of, verifies_callers
-from app.sessions.dosing import DosingPolicy
 from app.staff.models import Role, Staff
 from app.unit_of_work import on_success
-from app.windows.policy import WindowPolicy
-
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 log = logging.getLogger(__name__)
 bearer = HTTPBearer(
@@ -33,34 +28,6 @@ bearer = HTTPBearer(
     description="An API key (`Authorization: Bearer kap_...`) or, where the service is "
     "configured for single sign-on, an OIDC access token (a JWT) from the identity provider.",
 )
-
-
-@dataclass(frozen=True)
-class AuthSubject:
-    """Whom a failed authentication was about, when the key itself was found."""
-
-    clinic_id: uuid.UUID
-    staff_id: uuid.UUID | None
-    role: Role | None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated staff member, their clinic and that clinic's settings for this request."""
-
-    staff_id: uuid.UUID
-    clinic_id: uuid.UUID
-    role: Role
-    api_key_id: uuid.UUID | None  # None when authenticated by an OIDC token
-    clinic: Clinic
-
-    @property
-    def policy(self) -> WindowPolicy:
-        return WindowPolicy.from_clinic(self.clinic)
-
-    @property
-    def dosing(self) -> DosingPolicy:
-        return DosingPolicy.from_clinic(self.clinic)
 
 
 @verifies_callers
@@ -100,7 +67,7 @@ async def _principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     token = credentials.credentials
-    parts = split_key(token)
+    parts = API_KEY.split(token)
     if parts is not None:
         return await _api_key_principal(request, db, now, parts)
     verifier = oidc_verifier(request.app.state)
@@ -114,17 +81,10 @@ async def _api_key_principal(
     request: Request, db: AsyncSession, now: datetime, parts: tuple[str, str]
 ) -> Principal:
     prefix, secret = parts
-    row = (
-        await db.execute(
-            select(ApiKey, Staff, Clinic)
-            .join(Staff, Staff.id == ApiKey.staff_id)
-            .join(Clinic, Clinic.id == ApiKey.clinic_id)
-            .where(ApiKey.prefix == prefix)
-        )
-    ).first()
-    if row is None:
+    holder = await repository.key_by_prefix(db, prefix)
+    if holder is None:
         raise Unauthorized("The API key is not valid.")
-    key, staff, clinic = row.ApiKey, row.Staff, row.Clinic
+    key, staff, clinic = holder.key, holder.staff, holder.clinic
     # File a failed attempt on a real key under its clinic's audit trail (see unit_of_work).
     request.state.auth_subject = AuthSubject(clinic.id, None, None)
     if not secret_matches(secret, key.secret_hash):
@@ -132,7 +92,7 @@ async def _api_key_principal(
     request.state.auth_subject = AuthSubject(clinic.id, staff.id, staff.role)
     if not _usable(key, staff, now):
         raise Unauthorized("The API key is revoked, expired or belongs to an inactive member.")
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+    if use_is_due(key.last_used_at, now):
         key_id = key.id
 
         async def record_use(_: Response, session: AsyncSession) -> None:
@@ -146,21 +106,6 @@ def _usable(key: ApiKey, staff: Staff, now: datetime) -> bool:
     if key.revoked_at is not None or not staff.active:
         return False
     return key.expires_at is None or key.expires_at > now
-
-
-async def record_key_use(db: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
-    """Set the key's `last_used_at`, unless another request did within LAST_USED_RESOLUTION.
-
-    It runs in the request's write transaction, just before commit (see UnitOfWorkRoute).
-    """
-    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)
-    stmt = (
-        update(ApiKey)
-        .where(ApiKey.id == key_id, stale)
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await db.execute(stmt)
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -12,21 +12,22 @@ from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_read
-from app.auth.deps import AuthSubject, Principal
-from app.auth.keys import secret_matches
+from app.auth.principal import AuthSubject, Principal
 from app.calendar import repository
 from app.calendar.models import CalendarFeedToken
 from app.calendar.service import (
+    FEED_TOKEN,
     FeedNotFound,
     record_token_use,
     staff_for_token_change,
-    token_use_is_stale,
 )
-from app.calendar.tokens import MAX_TOKEN_LENGTH, split_feed_token
 from app.clock import Now
+from app.common.tokens import secret_matches, use_is_due
 from app.db import DbSession
 from app.staff.models import Staff
 from app.unit_of_work import on_success
+
+MAX_TOKEN_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ async def authenticate_feed(
     ],
 ) -> FeedReader:
     """The token's staff member, if the token is live and is that staff member's; else 404."""
-    parts = split_feed_token(token)
+    parts = FEED_TOKEN.split(token)
     holder = await repository.token_by_prefix(db, parts[0]) if parts else None
     if parts is None or holder is None:
         raise FeedNotFound()
@@ -65,7 +66,7 @@ async def authenticate_feed(
     request.state.auth_subject = AuthSubject(clinic.id, staff.id, staff.role)
     if feed_token.revoked_at is not None or not staff.active or staff.id != staff_id:
         raise FeedNotFound()
-    if token_use_is_stale(feed_token, now):
+    if use_is_due(feed_token.last_used_at, now):
         token_id = feed_token.id
 
         async def record_use(_: Response, session: AsyncSession) -> None:

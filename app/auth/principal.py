@@ -1,0 +1,37 @@
+"""Who is calling, as the services see it: the staff member, their role and their clinic."""
+
+import uuid
+from dataclasses import dataclass
+
+from app.clinics.models import Clinic
+from app.sessions.dosing.policy import DosingPolicy
+from app.staff.models import Role
+from app.windows.policy import WindowPolicy
+
+
+@dataclass(frozen=True)
+class AuthSubject:
+    """Whom a failed authentication was about, when the key itself was found."""
+
+    clinic_id: uuid.UUID
+    staff_id: uuid.UUID | None
+    role: Role | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated staff member, their clinic and that clinic's settings for this request."""
+
+    staff_id: uuid.UUID
+    clinic_id: uuid.UUID
+    role: Role
+    api_key_id: uuid.UUID | None  # None when authenticated by an OIDC token
+    clinic: Clinic
+
+    @property
+    def policy(self) -> WindowPolicy:
+        return WindowPolicy.from_clinic(self.clinic)
+
+    @property
+    def dosing(self) -> DosingPolicy:
+        return DosingPolicy.from_clinic(self.clinic)

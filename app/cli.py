@@ -17,11 +17,11 @@ from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import issue_key
+from app.cli_reseal import Resealed, reseal_all
 from app.clinics.bootstrap import bootstrap_clinic
 from app.clinics.schemas import BootstrapInput
 from app.clock import system_clock
 from app.common.crypto import secret_box_for
-from app.common.reseal import Resealed, reseal_all
 from app.config import get_settings
 from app.db import begin_write, create_engine, create_sessionmaker
 from app.migrate import upgrade

@@ -59,6 +59,7 @@ from app.windows.rules import (
     DoseFacts,
     IntegrationStatus,
     Window,
+    dose_facts,
     dose_window,
     evaluate_dose,
 )
@@ -203,7 +204,7 @@ async def _candidates(
     )
     found: list[_Candidate] = []
     for row in rows:
-        facts = DoseFacts(row.id, row.status, row.route, row.starts_at, row.ends_at, row.ended_at)
+        facts = dose_facts(row)
         window = dose_window(facts, policy)
         due = tuple(event for event in due_events(window, policy, now) if event in subscribed)
         if due:

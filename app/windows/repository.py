@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import in_clinic
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
-from app.windows.rules import DoseFacts, IntegrationFacts
+from app.windows.rules import DoseFacts, IntegrationFacts, dose_facts, integration_facts
 
 
 @dataclass
@@ -51,11 +51,7 @@ async def facts_for_clients(
     for row in rows:
         client = facts[row.client_id]
         if row.kind is SessionKind.ketamine:
-            client.doses.append(
-                DoseFacts(row.id, row.status, row.route, row.starts_at, row.ends_at, row.ended_at)
-            )
+            client.doses.append(dose_facts(row))
         else:
-            client.integrations.append(
-                IntegrationFacts(row.id, row.status, row.starts_at, row.ketamine_session_id)
-            )
+            client.integrations.append(integration_facts(row))
     return facts

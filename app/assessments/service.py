@@ -27,9 +27,9 @@ from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped
 from app.errors import NotFound, ValidationFailed, invalid_reference
+from app.events.catalogue import EventType
+from app.events.service import emit
 from app.sessions.models import ClinicalSession
-from app.webhooks.catalogue import EventType
-from app.webhooks.outbox import emit
 
 
 class ClientNotFound(NotFound):

@@ -47,12 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
 from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
+from app.events.catalogue import EventType
+from app.events.service import emit
 from app.sessions.enums import ANCHORING_STATUSES, SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import MAX_SESSION_LENGTH
-from app.webhooks.catalogue import EventType
 from app.webhooks.models import WebhookEndpoint, WindowEventMark
-from app.webhooks.outbox import emit
 from app.windows.policy import WindowPolicy
 from app.windows.repository import ClientFacts, facts_for_clients
 from app.windows.rules import (

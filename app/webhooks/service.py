@@ -12,13 +12,13 @@ from app.common.crypto import SecretBox
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, new_id
 from app.errors import NotFound, ValidationFailed
-from app.webhooks.catalogue import EventType
+from app.events.catalogue import EventType
+from app.events.models import WebhookEvent
 from app.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 from app.webhooks.schemas import EndpointCreate, EndpointUpdate
 from app.webhooks.secrets import new_signing_secret

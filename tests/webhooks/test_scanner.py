@@ -19,14 +19,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from app.db import begin_write
-from app.webhooks.catalogue import EventType
-from app.webhooks.models import (
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-    WindowEventMark,
-)
+from app.events.catalogue import EventType
+from app.events.models import WebhookEvent
+from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WindowEventMark
 from app.webhooks.scanner import WINDOW_EVENTS, scan_windows
 from tests.support.factories import T0, Clinic, FakeClock, bootstrap, iso
 

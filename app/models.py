@@ -14,4 +14,5 @@ def load_all_models() -> None:
     import app.inbound.models
     import app.sessions.models
     import app.staff.models
-    import app.webhooks.models  # noqa: F401
+    import app.webhooks.models
+    import app.windows.models  # noqa: F401

@@ -17,16 +17,18 @@ from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import issue_key
+from app.cli_reseal import Resealed, reseal_all
 from app.clinics.bootstrap import bootstrap_clinic
 from app.clinics.schemas import BootstrapInput
 from app.clock import system_clock
 from app.common.crypto import secret_box_for
-from app.common.reseal import Resealed, reseal_all
 from app.config import get_settings
 from app.db import begin_write, create_engine, create_sessionmaker
+from app.events.service import subscribe
 from app.migrate import upgrade
 from app.ops.logging import configure_logging
 from app.staff.models import Staff
+from app.webhooks.fanout import WEBHOOK_FAN_OUT
 
 cli = typer.Typer(help="KAP Journey: client journeys and the post-dose integration window.")
 err = Console(stderr=True)
@@ -263,6 +265,7 @@ def reseal_secrets(
 
 
 def main() -> None:
+    subscribe(WEBHOOK_FAN_OUT)  # every command's events (worker, demo) reach webhook endpoints
     try:
         cli()
     except ValidationError as exc:

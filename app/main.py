@@ -22,6 +22,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
+from app.events.service import subscribe
 from app.fhir.router import routers as fhir_routers
 from app.inbound.router import inbound_router, integrations_router, unmatched_router
 from app.journeys.router import router as journeys_router
@@ -31,6 +32,7 @@ from app.ops.router import router as ops_router
 from app.security import install_security
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
+from app.webhooks.fanout import WEBHOOK_FAN_OUT
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import Worker
 
@@ -203,6 +205,7 @@ def create_app(
     """
     settings = settings or get_settings()
     quiet_phi_leaking_loggers()
+    subscribe(WEBHOOK_FAN_OUT)  # wired here so that events, below webhooks, need not import them
     engine = create_engine(settings)
 
     @asynccontextmanager

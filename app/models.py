@@ -9,8 +9,10 @@ def load_all_models() -> None:
     import app.calendar.models
     import app.clients.models
     import app.clinics.models
+    import app.events.models
     import app.idempotency.models
     import app.inbound.models
     import app.sessions.models
     import app.staff.models
-    import app.webhooks.models  # noqa: F401
+    import app.webhooks.models
+    import app.windows.models  # noqa: F401

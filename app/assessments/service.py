@@ -25,9 +25,9 @@ from app.clients import repository as clients_repository
 from app.clients.models import Client
 from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
+from app.events.catalogue import EventType
+from app.events.service import emit
 from app.sessions import repository as sessions_repository
-from app.webhooks.catalogue import EventType
-from app.webhooks.outbox import emit
 
 
 class ClientNotFound(NotFound):

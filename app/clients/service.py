@@ -8,13 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import note_change
 from app.auth.principal import Principal
 from app.clients import repository
+from app.clients.events import client_data
 from app.clients.models import Client, ClientStage
 from app.clients.schemas import ClientCreate, ClientUpdate
 from app.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, invalid_reference
+from app.events.catalogue import EventType
+from app.events.service import emit
 from app.staff import repository as staff_repository
 from app.staff.models import Role
-from app.webhooks.catalogue import EventType
-from app.webhooks.outbox import client_data, emit
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 

@@ -22,8 +22,15 @@ from app.sessions.read_models import to_read
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
 from app.staff.models import Role
 from app.windows.repository import ClientFacts
-from app.windows.rules import DoseIntegration, IntegrationStatus, IntegrationWindow, WindowStatus
-from app.windows.service import Evaluation, dose_facts, evaluate, evaluate_all, integration_facts
+from app.windows.rules import (
+    DoseIntegration,
+    IntegrationStatus,
+    IntegrationWindow,
+    WindowStatus,
+    dose_facts,
+    integration_facts,
+)
+from app.windows.service import Evaluation, evaluate, evaluate_all
 
 T = TypeVar("T")
 

@@ -18,10 +18,12 @@ from app.errors import (
     ValidationFailed,
     invalid_reference,
 )
+from app.events.catalogue import EventType
 from app.sessions import edits, repository
 from app.sessions.dosing.rules import check_move, check_record
 from app.sessions.dosing.schemas import DOSING_FIELDS, stored
 from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.events import emit_session
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
     MAX_SESSION_LENGTH,
@@ -34,8 +36,6 @@ from app.sessions.schemas import (
 )
 from app.staff import repository as staff_repository
 from app.staff.models import Role
-from app.webhooks.catalogue import EventType
-from app.webhooks.outbox import emit_session
 
 SCHEDULE_FIELDS = frozenset({"starts_at", "ends_at"})
 KIND_LABEL = {

@@ -20,13 +20,13 @@ from app.audit.models import AuditEvent, Outcome
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.db import begin_write, new_id
-from app.webhooks.catalogue import EventType
+from app.events.catalogue import EventType
+from app.events.models import WebhookEvent
 from app.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 from app.webhooks.sender import AttemptResult, send
 from app.webhooks.signing import body_of, signed_headers

@@ -1,9 +1,8 @@
-"""The transactional outbox: endpoints, events, one delivery per (event, endpoint), attempts."""
+"""Webhook endpoints, one delivery per (event, endpoint), attempts; events are app.events'."""
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -45,19 +44,6 @@ class WebhookEndpoint(TimestampedMixin, VersionedMixin, Base):
     previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class WebhookEvent(Base):
-    """One thing that happened; `id` is the webhook-id on every attempt and resend."""
-
-    __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_clinic_at", "clinic_id", "occurred_at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
-    type: Mapped[str] = mapped_column(String(80))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class WebhookDelivery(Base):
@@ -106,23 +92,3 @@ class WebhookAttempt(Base):
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     response_headers_bytes: Mapped[int | None]
     response_body_bytes: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class WindowEventMark(Base):
-    """That the scanner emitted one window event for one dose's window: the exactly-once guard.
-
-    A window is identified by its bounds, so a rescheduled dose gets events for its new window.
-    """
-
-    __tablename__ = "window_event_marks"
-    __table_args__ = (
-        UniqueConstraint("dose_id", "event_type", "window_opens_at", "window_closes_at"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
-    dose_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id"))
-    event_type: Mapped[str] = mapped_column(String(80))
-    window_opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    window_closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    emitted_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,17 +4,17 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
+from app.db import clinic_scoped, in_clinic
+from app.events.models import WebhookEvent
 from app.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 
 
@@ -101,3 +101,21 @@ async def requeue(db: AsyncSession, delivery: WebhookDelivery, now: datetime) ->
         .execution_options(synchronize_session="fetch")
     )
     await db.refresh(delivery)
+
+
+async def enabled_endpoint_subscriptions(
+    db: AsyncSession, clinic_id: uuid.UUID
+) -> Sequence[Row[uuid.UUID, list[str]]]:
+    """(id, event_types) of the clinic's enabled endpoints."""
+    e = WebhookEndpoint
+    query = select(e.id, e.event_types).where(in_clinic(e, clinic_id), e.enabled.is_(True))
+    return (await db.execute(query)).all()
+
+
+async def live_endpoint_subscriptions(
+    db: AsyncSession,
+) -> Sequence[Row[uuid.UUID, list[str]]]:
+    """(clinic_id, event_types) of every enabled, non-deleted endpoint of every clinic."""
+    e = WebhookEndpoint
+    query = select(e.clinic_id, e.event_types).where(e.enabled.is_(True), e.deleted_at.is_(None))
+    return (await db.execute(query)).all()

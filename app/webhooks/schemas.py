@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from app.common.schemas import ONE_LINE, InputModel, OutputModel, PatchModel, UTCTimestamp
-from app.webhooks.catalogue import EventType
+from app.events.catalogue import EventType
 
 Url = Annotated[
     str,

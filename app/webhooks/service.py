@@ -9,9 +9,10 @@ from app.audit.trail import note_change
 from app.common.crypto import SecretBox
 from app.db import new_id
 from app.errors import NotFound, ValidationFailed
+from app.events.catalogue import EventType
+from app.events.models import WebhookEvent
 from app.webhooks import repository
-from app.webhooks.catalogue import EventType
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import EndpointCreate, EndpointUpdate
 from app.webhooks.secrets import new_signing_secret
 from app.webhooks.ssrf import AllowedHosts, UnsafeDestination, check_destination

@@ -19,8 +19,8 @@ from app.db import begin_write
 from app.idempotency.service import purge_expired
 from app.inbound.processor import InboundProcessor
 from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.scanner import scan_windows
 from app.webhooks.ssrf import AllowedHosts
+from app.windows.events import scan_windows
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,48 @@
-"""Loads the facts the window rule needs, for a batch of clients in one query."""
+"""Statements of the window domain: the facts the rule needs, doses whose window events may be
+due, and the marks that keep each window event to one emission."""
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import in_clinic
-from app.sessions.enums import SessionKind
+from app.clinics.models import Clinic
+from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
+from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
-from app.windows.rules import DoseFacts, IntegrationFacts
+from app.windows.models import WindowEventMark
+from app.windows.policy import WindowPolicy
+from app.windows.rules import DoseFacts, IntegrationFacts, Window, dose_facts, integration_facts
+from app.windows.sql import window_bounds_us, window_may_still_be_open
+
+BATCH = 500
+"""Ids per IN (...) list."""
+
+T = TypeVar("T")
+DoseRow = Row[
+    uuid.UUID,
+    uuid.UUID,
+    uuid.UUID,
+    SessionStatus,
+    Route | None,
+    datetime,
+    datetime,
+    datetime | None,
+    int,
+]
+"""id, client_id, clinician_id, status, route, starts_at, ends_at, ended_at, version."""
+MarkKey = tuple[uuid.UUID, str, datetime, datetime]
+"""(dose id, event type, window opens_at, window closes_at): one window event of one dose."""
+
+
+def in_batches(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass
@@ -51,11 +82,102 @@ async def facts_for_clients(
     for row in rows:
         client = facts[row.client_id]
         if row.kind is SessionKind.ketamine:
-            client.doses.append(
-                DoseFacts(row.id, row.status, row.route, row.starts_at, row.ends_at, row.ended_at)
-            )
+            client.doses.append(dose_facts(row))
         else:
-            client.integrations.append(
-                IntegrationFacts(row.id, row.status, row.starts_at, row.ketamine_session_id)
-            )
+            client.integrations.append(integration_facts(row))
     return facts
+
+
+async def policies_of_clinics(
+    db: AsyncSession, clinic_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, WindowPolicy]:
+    """The window policy of each clinic, read afresh (a policy change is seen at once)."""
+    policies: dict[uuid.UUID, WindowPolicy] = {}
+    for chunk in in_batches(clinic_ids):
+        query = select(Clinic).where(Clinic.id.in_(chunk))
+        for clinic in await db.scalars(query.execution_options(populate_existing=True)):
+            policies[clinic.id] = WindowPolicy.from_clinic(clinic)
+    return policies
+
+
+async def doses_with_window_between(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    policy: WindowPolicy,
+    opened_by: datetime,
+    closing_after: datetime,
+) -> Sequence[DoseRow]:
+    """Anchoring doses whose window opened by `opened_by` and closes at or after
+    `closing_after`, in id order: their facts, client, clinician and version.
+
+    Read on the indexed anchor through `window_may_still_be_open`, so history older than the
+    clinic's longest window is never looked at."""
+    s = ClinicalSession
+    opens_us, closes_us = window_bounds_us(s, policy)
+    rows = await db.execute(
+        select(
+            s.id,
+            s.client_id,
+            s.clinician_id,
+            s.status,
+            s.route,
+            s.starts_at,
+            s.ends_at,
+            s.ended_at,
+            s.version,
+        )
+        .where(
+            in_clinic(s, clinic_id),
+            s.kind == SessionKind.ketamine,
+            window_may_still_be_open(s, policy, closing_after),
+            s.starts_at <= opened_by,
+            s.status.in_(ANCHORING_STATUSES),
+            opens_us <= to_epoch_us(opened_by),
+            closes_us >= to_epoch_us(closing_after),
+        )
+        .order_by(s.id)
+    )
+    return rows.all()
+
+
+async def marks_of_doses(
+    db: AsyncSession, dose_ids: Sequence[uuid.UUID], event_types: Collection[str]
+) -> set[MarkKey]:
+    """The marks already claimed for these doses and event types (any window)."""
+    m = WindowEventMark
+    marked: set[MarkKey] = set()
+    for chunk in in_batches(dose_ids):
+        rows = await db.execute(
+            select(m.dose_id, m.event_type, m.window_opens_at, m.window_closes_at).where(
+                m.dose_id.in_(chunk), m.event_type.in_(event_types)
+            )
+        )
+        marked.update(
+            (r.dose_id, r.event_type, r.window_opens_at, r.window_closes_at) for r in rows
+        )
+    return marked
+
+
+async def claim_mark(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    dose_id: uuid.UUID,
+    event_type: str,
+    window: Window,
+    now: datetime,
+) -> bool:
+    """Insert the mark unless it exists; True when this transaction's row went in."""
+    return await insert_if_absent(
+        db,
+        WindowEventMark,
+        {
+            "id": new_id(),
+            "clinic_id": clinic_id,
+            "dose_id": dose_id,
+            "event_type": event_type,
+            "window_opens_at": window.opens_at,
+            "window_closes_at": window.closes_at,
+            "emitted_at": now,
+        },
+        ["dose_id", "event_type", "window_opens_at", "window_closes_at"],
+    )

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionStatus
 from app.windows.policy import WindowPolicy
@@ -66,6 +67,49 @@ class IntegrationFacts:
     status: SessionStatus
     starts_at: datetime
     ketamine_session_id: uuid.UUID | None = None
+
+
+class DoseColumns(Protocol):
+    """The columns a dose's facts are read from: a ClinicalSession, or a row selecting them."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> SessionStatus: ...
+    @property
+    def route(self) -> Route | None: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+class IntegrationColumns(Protocol):
+    """The columns an integration session's facts are read from."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> SessionStatus: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ketamine_session_id(self) -> uuid.UUID | None: ...
+
+
+def dose_facts(dose: DoseColumns) -> DoseFacts:
+    """The facts of a ketamine session, however it was loaded."""
+    assert dose.route is not None  # every ketamine session has a route
+    return DoseFacts(dose.id, dose.status, dose.route, dose.starts_at, dose.ends_at, dose.ended_at)
+
+
+def integration_facts(integration: IntegrationColumns) -> IntegrationFacts:
+    """The facts of an integration session, however it was loaded."""
+    return IntegrationFacts(
+        integration.id, integration.status, integration.starts_at, integration.ketamine_session_id
+    )
 
 
 @dataclass(frozen=True)

@@ -11,33 +11,15 @@ from app.sessions.models import ClinicalSession
 from app.windows.policy import WindowPolicy
 from app.windows.repository import ClientFacts, facts_for_clients
 from app.windows.rules import (
-    DoseFacts,
     DoseIntegration,
-    IntegrationFacts,
     IntegrationWindow,
+    dose_facts,
     evaluate_dose,
     evaluate_integration,
+    integration_facts,
 )
 
 Evaluation = DoseIntegration | IntegrationWindow | None
-
-
-def dose_facts(session: ClinicalSession) -> DoseFacts:
-    assert session.route is not None
-    return DoseFacts(
-        session.id,
-        session.status,
-        session.route,
-        session.starts_at,
-        session.ends_at,
-        session.ended_at,
-    )
-
-
-def integration_facts(session: ClinicalSession) -> IntegrationFacts:
-    return IntegrationFacts(
-        session.id, session.status, session.starts_at, session.ketamine_session_id
-    )
 
 
 def evaluate(

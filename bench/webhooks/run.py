@@ -47,11 +47,12 @@ from sqlalchemy.ext.asyncio import (
 from app.clinics.models import Clinic
 from app.common.crypto import SecretBox
 from app.db import begin_write
+from app.events.catalogue import EventType
+from app.events.service import emit, subscribe
 from app.migrate import upgrade
-from app.webhooks.catalogue import EventType
 from app.webhooks.dispatcher import LEASE
+from app.webhooks.fanout import WEBHOOK_FAN_OUT
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from app.webhooks.outbox import emit
 from app.webhooks.secrets import new_signing_secret
 from app.webhooks.worker import IDLE_POLL_S
 
@@ -660,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=[1, 2],
         help="worker process counts to compare, comma-separated (default 1,2)",
     )
+    subscribe(WEBHOOK_FAN_OUT)  # the bench emits as the API does, so it wires as the API does
     asyncio.run(main_async(parser.parse_args(args), args))
 
 

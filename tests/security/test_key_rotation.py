@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import LargeBinary, Table, select
 
+from app.cli_reseal import SEALED_COLUMNS, Resealed, reseal_all, reseal_batch
 from app.common.crypto import SecretBox, UnreadableSecret
-from app.common.reseal import SEALED_COLUMNS, Resealed, reseal_all, reseal_batch
 from app.config import Settings
 from app.db import Base, begin_write
 from app.main import create_app

@@ -1,72 +1,21 @@
-"""Writing events into the outbox, in the caller's transaction.
+"""The session events: scheduling facts and the window evaluation, never clinical fields."""
 
-An event gets one delivery row per enabled endpoint subscribed to its type, so a change, its
-audit rows and its outbox rows commit together; a rolled-back change emits nothing. Payloads
-carry ids, kinds, times, window bounds, statuses and versions — never names, contacts, doses,
-notes or diagnoses (minimum necessary).
-"""
-
-import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.clients.models import Client
-from app.db import in_clinic, new_id
+from app.events.catalogue import EventType
+from app.events.service import emit
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
-from app.webhooks.catalogue import EventType
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.windows.rules import DoseIntegration, IntegrationWindow, WindowStatus
 from app.windows.service import evaluate_all
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-async def emit(
-    db: AsyncSession,
-    clinic_id: uuid.UUID,
-    event_type: EventType,
-    data: dict[str, Any],
-    now: datetime,
-) -> WebhookEvent | None:
-    """Queue an event for every subscribed, enabled endpoint; None when nobody listens."""
-    endpoints = (
-        await db.execute(
-            select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-                in_clinic(WebhookEndpoint, clinic_id), WebhookEndpoint.enabled.is_(True)
-            )
-        )
-    ).all()
-    subscribed = [row.id for row in endpoints if event_type.value in row.event_types]
-    if not subscribed:
-        return None
-    event = WebhookEvent(
-        id=new_id(), clinic_id=clinic_id, type=event_type.value, occurred_at=now, data=data
-    )
-    db.add(event)
-    await db.flush()  # no ORM relationship orders the inserts, so the event goes first
-    db.add_all(
-        WebhookDelivery(
-            clinic_id=clinic_id,
-            event_id=event.id,
-            endpoint_id=endpoint_id,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint_id in subscribed
-    )
-    await db.flush()
-    return event
-
-
-def client_data(client: Client) -> dict[str, Any]:
-    return {"client_id": str(client.id), "archived": client.archived, "version": client.version}
 
 
 def session_data(session: ClinicalSession, evaluation: object) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The window scanner: timer-driven window events, each emitted once per dose and window.
 
 Nothing happens in a request when a dose's window opens, nears its close unbooked or closes
-unbooked: time passes. The worker calls `scan_windows` on a timer and it emits, through the
-outbox and in the caller's transaction:
+unbooked: time passes. The worker calls `scan_windows` on a timer and it emits, in the caller's
+transaction:
 
 - `integration_window.opened` while an anchoring dose's window is open (opens_at ≤ now ≤ closes_at);
 - `integration_window.closing_unbooked` while the window is open, nothing is booked in it and
@@ -24,45 +24,36 @@ On SQLite the caller's write transaction (BEGIN IMMEDIATE) serialises scanners.
 
 Bounds: a first run (or a run after an outage) does not replay history. `opened` and
 `closing_unbooked` are only emitted while the window is still open, and `missed` only for windows
-that closed within `MISSED_LOOKBACK`. The scan reads `ix_sessions_clinic_kind_starts` over the
-starts_at range that can hold such windows: T(K) lies in (starts_at, starts_at + 12 h] because a
-session and its recorded end stay within 12 h of its start, so a window that opened by now started
-before now, and one closing after now - MISSED_LOOKBACK started after now - MISSED_LOOKBACK -
-the longest closes-after - 12 h.
+that closed within `MISSED_LOOKBACK`. The scan reads `ix_sessions_clinic_kind_anchor` over the
+doses whose window may still be open at now - MISSED_LOOKBACK (`window_may_still_be_open`, the
+bound the worklist uses), so older history is never looked at.
 
-Only clinics with an enabled, non-deleted endpoint subscribed to a window event type are scanned,
-and only the subscribed types are considered (marks are written only for those), so an endpoint
-subscribing later still hears about windows that are current then.
+Only clinics where someone listens to a window event type (an enabled, non-deleted webhook
+endpoint subscribed to it) are scanned, and only those types are considered (marks are written
+only for them), so an endpoint subscribing later still hears about windows that are current then.
 """
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clinics.models import Clinic
-from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
-from app.sessions.enums import ANCHORING_STATUSES, SessionKind
-from app.sessions.models import ClinicalSession
-from app.sessions.schemas import MAX_SESSION_LENGTH
-from app.webhooks.catalogue import EventType
-from app.webhooks.models import WebhookEndpoint, WindowEventMark
-from app.webhooks.outbox import emit
+from app.events.catalogue import EventType
+from app.events.service import emit, subscribed_types
+from app.windows import repository
 from app.windows.policy import WindowPolicy
-from app.windows.repository import ClientFacts, facts_for_clients
+from app.windows.repository import ClientFacts, MarkKey
 from app.windows.rules import (
     DoseFacts,
     IntegrationStatus,
     Window,
+    dose_facts,
     dose_window,
     evaluate_dose,
 )
-from app.windows.sql import window_bounds_us
 
 WINDOW_EVENTS: tuple[EventType, ...] = (
     EventType.window_opened,
@@ -81,12 +72,6 @@ REQUIRED_STATUS: dict[EventType, IntegrationStatus | None] = {
 MISSED_LOOKBACK = timedelta(days=7)
 """`missed` is emitted for windows that closed at most this long ago, never for older ones."""
 
-BATCH = 500
-"""Ids per IN (...) list."""
-
-T = TypeVar("T")
-MarkKey = tuple[uuid.UUID, str, datetime, datetime]
-
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -103,11 +88,6 @@ class _Candidate:
         """The due events not yet claimed for this window."""
         bounds = (self.window.opens_at, self.window.closes_at)
         return tuple(e for e in self.due if (self.facts.id, e.value, *bounds) not in marked)
-
-
-def _chunks(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _utc_z(value: datetime) -> str:
@@ -141,31 +121,6 @@ def window_data(candidate: _Candidate, status: IntegrationStatus) -> dict[str, A
     }
 
 
-async def _subscriptions(db: AsyncSession) -> dict[uuid.UUID, frozenset[EventType]]:
-    """Per clinic, the window event types at least one live endpoint subscribes to."""
-    rows = await db.execute(
-        select(WebhookEndpoint.clinic_id, WebhookEndpoint.event_types).where(
-            WebhookEndpoint.enabled.is_(True), WebhookEndpoint.deleted_at.is_(None)
-        )
-    )
-    subscribed: dict[uuid.UUID, set[EventType]] = defaultdict(set)
-    for row in rows:
-        types = set(row.event_types or ())
-        subscribed[row.clinic_id].update(event for event in WINDOW_EVENTS if event.value in types)
-    return {clinic_id: frozenset(types) for clinic_id, types in subscribed.items() if types}
-
-
-async def _policies(
-    db: AsyncSession, clinic_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, WindowPolicy]:
-    policies: dict[uuid.UUID, WindowPolicy] = {}
-    for chunk in _chunks(clinic_ids):
-        query = select(Clinic).where(Clinic.id.in_(chunk))
-        for clinic in await db.scalars(query.execution_options(populate_existing=True)):
-            policies[clinic.id] = WindowPolicy.from_clinic(clinic)
-    return policies
-
-
 async def _candidates(
     db: AsyncSession,
     clinic_id: uuid.UUID,
@@ -174,36 +129,12 @@ async def _candidates(
     now: datetime,
 ) -> list[_Candidate]:
     """Anchoring doses with a subscribed event due now, in dose id order."""
-    s = ClinicalSession
-    longest = max(timedelta(seconds=seconds) for seconds in policy.closes_after_s.values())
-    horizon = now - MISSED_LOOKBACK
-    opens_us, closes_us = window_bounds_us(s, policy)
-    rows = await db.execute(
-        select(
-            s.id,
-            s.client_id,
-            s.clinician_id,
-            s.status,
-            s.route,
-            s.starts_at,
-            s.ends_at,
-            s.ended_at,
-            s.version,
-        )
-        .where(
-            in_clinic(s, clinic_id),
-            s.kind == SessionKind.ketamine,
-            s.starts_at >= horizon - longest - MAX_SESSION_LENGTH,
-            s.starts_at <= now,
-            s.status.in_(ANCHORING_STATUSES),
-            opens_us <= to_epoch_us(now),
-            closes_us >= to_epoch_us(horizon),
-        )
-        .order_by(s.id)
+    rows = await repository.doses_with_window_between(
+        db, clinic_id, policy, opened_by=now, closing_after=now - MISSED_LOOKBACK
     )
     found: list[_Candidate] = []
     for row in rows:
-        facts = DoseFacts(row.id, row.status, row.route, row.starts_at, row.ends_at, row.ended_at)
+        facts = dose_facts(row)
         window = dose_window(facts, policy)
         due = tuple(event for event in due_events(window, policy, now) if event in subscribed)
         if due:
@@ -213,54 +144,13 @@ async def _candidates(
     return found
 
 
-async def _marked(db: AsyncSession, dose_ids: Sequence[uuid.UUID]) -> set[MarkKey]:
-    """The marks already claimed for these doses (any window)."""
-    m = WindowEventMark
-    marked: set[MarkKey] = set()
-    for chunk in _chunks(dose_ids):
-        rows = await db.execute(
-            select(m.dose_id, m.event_type, m.window_opens_at, m.window_closes_at).where(
-                m.dose_id.in_(chunk), m.event_type.in_([e.value for e in WINDOW_EVENTS])
-            )
-        )
-        marked.update(
-            (r.dose_id, r.event_type, r.window_opens_at, r.window_closes_at) for r in rows
-        )
-    return marked
-
-
 async def _facts(
     db: AsyncSession, clinic_id: uuid.UUID, client_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, ClientFacts]:
     facts: dict[uuid.UUID, ClientFacts] = {}
-    for chunk in _chunks(sorted(set(client_ids))):
-        facts.update(await facts_for_clients(db, clinic_id, chunk))
+    for chunk in repository.in_batches(sorted(set(client_ids))):
+        facts.update(await repository.facts_for_clients(db, clinic_id, chunk))
     return facts
-
-
-async def _claim(
-    db: AsyncSession,
-    clinic_id: uuid.UUID,
-    dose_id: uuid.UUID,
-    event_type: EventType,
-    window: Window,
-    now: datetime,
-) -> bool:
-    """Insert the mark unless it exists; True when this transaction's row went in."""
-    return await insert_if_absent(
-        db,
-        WindowEventMark,
-        {
-            "id": new_id(),
-            "clinic_id": clinic_id,
-            "dose_id": dose_id,
-            "event_type": event_type.value,
-            "window_opens_at": window.opens_at,
-            "window_closes_at": window.closes_at,
-            "emitted_at": now,
-        },
-        ["dose_id", "event_type", "window_opens_at", "window_closes_at"],
-    )
 
 
 async def _scan_clinic(
@@ -273,7 +163,9 @@ async def _scan_clinic(
     candidates = await _candidates(db, clinic_id, policy, subscribed, now)
     if not candidates:
         return 0
-    marked = await _marked(db, [c.facts.id for c in candidates])
+    marked = await repository.marks_of_doses(
+        db, [c.facts.id for c in candidates], [e.value for e in WINDOW_EVENTS]
+    )
     pending = [replace(c, due=c.unmarked(marked)) for c in candidates if c.unmarked(marked)]
     if not pending:
         return 0
@@ -289,7 +181,10 @@ async def _scan_clinic(
             required = REQUIRED_STATUS[event_type]
             if required is not None and evaluation.status is not required:
                 continue
-            if not await _claim(db, clinic_id, dose.id, event_type, candidate.window, now):
+            window = candidate.window
+            if not await repository.claim_mark(
+                db, clinic_id, dose.id, event_type.value, window, now
+            ):
                 continue  # already emitted, by an earlier scan or a concurrent one
             data = window_data(candidate, evaluation.status)
             if await emit(db, clinic_id, event_type, data, now) is not None:
@@ -306,9 +201,9 @@ async def scan_windows(db: AsyncSession, now: datetime) -> int:
     if now.tzinfo is None:
         raise ValueError("scan_windows needs an aware datetime")
     now = now.astimezone(UTC)
-    subscriptions = await _subscriptions(db)
+    subscriptions = await subscribed_types(db, WINDOW_EVENTS)
     clinic_ids = sorted(subscriptions)
-    policies = await _policies(db, clinic_ids)
+    policies = await repository.policies_of_clinics(db, clinic_ids)
     emitted = 0
     for clinic_id in clinic_ids:
         policy = policies.get(clinic_id)

@@ -19,15 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from app.db import begin_write
-from app.webhooks.catalogue import EventType
-from app.webhooks.models import (
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-    WindowEventMark,
-)
-from app.webhooks.scanner import WINDOW_EVENTS, scan_windows
+from app.events.catalogue import EventType
+from app.events.models import WebhookEvent
+from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.windows.events import WINDOW_EVENTS, scan_windows
+from app.windows.models import WindowEventMark
 from tests.support.factories import T0, Clinic, FakeClock, bootstrap, iso
 
 MICRO = timedelta(microseconds=1)

@@ -25,7 +25,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.inbound import deliveries, integrations, unmatched
 from app.inbound.models import UnmatchedStatus
 from app.inbound.schemas import (

@@ -72,9 +72,14 @@ class JobQueue(Generic[J]):
         jobs = await repository.due_jobs(
             db, self.model, now, limit, [*self._conditions(now), *where], self.order_by
         )
+        for job in jobs:
+            self._hold(job, now)
         if jobs:
             self.metrics.claims.labels(self.name).inc(len(jobs))
         return jobs
+
+    def _hold(self, job: J, now: datetime) -> None:
+        """Hold a claimed job beyond its row lock: nothing here, the transaction holds it."""
 
     async def again(self, db: AsyncSession, job_id: uuid.UUID) -> J | None:
         """A job read afresh and held, to record an attempt's outcome in a new transaction."""
@@ -142,18 +147,9 @@ class LeasedJobQueue(JobQueue[L]):
         expires = self.model.lease_expires_at
         return [or_(expires.is_(None), expires <= now)]
 
-    async def claim(
-        self,
-        db: AsyncSession,
-        now: datetime,
-        limit: int,
-        where: Sequence[ColumnElement[bool]] = (),
-    ) -> Sequence[L]:
-        """As JobQueue.claim, each job leased until `now + lease`: commit, then work."""
-        jobs = await super().claim(db, now, limit, where)
-        for job in jobs:
-            job.lease_expires_at = now + self.lease
-        return jobs
+    def _hold(self, job: L, now: datetime) -> None:
+        """Lease it until `now + lease`: the claim commits, then the work begins."""
+        job.lease_expires_at = now + self.lease
 
     def holds(self, job: L, lease_expires_at: datetime) -> bool:
         """Whether the lease taken at claim time is still this job's: else it ran out and

@@ -15,31 +15,23 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.exceptions import HTTPException
 
+from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
 from app.audit.models import AuditEvent, Outcome
 from app.audit.trail import TAG_RESOURCES, AuditTrail
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.common.scope import current_work
 from app.db import begin_write
-from app.errors import AppError
 from app.security import security_state
 from app.security.exceptions import RateLimited
 from app.security.rate_limit import address_key, rate_limits_of, verifies_callers_in
 
 R = TypeVar("R")  # what the work produced, handed to the before-commit hooks (a Response)
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DENIALS = {401: Outcome.unauthenticated, 403: Outcome.denied, 404: Outcome.not_found}
-# Resources that hold PHI: a write to one that is refused (409, 412, 422, ...) is audited too.
-PHI_RESOURCES = frozenset({"client", "session", "assessment", "unmatched_booking"})
-# A throttled write was not looked at, so there is nothing about it to audit (and floods are not).
-NOT_REFUSALS = frozenset({429})
 BeforeCommit = Callable[[R, AsyncSession], Awaitable[None]]
 OnFailure = Callable[[AsyncSession], Awaitable[None]]
 
@@ -269,9 +261,9 @@ class UnitOfWorkRoute(APIRoute):
     but its teardown never sees the response, and the hooks need it: the audit row records its
     status and an idempotent POST stores its body. So the route wraps the handler instead.
     A request that fails leaves no audit row, except a denied one (401, 403, 404) and a refused
-    write on a PHI resource (another 4xx), each recorded in a transaction of its own with its
-    status and no other detail. Denials without a verified caller pass the bound of
-    app/audit/denials.py.
+    write on a PHI resource (another 4xx: app/audit/failures.py), each recorded in a transaction
+    of its own with its status and no other detail. Denials without a verified caller pass the
+    bound of app/audit/denials.py.
 
     On a route that verifies no caller, the credentials are part of the request (an inbound
     webhook's signature, a calendar feed's token): a denial there is a failed authentication of
@@ -339,7 +331,7 @@ class UnitOfWorkRoute(APIRoute):
         except BaseException as error:
             await work.rollback()
             refusal = await self._refused_authentication(request, error)
-            failure = _audited_failure(request, work.trail, refusal or error)
+            failure = audited_failure(request.method, work.trail.resource_type, refusal or error)
             if failure is not None and not await _admitted(request):
                 failure = None
             await work.fail(failure)
@@ -354,7 +346,7 @@ class UnitOfWorkRoute(APIRoute):
         """The 429 that answers a denial on a route verifying no caller, once its address has
         spent its failed-authentication budget (see the class docstring); else None."""
         limits = rate_limits_of(request.app)
-        if limits is None or self._verifies_callers() or _status_of(error) not in DENIALS:
+        if limits is None or self._verifies_callers() or status_of(error) not in DENIALS:
             return None
         if getattr(request.state, "principal", None) is not None:
             return None  # the feed token was verified: what failed afterwards is no login
@@ -363,34 +355,6 @@ class UnitOfWorkRoute(APIRoute):
         except RateLimited as refusal:
             return refusal
         return None
-
-
-def _status_of(error: BaseException) -> int | None:
-    if isinstance(error, AppError):
-        return error.status
-    if isinstance(error, RequestValidationError):
-        return 422
-    if isinstance(error, HTTPException):
-        return error.status_code
-    return None
-
-
-def _audited_failure(
-    request: Request, trail: AuditTrail, error: BaseException
-) -> tuple[Outcome, int] | None:
-    """The outcome to audit a failed request with, if it is one that is audited."""
-    status = _status_of(error)
-    if status is None:
-        return None
-    if status in DENIALS:
-        return DENIALS[status], status
-    refused_write = (
-        request.method not in READ_METHODS
-        and trail.resource_type in PHI_RESOURCES
-        and 400 <= status < 500
-        and status not in NOT_REFUSALS
-    )
-    return (Outcome.refused, status) if refused_write else None
 
 
 async def _admitted(request: Request) -> bool:

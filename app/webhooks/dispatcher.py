@@ -130,14 +130,8 @@ class Dispatcher:
             by_id = {delivery.id: delivery for delivery in due}
             lease_expires_at = now + self.lease
             claimed: list[Claimed] = []
-            for (
-                delivery_id,
-                event_id,
-                event_type,
-                occurred_at,
-                data,
-                endpoint,
-            ) in await repository.sendings(work.session, list(by_id)):
+            sendings = await repository.sendings(work.session, list(by_id))
+            for delivery_id, event_id, event_type, occurred_at, data, endpoint in sendings:
                 delivery = by_id[delivery_id]
                 if not _still_wanted(endpoint, event_type):
                     self.queue.give_up(delivery, "endpoint disabled or unsubscribed")

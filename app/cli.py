@@ -104,11 +104,15 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the outbox dispatcher and window scanner until SIGTERM (any number on PostgreSQL)."""
+    from app.ops.metrics import Metrics, serve_apart
     from app.webhooks.worker import Worker
 
     settings = get_settings()
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
+    metrics = Metrics()
+    if settings.metrics_bind is not None:  # the queue metrics; a worker serves nothing else
+        serve_apart(settings.metrics_bind, metrics)
 
     async def run() -> None:
         engine = create_engine(settings)
@@ -118,7 +122,11 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         try:
             worker = Worker(
-                create_sessionmaker(engine), settings, secret_box_for(settings), system_clock
+                create_sessionmaker(engine),
+                settings,
+                secret_box_for(settings),
+                system_clock,
+                registry=metrics.registry,
             )
             await worker.run(stop)
         finally:

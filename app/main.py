@@ -213,7 +213,13 @@ def create_app(
         stop = asyncio.Event()
         task = None
         if run_worker:
-            worker = Worker(app.state.sessionmaker, settings, app.state.secret_box, clock)
+            worker = Worker(
+                app.state.sessionmaker,
+                settings,
+                app.state.secret_box,
+                clock,
+                registry=app.state.metrics.registry,
+            )
             task = asyncio.create_task(worker.run(stop))
         yield
         stop.set()

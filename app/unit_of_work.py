@@ -1,36 +1,225 @@
-"""The request unit of work: one transaction per request, with its audit rows, committed
-before the response is sent."""
+"""The unit of work: one transaction with its audit trail, for a request or a worker task.
+
+A request (UnitOfWorkRoute below) and each worker task (`worker_unit`: an inbound delivery
+applied, a webhook attempt recorded, a window scan, a clean-up) run in one: a session, the audit
+trail of what it read and changed, whom it acts for, hooks to run just before commit or after a
+rollback, and a commit that writes the trail's rows in the same transaction as the change. While
+it runs it is the current work (app/common/scope.py), the only request state that travels
+implicitly.
+"""
 
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.exceptions import HTTPException
 
+from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
 from app.audit.models import AuditEvent, Outcome
-from app.audit.trail import TAG_RESOURCES, AuditTrail, current_trail
-from app.common.pagination import cursor_box
-from app.common.scope import current_request_state
+from app.audit.trail import TAG_RESOURCES, AuditTrail
+from app.clock import Clock
+from app.common.crypto import SecretBox
+from app.common.scope import current_work
 from app.db import begin_write
-from app.errors import AppError
 from app.security import security_state
 from app.security.exceptions import RateLimited
 from app.security.rate_limit import address_key, rate_limits_of, verifies_callers_in
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DENIALS = {401: Outcome.unauthenticated, 403: Outcome.denied, 404: Outcome.not_found}
-# Resources that hold PHI: a write to one that is refused (409, 412, 422, ...) is audited too.
-PHI_RESOURCES = frozenset({"client", "session", "assessment", "unmatched_booking"})
-# A throttled write was not looked at, so there is nothing about it to audit (and floods are not).
-NOT_REFUSALS = frozenset({429})
-BeforeCommit = Callable[[Response, AsyncSession], Awaitable[None]]
+R = TypeVar("R")  # what the work produced, handed to the before-commit hooks (a Response)
+BeforeCommit = Callable[[R, AsyncSession], Awaitable[None]]
 OnFailure = Callable[[AsyncSession], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whom a unit of work acts for, as its audit rows name them."""
+
+    clinic_id: uuid.UUID | None
+    id: uuid.UUID | None
+    role: str | None
+
+
+class UnitOfWork(Generic[R]):
+    """A session in one transaction, its audit trail, its actor and its hooks.
+
+    Services never commit: they flush, note what they read and changed, and the unit of work
+    commits all of it, audit rows included, or none of it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        trail: AuditTrail,
+        *,
+        clock: Clock,
+        caller: Callable[[], Actor | None] = lambda: None,
+        cursor_box: SecretBox | None = None,
+        audit_untouched: bool = True,
+    ) -> None:
+        self.session = session
+        self.trail = trail
+        self.clock = clock
+        self._caller = caller
+        self._cursor_box = cursor_box
+        # A request is an event in itself; a worker task is audited for what it touched only.
+        self.audit_untouched = audit_untouched
+        self.before_commit: list[BeforeCommit[R]] = []
+        self.after_failure: list[OnFailure] = []
+
+    @property
+    def actor(self) -> Actor | None:
+        return self._caller()
+
+    def act_as(self, actor: Actor) -> None:
+        """Name the actor, once a worker task knows whom it acts for."""
+        self._caller = lambda: actor
+
+    @property
+    def actor_role(self) -> str | None:
+        actor = self._caller()
+        return actor.role if actor is not None else None
+
+    @property
+    def cursor_box(self) -> SecretBox | None:
+        return self._cursor_box
+
+    def note_read(self, resource_type: str, resource_id: uuid.UUID | str) -> None:
+        self.trail.read(resource_type, resource_id)
+
+    def note_change(
+        self, resource_type: str, resource_id: uuid.UUID | str, fields: list[str] | None
+    ) -> None:
+        self.trail.change(resource_type, resource_id, fields)
+
+    def notes_undone_on_error(self) -> AbstractContextManager[None]:
+        return self.trail.undone_on_error()
+
+    @contextmanager
+    def published(self) -> Iterator["UnitOfWork[R]"]:
+        """Make this the current work (app/common/scope.py) for the block."""
+        token = current_work.set(self)
+        try:
+            yield self
+        finally:
+            current_work.reset(token)
+
+    def on_success(self, hook: BeforeCommit[R]) -> None:
+        """Run `hook` inside the transaction, after the work, just before commit."""
+        self.before_commit.append(hook)
+
+    def on_failure(self, hook: OnFailure) -> None:
+        """Run `hook` in a transaction of its own after the work's transaction rolled back."""
+        self.after_failure.append(hook)
+
+    async def begin(self) -> None:
+        """Start the transaction as a write transaction (BEGIN IMMEDIATE on SQLite)."""
+        await begin_write(self.session)
+
+    async def ensure_writable(self) -> None:
+        """Before writing in a transaction begun as a read: a SQLite read transaction cannot
+        safely turn into a write one under concurrency, so end it and go on in a write
+        transaction of its own (PostgreSQL writes in place)."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            await self.session.commit()
+            await self.begin()
+
+    async def commit(self, result: R, status_code: int) -> None:
+        """Run the before-commit hooks, write the trail's rows and commit."""
+        for hook in self.before_commit:
+            await hook(result, self.session)
+        await self._write_audit(Outcome.success, status_code)
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        """Roll back; the before-commit hooks of what was rolled back are dropped with it."""
+        await self.session.rollback()
+        self.before_commit.clear()
+
+    async def fail(self, audited: tuple[Outcome, int] | None = None) -> None:
+        """After a rollback, in a transaction of its own: the failure hooks, and the failure's
+        audit row if it is one that is audited (`audited`: its outcome and status). A failed
+        unit of work showed and changed nothing, so the row names no resource it touched."""
+        if not self.after_failure and audited is None:
+            return
+        await self.begin()
+        for hook in self.after_failure:
+            await hook(self.session)
+        if audited is not None:
+            self.trail.touches.clear()
+            await self._write_audit(*audited)
+        await self.session.commit()
+
+    async def _write_audit(self, outcome: Outcome, status_code: int) -> None:
+        if not self.trail.touches and not self.audit_untouched:
+            return
+        actor = self.actor
+        rows = self.trail.rows(
+            clinic_id=actor.clinic_id if actor else None,
+            actor_id=actor.id if actor else None,
+            actor_role=actor.role if actor else None,
+            at=self.clock(),
+            outcome=outcome,
+            status_code=status_code,
+        )
+        await self.session.execute(insert(AuditEvent), rows)
+
+
+@asynccontextmanager
+async def worker_unit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    action: str,
+    resource_type: str,
+) -> AsyncIterator[UnitOfWork[None]]:
+    """A worker task's unit of work, in a write transaction: a request without HTTP.
+
+    The task names its actor (`act_as`) before anything is audited and commits itself
+    (`commit(None, status)`); an error rolls back, runs the failure hooks and propagates.
+    """
+    trail = AuditTrail(action, resource_type, request_id=f"worker-{uuid.uuid4().hex}", ip=None)
+    async with sessionmaker() as session:
+        work: UnitOfWork[None] = UnitOfWork(session, trail, clock=clock, audit_untouched=False)
+        with work.published():
+            await work.begin()
+            try:
+                yield work
+            except Exception:
+                await work.rollback()
+                await work.fail()
+                raise
+
+
+@asynccontextmanager
+async def savepoint(db: AsyncSession) -> AsyncIterator[None]:
+    """A part of the current unit of work that may fail on its own: an error inside rolls the
+    part back, and the audit trail forgets what it noted."""
+    work = current_work.get()
+    with work.notes_undone_on_error() if work is not None else nullcontext():
+        async with db.begin_nested():
+            yield
+
+
+def current_unit(request: Request) -> UnitOfWork[Response]:
+    """The request's unit of work, opened by UnitOfWorkRoute."""
+    work: UnitOfWork[Response] = request.state.unit_of_work
+    return work
+
+
+def on_success(request: Request, hook: BeforeCommit[Response]) -> None:
+    """Run `hook` inside the request's transaction, after the endpoint, just before commit."""
+    current_unit(request).on_success(hook)
+
+
+def on_failure(request: Request, hook: OnFailure) -> None:
+    """Run `hook` in a fresh transaction after the request's transaction rolled back."""
+    current_unit(request).on_failure(hook)
 
 
 class EarlyResponse(Exception):
@@ -41,56 +230,40 @@ class EarlyResponse(Exception):
         self.response = response
 
 
-def on_success(request: Request, hook: BeforeCommit) -> None:
-    """Run `hook` inside the request's transaction, after the endpoint, just before commit."""
-    request.state.before_commit = [*getattr(request.state, "before_commit", ()), hook]
-
-
-def on_failure(request: Request, hook: OnFailure) -> None:
-    """Run `hook` in a fresh transaction after the request's transaction rolled back."""
-    request.state.on_failure = [*getattr(request.state, "on_failure", ()), hook]
-
-
 def _trail(route: APIRoute, request: Request) -> AuditTrail:
     tag = str(route.tags[0]) if route.tags else ""
     request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
+    path_ids = [str(v) for k, v in request.path_params.items() if k.endswith("_id")]
     return AuditTrail(
         action=route.name,
         resource_type=TAG_RESOURCES.get(tag, tag or "api"),
         request_id=request_id,
         ip=request.client.host if request.client else None,
         client_request_id=getattr(request.state, "client_request_id", None),
+        subject_id=path_ids[0] if path_ids else None,
     )
 
 
-async def _write_audit(
-    session: AsyncSession, request: Request, trail: AuditTrail, outcome: Outcome, status: int
-) -> None:
-    principal = getattr(request.state, "principal", None)
-    subject = principal or getattr(request.state, "auth_subject", None)
-    path_ids = [str(v) for k, v in request.path_params.items() if k.endswith("_id")]
-    rows = trail.rows(
-        clinic_id=subject.clinic_id if subject else None,
-        actor_id=subject.staff_id if subject else None,
-        actor_role=subject.role.value if subject and subject.role else None,
-        at=request.app.state.clock(),
-        outcome=outcome,
-        status_code=status,
-        fallback_id=path_ids[0] if path_ids else None,
-    )
-    await session.execute(insert(AuditEvent), rows)
+def _caller(request: Request) -> Actor | None:
+    """The verified caller, else whom a failed authentication was about (a real key's clinic)."""
+    subject = getattr(request.state, "principal", None)
+    subject = subject or getattr(request.state, "auth_subject", None)
+    if subject is None:
+        return None
+    return Actor(subject.clinic_id, subject.staff_id, subject.role.value if subject.role else None)
 
 
 class UnitOfWorkRoute(APIRoute):
-    """Runs each request in one transaction, audit rows included, committed before the response
-    is sent.
+    """Runs each request in one unit of work, committed before the response is sent.
 
     FastAPI tears down `yield` dependencies after the response has gone out, where a failed
-    commit could no longer change the status; wrapping the handler keeps the commit inside.
+    commit could no longer change the status. `Depends(scope="function")` would commit in time,
+    but its teardown never sees the response, and the hooks need it: the audit row records its
+    status and an idempotent POST stores its body. So the route wraps the handler instead.
     A request that fails leaves no audit row, except a denied one (401, 403, 404) and a refused
-    write on a PHI resource (another 4xx), each recorded in a transaction of its own with its
-    status and no other detail. Denials without a verified caller pass the bound of
-    app/audit/denials.py.
+    write on a PHI resource (another 4xx: app/audit/failures.py), each recorded in a transaction
+    of its own with its status and no other detail. Denials without a verified caller pass the
+    bound of app/audit/denials.py.
 
     On a route that verifies no caller, the credentials are part of the request (an inbound
     webhook's signature, a calendar feed's token): a denial there is a failed authentication of
@@ -116,16 +289,19 @@ class UnitOfWorkRoute(APIRoute):
                 # refused to an address that keeps failing to authenticate.
                 await limits.refuse_failed_address(request.scope)
                 await limits.admit_unverified(request.scope)
-            trail = _trail(self, request)
-            trail_token = current_trail.set(trail)
-            state_token = current_request_state.set(request.state)
-            box_token = cursor_box.set(request.app.state.secret_box)
-            try:
-                return await self._run(handler, request, trail)
-            finally:
-                cursor_box.reset(box_token)
-                current_request_state.reset(state_token)
-                current_trail.reset(trail_token)
+            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+            async with sessionmaker() as session:
+                work: UnitOfWork[Response] = UnitOfWork(
+                    session,
+                    _trail(self, request),
+                    clock=request.app.state.clock,
+                    caller=lambda: _caller(request),
+                    cursor_box=request.app.state.secret_box,
+                )
+                request.state.unit_of_work = work
+                request.state.db = session
+                with work.published():
+                    return await self._run(handler, request, work)
 
         return handle_in_transaction
 
@@ -133,44 +309,35 @@ class UnitOfWorkRoute(APIRoute):
         self,
         handler: Callable[[Request], Coroutine[Any, Any, Response]],
         request: Request,
-        trail: AuditTrail,
+        work: UnitOfWork[Response],
     ) -> Response:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-        async with sessionmaker() as session:
-            request.state.db = session
-            writing = request.method not in READ_METHODS
-            if writing:
-                await begin_write(session)
-            try:
-                response = await handler(request)
-                if not writing and session.get_bind().dialect.name == "sqlite":
-                    # A SQLite read transaction cannot safely turn into a write one under
-                    # concurrency; end it and record the read in a write transaction of its own.
-                    await session.commit()
-                    await begin_write(session)
-                for hook in getattr(request.state, "before_commit", ()):
-                    await hook(response, session)
-                await _write_audit(session, request, trail, Outcome.success, response.status_code)
-                await session.commit()
-            except EarlyResponse as early:
-                # A replay shows the stored resource again: that is a read, so it is audited.
-                await session.rollback()
-                await begin_write(session)
-                location = early.response.headers.get("location", "")
-                if location:
-                    trail.read(trail.resource_type, location.rsplit("/", 1)[-1])
-                await _write_audit(
-                    session, request, trail, Outcome.success, early.response.status_code
-                )
-                await session.commit()
-                return early.response
-            except BaseException as error:
-                await session.rollback()
-                refusal = await self._refused_authentication(request, error)
-                await self._after_failure(session, request, trail, refusal or error)
-                if refusal is not None:
-                    raise refusal from None
-                raise
+        writing = request.method not in READ_METHODS
+        if writing:
+            await work.begin()
+        try:
+            response = await handler(request)
+            if not writing:
+                await work.ensure_writable()  # the read is recorded
+            await work.commit(response, response.status_code)
+        except EarlyResponse as early:
+            # A replay shows the stored resource again: that is a read, so it is audited.
+            await work.rollback()
+            await work.begin()
+            location = early.response.headers.get("location", "")
+            if location:
+                work.trail.read(work.trail.resource_type, location.rsplit("/", 1)[-1])
+            await work.commit(early.response, early.response.status_code)
+            return early.response
+        except BaseException as error:
+            await work.rollback()
+            refusal = await self._refused_authentication(request, error)
+            failure = audited_failure(request.method, work.trail.resource_type, refusal or error)
+            if failure is not None and not await _admitted(request):
+                failure = None
+            await work.fail(failure)
+            if refusal is not None:
+                raise refusal from None
+            raise
         return response
 
     async def _refused_authentication(
@@ -179,7 +346,7 @@ class UnitOfWorkRoute(APIRoute):
         """The 429 that answers a denial on a route verifying no caller, once its address has
         spent its failed-authentication budget (see the class docstring); else None."""
         limits = rate_limits_of(request.app)
-        if limits is None or self._verifies_callers() or _status_of(error) not in DENIALS:
+        if limits is None or self._verifies_callers() or status_of(error) not in DENIALS:
             return None
         if getattr(request.state, "principal", None) is not None:
             return None  # the feed token was verified: what failed afterwards is no login
@@ -188,52 +355,6 @@ class UnitOfWorkRoute(APIRoute):
         except RateLimited as refusal:
             return refusal
         return None
-
-    async def _after_failure(
-        self, session: AsyncSession, request: Request, trail: AuditTrail, error: BaseException
-    ) -> None:
-        hooks: list[OnFailure] = list(getattr(request.state, "on_failure", ()))
-        failure = _audited_failure(request, trail, error)
-        if failure is not None and not await _admitted(request):
-            failure = None
-        if not hooks and failure is None:
-            return
-        await begin_write(session)
-        for hook in hooks:
-            await hook(session)
-        if failure is not None:
-            outcome, status = failure
-            trail.touches.clear()  # a denied or refused request showed and changed nothing
-            await _write_audit(session, request, trail, outcome, status)
-        await session.commit()
-
-
-def _status_of(error: BaseException) -> int | None:
-    if isinstance(error, AppError):
-        return error.status
-    if isinstance(error, RequestValidationError):
-        return 422
-    if isinstance(error, HTTPException):
-        return error.status_code
-    return None
-
-
-def _audited_failure(
-    request: Request, trail: AuditTrail, error: BaseException
-) -> tuple[Outcome, int] | None:
-    """The outcome to audit a failed request with, if it is one that is audited."""
-    status = _status_of(error)
-    if status is None:
-        return None
-    if status in DENIALS:
-        return DENIALS[status], status
-    refused_write = (
-        request.method not in READ_METHODS
-        and trail.resource_type in PHI_RESOURCES
-        and 400 <= status < 500
-        and status not in NOT_REFUSALS
-    )
-    return (Outcome.refused, status) if refused_write else None
 
 
 async def _admitted(request: Request) -> bool:

@@ -15,7 +15,7 @@ from app.common.pagination import Pagination, split_page
 from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, responses_for
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(

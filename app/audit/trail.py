@@ -1,17 +1,20 @@
-"""The per-request audit trail.
+"""The audit trail of one unit of work.
 
-UnitOfWorkRoute opens one per request and writes its rows in the request's own transaction.
-Read models note every client and session they expose (`note_read`) and services note what they
-change (`note_change`), so completeness does not depend on each route remembering to log.
+Each unit of work (a request, a worker task: app/unit_of_work.py) keeps one and writes its rows
+in its own transaction. Read models note every client and session they expose (`note_read`) and
+services note what they change (`note_change`), so completeness does not depend on each route
+remembering to log.
 """
 
 import uuid
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from app.audit.models import Outcome
+from app.common.scope import current_work
 
 TAG_RESOURCES = {
     "clients": "client",
@@ -42,13 +45,15 @@ class Touch:
 
 @dataclass
 class AuditTrail:
-    """What one request read and changed, plus who and where it came from."""
+    """What one unit of work read and changed, plus where it came from. `subject_id` is the
+    resource a request named in its path: its row's id when it touched nothing else."""
 
     action: str
     resource_type: str
     request_id: str
     ip: str | None
     client_request_id: str | None = None
+    subject_id: str | None = None
     touches: dict[tuple[str, str | None], Touch] = field(default_factory=dict)
 
     def read(self, resource_type: str, resource_id: uuid.UUID | str) -> None:
@@ -64,6 +69,16 @@ class AuditTrail:
         merged = sorted(set(fields or []) | set(touch.changed_fields or [] if touch else []))
         self.touches[key] = Touch(resource_type, str(resource_id), merged)
 
+    @contextmanager
+    def undone_on_error(self) -> Iterator[None]:
+        """Forget what the block noted if it raises: what a rolled-back part did, did not happen."""
+        kept = dict(self.touches)
+        try:
+            yield
+        except BaseException:
+            self.touches = kept
+            raise
+
     def rows(
         self,
         *,
@@ -73,10 +88,9 @@ class AuditTrail:
         at: datetime,
         outcome: Outcome,
         status_code: int,
-        fallback_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One row per touched resource, or one for the request itself if it touched none."""
-        touches = list(self.touches.values()) or [Touch(self.resource_type, fallback_id)]
+        """One row per touched resource, or one for the work itself if it touched none."""
+        touches = list(self.touches.values()) or [Touch(self.resource_type, self.subject_id)]
         return [
             {
                 "id": uuid.uuid4(),
@@ -98,20 +112,17 @@ class AuditTrail:
         ]
 
 
-current_trail: ContextVar[AuditTrail | None] = ContextVar("current_trail", default=None)
-
-
 def note_read(resource_type: str, resource_id: uuid.UUID | str) -> None:
-    """Record that this request exposed a resource (no-op outside a request)."""
-    trail = current_trail.get()
-    if trail is not None:
-        trail.read(resource_type, resource_id)
+    """Record that this unit of work exposed a resource (no-op outside one)."""
+    work = current_work.get()
+    if work is not None:
+        work.note_read(resource_type, resource_id)
 
 
 def note_change(
     resource_type: str, resource_id: uuid.UUID | str, fields: list[str] | None = None
 ) -> None:
-    """Record that this request changed a resource, naming the fields (never their values)."""
-    trail = current_trail.get()
-    if trail is not None:
-        trail.change(resource_type, resource_id, fields)
+    """Record that this unit of work changed a resource, naming the fields (never their values)."""
+    work = current_work.get()
+    if work is not None:
+        work.note_change(resource_type, resource_id, fields)

@@ -19,7 +19,7 @@ from app.errors import (
     invalid_reference,
     responses_for,
 )
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.staff import repository as staff_repository
 from app.unit_of_work import UnitOfWorkRoute
 

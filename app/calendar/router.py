@@ -12,7 +12,7 @@ from app.calendar.schemas import CalendarTokenIssued
 from app.clock import Now
 from app.db import DbSession
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized, responses_for
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 ICALENDAR = "text/calendar"

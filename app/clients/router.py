@@ -29,7 +29,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 
 router = APIRouter(

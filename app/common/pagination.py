@@ -5,7 +5,6 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.common.crypto import SecretBox
+from app.common.scope import current_work
 from app.errors import InvalidCursor
 
 T = TypeVar("T")
@@ -61,22 +61,24 @@ def _decode_value(value: Any) -> Any:
     raise ValueError("unexpected cursor value")
 
 
-# Set per request by the unit of work: cursors are sealed, since a sort key can be a client's
-# name and cursors travel in URLs (proxies and browsers log those), and so cannot be forged.
-cursor_box: ContextVar[SecretBox | None] = ContextVar("cursor_box", default=None)
+def _cursor_box() -> SecretBox | None:
+    """The unit of work's key: cursors are sealed, since a sort key can be a client's name and
+    cursors travel in URLs (proxies and browsers log those), and so cannot be forged."""
+    work = current_work.get()
+    return work.cursor_box if work is not None else None
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
     """An opaque, URL-safe cursor for the position after `values`."""
     raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
-    box = cursor_box.get()
+    box = _cursor_box()
     if box is not None:
         return box.seal_bytes(raw).decode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _unwrap(cursor: str) -> bytes:
-    box = cursor_box.get()
+    box = _cursor_box()
     if box is not None:
         return box.open_bytes(cursor.encode())
     return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

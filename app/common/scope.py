@@ -1,19 +1,52 @@
-"""Minimum necessary: what the current caller may see of clinical data.
+"""The unit of work in progress, as code deep inside it sees it without being handed it.
 
-The unit of work publishes the request's state here; authentication has put the principal on it
-by the time responses are serialised. Schedulers see scheduling facts only (API.md, Roles).
+A request or a worker task runs in one unit of work (app/unit_of_work.py), which publishes itself
+here for its duration: the one piece of request state that travels implicitly. Read models note
+what they expose and services what they change (the audit trail), serialisers ask whether the
+caller may see clinical fields, and cursors are sealed with its key. This module sits below the
+unit of work, so it names only what those callers need of it.
+
+Minimum necessary: schedulers see scheduling facts only (API.md, Roles).
 """
 
+import uuid
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from typing import Any
+from typing import Protocol
+
+from app.common.crypto import SecretBox
 
 ROLES_WITHOUT_CLINICAL_ACCESS = frozenset({"scheduler"})
 
-current_request_state: ContextVar[Any] = ContextVar("current_request_state", default=None)
+
+class WorkInProgress(Protocol):
+    """What code running inside a unit of work may ask of it."""
+
+    @property
+    def cursor_box(self) -> SecretBox | None:
+        """The key cursors are sealed with; None where no cursor leaves the process."""
+
+    @property
+    def actor_role(self) -> str | None:
+        """The role of whom the work is done for, once known (a request's caller after
+        authentication, a worker's own role)."""
+
+    def note_read(self, resource_type: str, resource_id: uuid.UUID | str) -> None:
+        """Record that the work exposed a resource."""
+
+    def note_change(
+        self, resource_type: str, resource_id: uuid.UUID | str, fields: list[str] | None
+    ) -> None:
+        """Record that the work changed a resource, naming the fields (never their values)."""
+
+    def notes_undone_on_error(self) -> AbstractContextManager[None]:
+        """Forget what is noted inside the block if it raises (its savepoint rolled back)."""
+
+
+current_work: ContextVar[WorkInProgress | None] = ContextVar("current_work", default=None)
 
 
 def clinical_fields_hidden() -> bool:
     """True while serving a caller whose role must not see clinical fields."""
-    principal = getattr(current_request_state.get(), "principal", None)
-    role = getattr(getattr(principal, "role", None), "value", None)
-    return role in ROLES_WITHOUT_CLINICAL_ACCESS
+    work = current_work.get()
+    return work is not None and work.actor_role in ROLES_WITHOUT_CLINICAL_ACCESS

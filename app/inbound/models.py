@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
+from app.jobs.models import Job
 
 
 class InboundStatus(StrEnum):
@@ -48,8 +49,8 @@ class SchedulingIntegration(TimestampedMixin, VersionedMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class InboundDelivery(Base):
-    """A verified request body, stored before it is acknowledged; the worker applies it."""
+class InboundDelivery(Job, Base):
+    """A verified request body, stored before it is acknowledged: a job the worker applies."""
 
     __tablename__ = "inbound_deliveries"
     __table_args__ = (
@@ -69,12 +70,8 @@ class InboundDelivery(Base):
     # Provider bodies name people (and may carry intake answers): sealed at rest.
     body_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default=InboundStatus.pending.value)
     outcome: Mapped[str | None] = mapped_column(String(300))
     session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(String(200))
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

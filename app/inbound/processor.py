@@ -1,33 +1,40 @@
 """The worker's inbound half: apply stored deliveries, oldest provider event first.
 
-Each delivery is applied in one transaction with its audit and outbox rows, holding the
-delivery row (SKIP LOCKED, so workers share the queue) and its integration's row (so one
-integration's bookings are filed one at a time). A crash rolls back to `pending`.
+Deliveries are a job queue (app/jobs/queue.py) held by the applying transaction: each is applied
+in one unit of work with its audit and outbox rows, holding the delivery row (SKIP LOCKED, so
+workers share the queue) and its integration's row (so one integration's bookings are filed one
+at a time). A crash rolls back to `pending`; a failure is retried after 5 s, doubling up to 1 h,
+for as long as it takes.
 """
 
 import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.models import AuditEvent, Outcome
-from app.audit.trail import AuditTrail, current_trail
 from app.clock import Clock
 from app.common.crypto import SecretBox
-from app.db import begin_write
-from app.inbound.models import InboundDelivery, InboundStatus
+from app.inbound.models import InboundDelivery
 from app.inbound.service.deliveries import process
+from app.jobs.metrics import JobMetrics
+from app.jobs.models import PENDING
+from app.jobs.queue import JobQueue
+from app.jobs.schedule import Doubling
+from app.unit_of_work import Actor, UnitOfWork, worker_unit
 
 log = logging.getLogger(__name__)
 
+QUEUE = "inbound_deliveries"
+ACTION = "apply_inbound_delivery"
 ACTOR_ROLE = "integration"
-MAX_BACKOFF = timedelta(hours=1)
-
-
-def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=5 * 2 ** min(attempts, 20)), MAX_BACKOFF)
+RETRIES = Doubling(first=timedelta(seconds=5), cap=timedelta(hours=1))
+# The provider's own order: a reschedule's cancel and re-create apply as they happened.
+ORDER = (
+    InboundDelivery.occurred_at.nulls_last(),
+    InboundDelivery.received_at,
+    InboundDelivery.id,
+)
 
 
 class InboundProcessor:
@@ -41,12 +48,15 @@ class InboundProcessor:
         clock: Clock,
         settle: timedelta,
         batch: int = 50,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
         self.clock = clock
         self.settle = settle
         self.batch = batch
+        metrics = metrics or JobMetrics()
+        self.queue = JobQueue(QUEUE, InboundDelivery, RETRIES, metrics, order_by=ORDER)
 
     async def run_once(self) -> int:
         """Apply up to `batch` due deliveries; returns how many were taken."""
@@ -57,85 +67,51 @@ class InboundProcessor:
 
     async def _apply_next(self) -> bool:
         now = self.clock()
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            delivery = await self._next_due(db, now)
-            if delivery is None:
-                return False
-            delivery_id = delivery.id
-            try:
-                await self._apply(db, delivery, now)
-            except Exception as error:  # a bug or an outage must not wedge the queue
-                await db.rollback()
-                await self._postpone(delivery_id, error, now)
+        delivery_id: uuid.UUID | None = None
+        try:
+            async with worker_unit(
+                self.sessionmaker, self.clock, action=ACTION, resource_type="inbound_delivery"
+            ) as work:
+                settled = InboundDelivery.received_at <= now - self.settle
+                due = await self.queue.claim(work.session, now, 1, where=[settled])
+                if not due:
+                    return False
+                delivery_id = due[0].id
+                await self._apply(work, due[0], now)
+        except Exception as error:
+            if delivery_id is None:
+                raise  # no delivery in hand: an outage, the worker loop's to ride out
+            # A bug or an outage must not wedge the queue: the delivery waits its turn again.
+            await self._postpone(delivery_id, error, now)
         return True
 
-    async def _next_due(self, db: AsyncSession, now: datetime) -> InboundDelivery | None:
-        d = InboundDelivery
-        stmt = (
-            select(d)
-            .where(
-                d.status == InboundStatus.pending.value,
-                d.next_attempt_at <= now,
-                d.received_at <= now - self.settle,
-            )
-            .order_by(d.occurred_at.nulls_last(), d.received_at, d.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        return (await db.execute(stmt)).scalar_one_or_none()
-
-    async def _apply(self, db: AsyncSession, delivery: InboundDelivery, now: datetime) -> None:
-        trail = AuditTrail(
-            action="apply_inbound_delivery",
-            resource_type="inbound_delivery",
-            request_id=f"inbound-{delivery.id}",
-            ip=None,
-        )
-        token = current_trail.set(trail)
-        try:
-            result = await process(db, delivery, self.box, now)
-        finally:
-            current_trail.reset(token)
-        delivery.status = result.status.value
+    async def _apply(
+        self, work: UnitOfWork[None], delivery: InboundDelivery, now: datetime
+    ) -> None:
+        work.trail.request_id = f"inbound-{delivery.id}"
+        work.act_as(Actor(delivery.clinic_id, delivery.integration_id, ACTOR_ROLE))
+        result = await process(work.session, delivery, self.box, now)
         delivery.outcome = result.outcome
         delivery.session_id = result.session_id
-        delivery.attempt_count += 1
-        delivery.last_error = None
+        self.queue.attempted(delivery, None)
         if result.retry_at is None:
+            self.queue.succeeded(delivery, result.status.value)
             delivery.processed_at = now
         else:
-            delivery.next_attempt_at = result.retry_at
-        trail.change("inbound_delivery", delivery.id, ["status"])
-        rows = trail.rows(
-            clinic_id=delivery.clinic_id,
-            actor_id=delivery.integration_id,
-            actor_role=ACTOR_ROLE,
-            at=now,
-            outcome=Outcome.success,
-            status_code=200,
-        )
-        await db.execute(insert(AuditEvent), rows)
-        await db.commit()
+            self.queue.defer(delivery, result.retry_at)
+        work.note_change("inbound_delivery", delivery.id, ["status"])
+        await work.commit(None, 200)
 
     async def _postpone(self, delivery_id: uuid.UUID, error: Exception, now: datetime) -> None:
         log.warning(
             "inbound delivery failed; will retry",
             extra={"fields": {"delivery_id": str(delivery_id), "error": type(error).__name__}},
         )
-        d = InboundDelivery
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            attempts = (
-                await db.execute(select(d.attempt_count).where(d.id == delivery_id))
-            ).scalar_one()
-            await db.execute(
-                update(d)
-                .where(d.id == delivery_id, d.status == InboundStatus.pending.value)
-                .values(
-                    attempt_count=attempts + 1,
-                    next_attempt_at=now + _backoff(attempts),
-                    last_error=f"{type(error).__name__}"[:200],
-                )
-            )
-            await db.commit()
+        async with worker_unit(
+            self.sessionmaker, self.clock, action=ACTION, resource_type="inbound_delivery"
+        ) as work:
+            delivery = await self.queue.again(work.session, delivery_id)
+            if delivery is not None and delivery.status == PENDING:
+                self.queue.attempted(delivery, type(error).__name__[:200])
+                self.queue.retry(delivery, now)
+            await work.commit(None, 0)

@@ -13,7 +13,7 @@ from app.common.pagination import Pagination
 from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized, responses_for
-from app.idempotency.service import body_rule, idempotent, replay_responses
+from app.idempotency.dependencies import body_rule, idempotent, replay_responses
 from app.sessions.dependencies import SessionFiltersDep
 from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.edits import forbid_clinical_write

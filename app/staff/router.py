@@ -19,7 +19,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.staff import repository, service
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate, StaffRead, StaffUpdate

@@ -1,8 +1,9 @@
 """The outbox dispatcher: claims due deliveries, sends them signed, and schedules retries.
 
-Claims are short transactions that set a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any
-number of workers can run); no lock is held while the HTTP request is in flight, and a lease that
-expires (a worker died mid-delivery) makes the delivery claimable again, with the same webhook-id.
+Deliveries are a leased job queue (app/jobs/queue.py): a claim is a short transaction that
+leases them (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of workers can run); no lock
+is held while the HTTP request is in flight, and a lease that expires (a worker died
+mid-delivery) makes the delivery claimable again, with the same webhook-id.
 """
 
 import asyncio
@@ -13,15 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit.models import AuditEvent, Outcome
 from app.clock import Clock
 from app.common.crypto import SecretBox
-from app.db import begin_write, new_id
 from app.events.catalogue import EventType
-from app.events.models import WebhookEvent
+from app.jobs.metrics import JobMetrics
+from app.jobs.queue import LeasedJobQueue
+from app.jobs.schedule import Steps
+from app.unit_of_work import Actor, UnitOfWork, worker_unit
+from app.webhooks import delivery_repository as repository
 from app.webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -34,8 +36,10 @@ from app.webhooks.ssrf import AllowedHosts
 
 log = logging.getLogger(__name__)
 
-# Delay before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
-RETRY_DELAYS = [
+QUEUE = "webhook_deliveries"
+# Delay before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h
+# (docs/webhooks.md, "Retry schedule").
+RETRY_DELAYS = (
     timedelta(0),
     timedelta(seconds=5),
     timedelta(minutes=5),
@@ -46,13 +50,14 @@ RETRY_DELAYS = [
     timedelta(hours=14),
     timedelta(hours=20),
     timedelta(hours=24),
-]
+)
 JITTER = 0.2
 LEASE = timedelta(seconds=60)
 DISABLE_AFTER = timedelta(days=5)
 MAX_RETRY_AFTER = timedelta(hours=24)
 ATTEMPT_RETENTION = timedelta(days=30)
 SEND_TIMEOUT_S = 15.0
+SYSTEM = "system"
 Sender = Callable[..., Awaitable[AttemptResult]]
 
 
@@ -70,12 +75,17 @@ class Claimed:
     secrets: list[str]
 
 
-def next_delay(attempts_made: int, rng: random.Random) -> timedelta | None:
-    """When to try again after `attempts_made` failures (±20 %), or None when exhausted."""
-    if attempts_made >= len(RETRY_DELAYS):
-        return None
-    delay = RETRY_DELAYS[attempts_made]
-    return delay * (1 + rng.uniform(-JITTER, JITTER))
+def delivery_queue(
+    metrics: JobMetrics,
+    lease: timedelta = LEASE,
+    rng: random.Random | None = None,
+) -> LeasedJobQueue[WebhookDelivery]:
+    """The outbound deliveries: ten attempts by RETRY_DELAYS (±20 %), a receiver's Retry-After
+    honoured up to 24 h."""
+    schedule = Steps(RETRY_DELAYS, JITTER, rng or random.Random())  # noqa: S311 - jitter
+    return LeasedJobQueue(
+        QUEUE, WebhookDelivery, schedule, metrics, lease=lease, longest_wait=MAX_RETRY_AFTER
+    )
 
 
 class Dispatcher:
@@ -97,6 +107,7 @@ class Dispatcher:
         sender: Sender = send,
         rng: random.Random | None = None,
         excerpt_bytes: int = 0,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
@@ -105,8 +116,8 @@ class Dispatcher:
         self.batch = batch
         self.lease = lease
         self.sender = sender
-        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.excerpt_bytes = excerpt_bytes
+        self.queue = delivery_queue(metrics or JobMetrics(), lease, rng)
 
     async def run_once(self) -> int:
         """Claim what is due, send it concurrently, record the outcomes; returns how many."""
@@ -115,53 +126,22 @@ class Dispatcher:
         return len(claimed)
 
     async def _claim(self, now: datetime) -> list[Claimed]:
-        d, e, ep = WebhookDelivery, WebhookEvent, WebhookEndpoint
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            due = (
-                (
-                    await db.execute(
-                        select(d)
-                        .where(
-                            d.status == DeliveryStatus.pending.value,
-                            d.next_attempt_at <= now,
-                            or_(d.lease_expires_at.is_(None), d.lease_expires_at <= now),
-                        )
-                        .order_by(d.next_attempt_at)
-                        .limit(self.batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        async with worker_unit(
+            self.sessionmaker, self.clock, action="claim_webhook_deliveries", resource_type=QUEUE
+        ) as work:
+            due = await self.queue.claim(work.session, now, self.batch)
             if not due:
                 return []
-            rows = (
-                await db.execute(
-                    select(d.id, e.id, e.type, e.occurred_at, e.data, ep)
-                    .join(e, e.id == d.event_id)
-                    .join(ep, ep.id == d.endpoint_id)
-                    .where(d.id.in_([delivery.id for delivery in due]))
-                )
-            ).all()
+            by_id = {delivery.id: delivery for delivery in due}
+            lease_expires_at = now + self.lease
             claimed: list[Claimed] = []
-            for delivery_id, event_id, event_type, occurred_at, data, endpoint in rows:
+            sendings = await repository.sendings(work.session, list(by_id))
+            for delivery_id, event_id, event_type, occurred_at, data, endpoint in sendings:
+                delivery = by_id[delivery_id]
                 if not _still_wanted(endpoint, event_type):
-                    await db.execute(
-                        update(d)
-                        .where(d.id == delivery_id)
-                        .values(
-                            status=DeliveryStatus.failed.value,
-                            last_error="endpoint disabled or unsubscribed",
-                            completed_at=now,
-                        )
-                    )
+                    self.queue.give_up(delivery, "endpoint disabled or unsubscribed")
+                    delivery.completed_at = now
                     continue
-                lease_expires_at = now + self.lease
-                await db.execute(
-                    update(d).where(d.id == delivery_id).values(lease_expires_at=lease_expires_at)
-                )
                 claimed.append(
                     Claimed(
                         delivery_id=delivery_id,
@@ -174,7 +154,7 @@ class Dispatcher:
                         secrets=self._secrets(endpoint, now),
                     )
                 )
-            await db.commit()
+            await work.commit(None, 0)
         return claimed
 
     def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
@@ -201,121 +181,94 @@ class Dispatcher:
         await self._record(item, result, self.clock())
 
     async def _record(self, item: Claimed, result: AttemptResult, now: datetime) -> None:
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            delivery = await db.get(WebhookDelivery, item.delivery_id, with_for_update=True)
+        # The only change recording an attempt audits is an endpoint it disables.
+        async with worker_unit(
+            self.sessionmaker,
+            self.clock,
+            action="webhook_endpoint.disabled",
+            resource_type="webhook_endpoint",
+        ) as work:
+            work.act_as(Actor(item.clinic_id, None, SYSTEM))
+            delivery = await self.queue.again(work.session, item.delivery_id)
             if delivery is None:
                 return
-            db.add(
-                WebhookAttempt(
-                    clinic_id=item.clinic_id,
-                    delivery_id=item.delivery_id,
-                    attempted_at=now,
-                    status_code=result.status_code,
-                    duration_ms=result.duration_ms,
-                    error=result.error,
-                    response_excerpt=result.response_excerpt,
-                    response_headers_bytes=result.response_headers_bytes,
-                    response_body_bytes=result.response_body_bytes,
-                )
-            )
-            if delivery.lease_expires_at != item.lease_expires_at:
-                # Our lease ran out and another worker owns the delivery now: the attempt is on
-                # record, its outcome is the new owner's to decide.
-                await db.commit()
-                return
-            delivery.attempt_count += 1
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
-            delivery.lease_expires_at = None
-            if result.succeeded:
-                delivery.status = DeliveryStatus.succeeded.value
-                delivery.completed_at = now
-                # No row lock on the endpoint on the happy path: deliveries to one endpoint
-                # would otherwise be recorded one at a time across all workers.
-                await db.execute(
-                    update(WebhookEndpoint)
-                    .where(
-                        WebhookEndpoint.id == item.endpoint_id,
-                        WebhookEndpoint.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
-                )
-            else:
-                endpoint = await db.get(WebhookEndpoint, item.endpoint_id, with_for_update=True)
-                if endpoint is not None:
-                    await self._after_failure(db, delivery, endpoint, result, now)
-            await db.commit()
+            repository.add_attempt(work.session, _attempt(item, result, now))
+            if self.queue.holds(delivery, item.lease_expires_at):
+                await self._settle(work, delivery, item, result, now)
+            # Else our lease ran out and another worker owns the delivery now: the attempt is
+            # on record, its outcome is the new owner's to decide.
+            await work.commit(None, 0)
 
-    async def _after_failure(
+    async def _settle(
         self,
-        db: AsyncSession,
+        work: UnitOfWork[None],
         delivery: WebhookDelivery,
-        endpoint: WebhookEndpoint,
+        item: Claimed,
         result: AttemptResult,
         now: datetime,
     ) -> None:
+        self.queue.attempted(delivery, result.error)
+        delivery.last_status_code = result.status_code
+        if result.succeeded:
+            self.queue.succeeded(delivery, DeliveryStatus.succeeded.value)
+            delivery.completed_at = now
+            await repository.end_failure_streak(work.session, item.endpoint_id)
+            return
+        endpoint = await repository.endpoint_for_update(work.session, item.endpoint_id)
+        if endpoint is None:
+            return
         failing_since = endpoint.failing_since or now
         if endpoint.failing_since is None:
-            # Bookkeeping, not an admin-visible change: keep the endpoint's version (ETag).
-            await db.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint.id)
-                .values(failing_since=now)
-                .execution_options(synchronize_session=False)
-            )
+            await repository.start_failure_streak(work.session, endpoint.id, now)
         if result.status_code == 410:
-            self._disable(db, endpoint, "The receiver answered 410 Gone.", now)
+            _disable(work, endpoint, "The receiver answered 410 Gone.", now)
         elif now - failing_since >= DISABLE_AFTER:
-            self._disable(db, endpoint, "Every delivery failed for 5 days.", now)
-        delay = next_delay(delivery.attempt_count, self.rng)
-        if not endpoint.enabled or delay is None:
-            delivery.status = DeliveryStatus.failed.value
+            _disable(work, endpoint, "Every delivery failed for 5 days.", now)
+        if not endpoint.enabled:
+            self.queue.give_up(delivery)
             delivery.completed_at = now
             return
-        if result.retry_after_s is not None:
-            delay = min(max(delay, timedelta(seconds=result.retry_after_s)), MAX_RETRY_AFTER)
-        delivery.next_attempt_at = now + delay
-
-    def _disable(
-        self, db: AsyncSession, endpoint: WebhookEndpoint, reason: str, now: datetime
-    ) -> None:
-        if not endpoint.enabled:
-            return
-        endpoint.enabled = False
-        endpoint.disabled_reason = reason
-        endpoint.disabled_at = now
-        log.warning(
-            "webhook endpoint disabled", extra={"fields": {"endpoint_id": str(endpoint.id)}}
-        )
-        db.add(
-            AuditEvent(
-                id=new_id(),
-                clinic_id=endpoint.clinic_id,
-                at=now,
-                actor_id=None,
-                actor_role="system",
-                action="webhook_endpoint.disabled",
-                resource_type="webhook_endpoint",
-                resource_id=str(endpoint.id),
-                request_id=f"worker-{uuid.uuid4().hex}",
-                ip=None,
-                outcome=Outcome.success.value,
-                status_code=0,
-                changed_fields=["enabled", "disabled_reason"],
-            )
-        )
+        asked = None if result.retry_after_s is None else timedelta(seconds=result.retry_after_s)
+        if not self.queue.retry(delivery, now, wait_at_least=asked):
+            delivery.completed_at = now
 
     async def clean_up(self) -> int:
         """Remove attempts older than 30 days; returns how many."""
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            cutoff = self.clock() - ATTEMPT_RETENTION
-            result = await db.execute(
-                delete(WebhookAttempt).where(WebhookAttempt.attempted_at < cutoff)
+        async with worker_unit(
+            self.sessionmaker,
+            self.clock,
+            action="clean_up_attempts",
+            resource_type="webhook_attempt",
+        ) as work:
+            removed = await repository.delete_attempts_before(
+                work.session, self.clock() - ATTEMPT_RETENTION
             )
-            await db.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+            await work.commit(None, 0)
+        return removed
+
+
+def _attempt(item: Claimed, result: AttemptResult, now: datetime) -> WebhookAttempt:
+    return WebhookAttempt(
+        clinic_id=item.clinic_id,
+        delivery_id=item.delivery_id,
+        attempted_at=now,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        response_excerpt=result.response_excerpt,
+        response_headers_bytes=result.response_headers_bytes,
+        response_body_bytes=result.response_body_bytes,
+    )
+
+
+def _disable(work: UnitOfWork[None], endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+    if not endpoint.enabled:
+        return
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason
+    endpoint.disabled_at = now
+    log.warning("webhook endpoint disabled", extra={"fields": {"endpoint_id": str(endpoint.id)}})
+    work.note_change("webhook_endpoint", endpoint.id, ["enabled", "disabled_reason"])
 
 
 def _still_wanted(endpoint: WebhookEndpoint, event_type: str) -> bool:

@@ -17,9 +17,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
+from app.jobs.models import LeasedJob
 
 
 class DeliveryStatus(StrEnum):
+    """`pending` and `failed` are the job queue's own (app/jobs/models.py)."""
+
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"
@@ -46,8 +49,8 @@ class WebhookEndpoint(TimestampedMixin, VersionedMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class WebhookDelivery(Base):
-    """The event's journey to one endpoint; workers claim pending rows with a lease."""
+class WebhookDelivery(LeasedJob, Base):
+    """The event's journey to one endpoint: a job, leased to the worker sending it."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -60,12 +63,7 @@ class WebhookDelivery(Base):
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_events.id"))
     endpoint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_endpoints.id"))
-    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.pending.value)
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_status_code: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

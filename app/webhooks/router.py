@@ -20,7 +20,7 @@ from app.errors import (
     VersionConflict,
     responses_for,
 )
-from app.idempotency.service import idempotent, replay_responses
+from app.idempotency.dependencies import idempotent, replay_responses
 from app.unit_of_work import UnitOfWorkRoute
 from app.webhooks import read_models, repository, service
 from app.webhooks.schemas import (

@@ -1,7 +1,8 @@
 """The worker: outbox dispatcher, inbound bookings, window scanner and clean-up in one loop.
 
 `kap-journey worker` runs it as its own process (any number of them on PostgreSQL);
-`kap-journey serve` runs one in-process unless --no-worker.
+`kap-journey serve` runs one in-process unless --no-worker. The deliveries are job queues and
+the timed tasks recurring ones (app/jobs/), each task in a unit of work of its own.
 """
 
 import asyncio
@@ -10,14 +11,18 @@ import logging
 import time
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.config import Settings
-from app.db import begin_write
-from app.idempotency.service import purge_expired
+from app.idempotency.repository import delete_expired
 from app.inbound.processor import InboundProcessor
+from app.jobs.metrics import JobMetrics
+from app.jobs.recurring import Recurring
+from app.jobs.schedule import Doubling
+from app.unit_of_work import worker_unit
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.ssrf import AllowedHosts
 from app.windows.events import scan_windows
@@ -25,13 +30,22 @@ from app.windows.events import scan_windows
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.2
-SCAN_EVERY_S = 30.0
-CLEAN_EVERY_S = 3600.0
+SCAN_EVERY = timedelta(seconds=30)
+CLEAN_EVERY = timedelta(hours=1)
 ERROR_BACKOFF_S = 2.0
 
 
+def _retries(every: timedelta) -> Doubling:
+    """A failed timed task is tried again after the loop's error pause, doubling up to its
+    period."""
+    return Doubling(first=timedelta(seconds=ERROR_BACKOFF_S), cap=every)
+
+
 class Worker:
-    """Polls the outbox; scans windows and cleans up on slower timers."""
+    """Polls the queues; scans windows and cleans up on slower timers.
+
+    `registry` is where the queue metrics go (the app's, for the in-process worker).
+    """
 
     def __init__(
         self,
@@ -39,9 +53,11 @@ class Worker:
         settings: Settings,
         box: SecretBox,
         clock: Clock,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
+        metrics = JobMetrics(registry)
         self.dispatcher = Dispatcher(
             sessionmaker,
             box,
@@ -49,39 +65,57 @@ class Worker:
             clock,
             lease=timedelta(seconds=settings.webhook_lease_seconds),
             excerpt_bytes=settings.webhook_response_excerpt_bytes,
+            metrics=metrics,
         )
         self.inbound = InboundProcessor(
-            sessionmaker, box, clock, settle=timedelta(seconds=settings.inbound_settle_seconds)
+            sessionmaker,
+            box,
+            clock,
+            settle=timedelta(seconds=settings.inbound_settle_seconds),
+            metrics=metrics,
         )
+        self.timed = [
+            Recurring("window_scan", SCAN_EVERY, self.scan, metrics, _retries(SCAN_EVERY)),
+            Recurring(
+                "webhook_attempt_cleanup",
+                CLEAN_EVERY,
+                self.dispatcher.clean_up,
+                metrics,
+                _retries(CLEAN_EVERY),
+            ),
+            Recurring("idempotency_purge", CLEAN_EVERY, self.purge, metrics, _retries(CLEAN_EVERY)),
+        ]
 
     async def scan(self) -> int:
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            emitted = await scan_windows(db, self.clock())
-            await db.commit()
+        async with worker_unit(
+            self.sessionmaker, self.clock, action="scan_windows", resource_type="window"
+        ) as work:
+            emitted = await scan_windows(work.session, self.clock())
+            await work.commit(None, 0)
         return emitted
+
+    async def purge(self) -> int:
+        """Delete expired idempotency records: they replay nothing any more, and their sealed
+        responses may hold PHI that should not outlive its purpose. Safe in several workers at
+        once: a record goes once, whoever deletes it."""
+        async with worker_unit(
+            self.sessionmaker, self.clock, action="purge_expired", resource_type="idempotency_key"
+        ) as work:
+            removed = await delete_expired(work.session, self.clock())
+            await work.commit(None, 0)
+        return removed
 
     async def clean_up(self) -> int:
         """Old delivery attempts and expired idempotency records; returns how many went."""
-        removed = await self.dispatcher.clean_up()
-        async with self.sessionmaker() as db:
-            await begin_write(db)
-            removed += await purge_expired(db, self.clock())
-            await db.commit()
-        return removed
+        return await self.dispatcher.clean_up() + await self.purge()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; errors (a database restart, say) are logged and retried."""
-        next_scan = next_clean = 0.0
         while not stop.is_set():
             try:
                 sent = await self.dispatcher.run_once() + await self.inbound.run_once()
-                if time.monotonic() >= next_scan:
-                    await self.scan()
-                    next_scan = time.monotonic() + SCAN_EVERY_S
-                if time.monotonic() >= next_clean:
-                    await self.clean_up()
-                    next_clean = time.monotonic() + CLEAN_EVERY_S
+                for task in self.timed:
+                    await task.run_if_due(time.monotonic())
                 pause = 0.0 if sent else IDLE_POLL_S
             except Exception as error:  # keep the worker alive through outages
                 log.warning(

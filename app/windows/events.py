@@ -195,7 +195,7 @@ async def _scan_clinic(
 async def scan_windows(db: AsyncSession, now: datetime) -> int:
     """Emit the window events due at `now`; return how many were emitted.
 
-    Runs in the caller's transaction (begun with `begin_write`); the caller commits. Safe to run
+    Runs in the caller's unit of work (the worker's `worker_unit`), which commits. Safe to run
     repeatedly and from several workers at once: each event is emitted once per dose and window.
     """
     if now.tzinfo is None:

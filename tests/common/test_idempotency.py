@@ -12,8 +12,8 @@ from sqlalchemy import select
 from starlette.routing import BaseRoute
 
 from app.db import begin_write
+from app.idempotency.dependencies import replay_policy
 from app.idempotency.models import IdempotencyRecord
-from app.idempotency.service import replay_policy
 from app.webhooks.worker import Worker
 from tests.support.apps import assert_problem
 from tests.support.factories import T0, Clinic

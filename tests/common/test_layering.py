@@ -7,8 +7,6 @@ count and `from sqlalchemy import select as sa_select` does.
 import ast
 from pathlib import Path
 
-import pytest
-
 APP = Path(__file__).resolve().parents[2] / "app"
 # sqlalchemy's statement builders: a call of one of these builds SQL.
 BUILDERS = frozenset({"select", "insert", "update", "delete", "text"})
@@ -110,11 +108,6 @@ async def f(db, router, self):
     ]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 item 1: other domains' services are cleared in other branches; the "
-    "owner removes this mark once they are merged (--runxfail lists what is left)",
-)
 def test_routers_and_services_hold_no_sql() -> None:
     offenders: dict[str, list[str]] = {}
     for path in _checked_files():

@@ -10,14 +10,10 @@ APP = Path(__file__).resolve().parents[2] / "app"
 # What these files may take from SQLAlchemy: the session's type, and errors to translate.
 ALLOWED_SQLALCHEMY = {"sqlalchemy.ext.asyncio", "sqlalchemy.exc"}
 RUNS_SQL = {"execute", "scalar", "scalars", "stream", "stream_scalars"}
-# Their statements move into repositories on branches of their own (issue 13); drop each entry
-# as its package gets its repository.
-PENDING = {"webhooks", "inbound", "idempotency"}
 
 
 def _modules(*names: str) -> list[Path]:
-    found = [path for name in names for path in APP.rglob(name)]
-    return sorted(p for p in found if p.relative_to(APP).parts[0] not in PENDING)
+    return sorted(path for name in names for path in APP.rglob(name))
 
 
 def _imported(tree: ast.AST) -> set[str]:

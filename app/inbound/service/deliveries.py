@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.trail import current_trail, note_change
+from app.audit.trail import note_change
 from app.common.crypto import SecretBox
 from app.errors import AppError, NotFound
 from app.inbound import repository
@@ -38,6 +38,7 @@ from app.inbound.providers import (
 )
 from app.inbound.service.chains import BookingDetails, file_event
 from app.inbound.service.reconcile import Applied, CannotApply, Reconciler
+from app.unit_of_work import savepoint
 
 MAX_DEDUPE_KEY = 200
 # A cancellation of a booking we have never seen may be the tail of a reschedule whose
@@ -157,14 +158,10 @@ async def process(
     if unseen and _cancels_alone(event, filed.chain) and now < retry_at:
         outcome = "a cancellation of a booking not seen yet: waiting for its reschedule history"
         return Processed(InboundStatus.pending, outcome, None, retry_at)
-    trail = current_trail.get()
-    touched = dict(trail.touches) if trail is not None else {}
     try:
-        async with db.begin_nested():
+        async with savepoint(db):
             applied = await reconciler.apply(filed.chain)
     except CannotApply as exc:
-        if trail is not None:  # what the rolled-back attempt noted did not happen
-            trail.touches = touched
         await hold_for_review(db, filed.chain, exc, now)
         return Processed(InboundStatus.unmatched, f"{exc.reason}: {exc.detail}"[:300], None)
     await settle_review(db, filed.chain, applied, now, staff_id=None)

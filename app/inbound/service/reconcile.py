@@ -6,6 +6,7 @@ audit row applies to them too. A booking that breaks a rule raises `CannotApply`
 decides whether that is a 409 (a human resolving it) or an unmatched booking (the worker).
 """
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,6 @@ from typing import TypeVar
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.trail import current_trail
 from app.auth.principal import Principal
 from app.clinics.models import Clinic
 from app.errors import AppError
@@ -35,6 +35,7 @@ from app.sessions.schemas import (
     SessionUpdate,
 )
 from app.staff.models import Role
+from app.unit_of_work import savepoint
 
 CREATE_BODIES: dict[SessionKind, type[SessionCreate]] = {
     SessionKind.preparation: PreparationSessionCreate,
@@ -147,14 +148,10 @@ class Reconciler:
             return Applied(session.id, f"already {session.status.value}")
         if details is not None:
             # As in order: the session first follows the booking that was cancelled.
-            trail = current_trail.get()
-            touched = dict(trail.touches) if trail is not None else {}
-            try:
-                async with self.db.begin_nested():
+            # If it cannot move, it is cancelled where it stands: the move did not happen.
+            with contextlib.suppress(CannotApply):
+                async with savepoint(self.db):
                     await self._move(session, head, details)
-            except CannotApply:  # cancelled where it stands; the move did not happen
-                if trail is not None:
-                    trail.touches = touched
         await sessions.cancel_session(
             self.db, self.principal(session.clinician_id), session, reason, self.now
         )

@@ -16,7 +16,6 @@ from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 from fastapi import Header, Request, Response, params
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -24,8 +23,9 @@ from app.clock import Now
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
 from app.config import Settings
-from app.db import DbSession, begin_write, in_clinic, insert_if_absent, new_id
+from app.db import DbSession, begin_write
 from app.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, responses_for
+from app.idempotency import repository
 from app.idempotency.exceptions import IdempotentRoleChanged, IdempotentSecretNotReplayed
 from app.idempotency.models import IdempotencyRecord
 from app.staff.models import Role
@@ -42,45 +42,6 @@ def _request_hash(request: Request, body: bytes) -> str:
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()
-
-
-async def _claim(
-    db: AsyncSession,
-    principal: Principal,
-    key: str,
-    request_hash: str,
-    now: datetime,
-    ttl: timedelta,
-) -> tuple[IdempotencyRecord, bool]:
-    """Insert the key as in progress unless it exists; return the row and whether it is ours."""
-    claim_id = new_id()
-    await insert_if_absent(
-        db,
-        IdempotencyRecord,
-        {
-            "id": claim_id,
-            "clinic_id": principal.clinic_id,
-            "staff_id": principal.staff_id,
-            "key": key,
-            "request_hash": request_hash,
-            "locked_at": now,
-            "expires_at": now + ttl,
-            "completed": False,
-        },
-        ["clinic_id", "staff_id", "key"],
-    )
-    record = (
-        await db.execute(
-            select(IdempotencyRecord)
-            .where(
-                in_clinic(IdempotencyRecord, principal.clinic_id),
-                IdempotencyRecord.staff_id == principal.staff_id,
-                IdempotencyRecord.key == key,
-            )
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one()
-    return record, record.id == claim_id
 
 
 Authorize = Callable[[Request, AsyncSession, Principal], Awaitable[None]]
@@ -180,7 +141,9 @@ async def _guard(
     box: SecretBox = request.app.state.secret_box
     request_hash = _request_hash(request, await request.body())
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
-    record, fresh = await _claim(db, principal, idempotency_key, request_hash, now, ttl)
+    record, fresh = await repository.claimed_record(
+        db, principal.clinic_id, principal.staff_id, idempotency_key, request_hash, now, now + ttl
+    )
     if not fresh:
         lease = timedelta(seconds=settings.idempotency_lease_seconds)
         if _resume_existing(record, request_hash, now, ttl, lease):
@@ -191,7 +154,7 @@ async def _guard(
     record_id, role = record.id, principal.role
 
     async def store_response(response: Response, session: AsyncSession) -> None:
-        row = await session.get(IdempotencyRecord, record_id)
+        row = await repository.record_by_id(session, record_id)
         if row is None or response.status_code >= 400:
             return
         row.completed = True
@@ -203,11 +166,7 @@ async def _guard(
         }
 
     async def release_key(session: AsyncSession) -> None:
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id, IdempotencyRecord.completed.is_(False)
-            )
-        )
+        await repository.delete_unfinished(session, record_id)
 
     on_success(request, store_response)
     on_failure(request, release_key)
@@ -291,10 +250,3 @@ def replay_responses(
         else:
             merged[status] = entry
     return merged
-
-
-async def purge_expired(db: AsyncSession, now: datetime) -> int:
-    """Delete expired records: they replay nothing any more, and their sealed responses may
-    hold PHI that should not outlive its purpose."""
-    result = await db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,4 +36,4 @@ browser:
 	@sh tests/tools/ensure-chromium.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache kap-journey.db*
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache kap-journey.db*

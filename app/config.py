@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.webhooks.ssrf import normalize_allowed_host
+from app.common.hosts import normalize_allowed_host
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kap-journey.db"
 # Settings that were removed or replaced, with the message that refuses them (no value quoted).

@@ -8,6 +8,7 @@ import socket
 import pytest
 from pydantic import ValidationError
 
+from app.common.hosts import normalize_allowed_host, normalize_host, parse_allowed_host
 from app.config import Settings
 from app.webhooks import ssrf
 from app.webhooks.ssrf import (
@@ -16,9 +17,6 @@ from app.webhooks.ssrf import (
     UnsafeDestination,
     check_destination,
     classify_address,
-    normalize_allowed_host,
-    normalize_host,
-    parse_allowed_host,
     resolve_destination,
 )
 

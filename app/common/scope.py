@@ -6,7 +6,7 @@ what they expose and services what they change (the audit trail), serialisers as
 caller may see clinical fields, and cursors are sealed with its key. This module sits below the
 unit of work, so it names only what those callers need of it.
 
-Minimum necessary: schedulers see scheduling facts only (API.md, Roles).
+Minimum necessary: schedulers see scheduling facts only (docs/architecture.md, Roles).
 """
 
 import uuid

@@ -1,4 +1,4 @@
-"""The event types of API.md, and what each one means."""
+"""The event types, and what each one means (docs/webhooks.md lists their payloads)."""
 
 from enum import StrEnum
 

@@ -1,4 +1,4 @@
-"""Replays the Idempotency-Key guard refuses (API.md, Conventions; docs/decisions.md)."""
+"""Replays the Idempotency-Key guard refuses (docs/decisions.md, "HTTP conventions")."""
 
 from app.errors import Conflict
 

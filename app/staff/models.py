@@ -10,7 +10,7 @@ from app.db import Base, TimestampedMixin, VersionedMixin, new_id
 
 
 class Role(StrEnum):
-    """What a staff member may do; see API.md, Roles."""
+    """What a staff member may do; see docs/architecture.md, Roles."""
 
     admin = "admin"
     clinician = "clinician"

@@ -1,4 +1,4 @@
-"""The neuroplasticity-window rule ("Window evaluation" in API.md) as pure functions.
+"""The neuroplasticity-window rule (docs/architecture.md, "The window rule") as pure functions.
 
 Everything here works on plain values and aware UTC datetimes, so the rule can be tested to the
 microsecond without a database. `app.windows.sql` is its twin for filtering in SQL; a property
@@ -120,7 +120,7 @@ class Window:
 
 @dataclass(frozen=True)
 class IntegrationWindow:
-    """I.window of API.md."""
+    """I.window: where an integration session falls (docs/architecture.md)."""
 
     status: WindowStatus
     ketamine_session_id: uuid.UUID | None = None
@@ -132,7 +132,7 @@ class IntegrationWindow:
 
 @dataclass(frozen=True)
 class DoseIntegration:
-    """K.integration of API.md."""
+    """K.integration: whether a dose has integration booked in its window (docs/architecture.md)."""
 
     status: IntegrationStatus
     window_opens_at: datetime | None = None

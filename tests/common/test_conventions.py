@@ -1,4 +1,4 @@
-"""API conventions of API.md: problem+json, auth, tenancy, ETags, pagination, Location."""
+"""The API conventions (docs/decisions.md, "HTTP conventions"): problem+json, auth, tenancy, ETags, pagination, Location."""
 
 from datetime import timedelta
 

@@ -4,7 +4,8 @@ Each round picks a random clinic policy, adds clients with random doses, prepara
 integration sessions (inserted straight into the table, so they may overlap, tie, or link to
 cancelled doses), and a random `now` that often lands exactly on a window's edge. Then:
 
-* an oracle written here from API.md, on integer microseconds, says where every session is;
+* an oracle written here from the rule in docs/architecture.md, on integer microseconds, says
+  where every session is;
 * the Python evaluation (list items, GET, journey) must say the same, field for field;
 * the SQL filters (`window_status`, `integration_status`, client `stage`, the worklist) must put
   every row exactly where the oracle and the Python evaluation put it — no more, no fewer.
@@ -96,7 +97,7 @@ class Journey:
         return [s for s in self.sessions if s.kind == kind]
 
 
-# --- The oracle: API.md "Window evaluation", on integer microseconds -----------------------------
+# --- The oracle: docs/architecture.md, "The window rule", on integer microseconds ---------------
 
 
 def bounds(dose: Session, policy: Policy) -> tuple[int, int]:

@@ -149,9 +149,11 @@ STAGE_NOW_US = "stage_now_us"
 
 
 def client_stage(client: type[Client], policy: WindowPolicy) -> ColumnElement[str]:
-    """The derived journey stage of a client (docs/architecture.md, "The window rule"). "Now" is the bound
-    parameter STAGE_NOW_US (epoch microseconds), given when the statement executes, so the
-    expression is built once per policy: building it cost more than running it."""
+    """The derived journey stage of a client (docs/architecture.md, "The window rule").
+
+    "Now" is the bound parameter STAGE_NOW_US (epoch microseconds), given when the statement
+    executes, so the expression is built once per policy: building it cost more than running it.
+    """
     closes = tuple(sorted(policy.closes_after_s.items()))
     return _client_stage(client, policy.opens_after_s, closes, policy.closing_soon_s)
 

@@ -1,4 +1,7 @@
-"""The API conventions (docs/decisions.md, "HTTP conventions"): problem+json, auth, tenancy, ETags, pagination, Location."""
+"""The API conventions: problem+json, auth, tenancy, ETags, pagination, Location.
+
+The choices among them are in docs/decisions.md, "HTTP conventions".
+"""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""The window rule (docs/architecture.md, "The window rule") as pure functions: no database, no clock.
+"""The window rule (docs/architecture.md) as pure functions: no database, no clock.
 
 Every instant here is an aware datetime; boundaries are checked to the second and, where it
 matters, to the microsecond.

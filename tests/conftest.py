@@ -26,8 +26,9 @@ from tests.support import databases, examples, layers
 from tests.support.factories import Clinic, FakeClock, bootstrap
 from tests.support.statements import StatementCounter
 
-# make_app and wall: apps with settings of a test's own, and the rate limiter's clock.
-pytest_plugins = ["tests.support.apps"]
+# make_app and wall: apps with settings of a test's own, and the rate limiter's clock;
+# clinic_db: a clinic on a real AsyncSession, for tests of services without HTTP.
+pytest_plugins = ["tests.support.apps", "tests.support.services"]
 BACKENDS = databases.BACKENDS
 examples.load_profile()  # HYPOTHESIS_PROFILE=fast in `make test-fast`
 

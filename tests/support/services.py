@@ -20,13 +20,12 @@ from app.auth.deps import Principal
 from app.clients.models import Client
 from app.clients.schemas import ClientCreate
 from app.clients.service import create_client
-from app.clinics.bootstrap import bootstrap_clinic
 from app.db import begin_write
 from app.errors import AppError
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate
 from app.staff.service import create_staff
-from tests.support.factories import T0
+from tests.support.factories import T0, new_clinic
 
 
 @dataclass
@@ -77,14 +76,7 @@ async def clinic_db(app: FastAPI) -> AsyncIterator[ClinicDb]:
     """A fresh clinic on the suite's database, inside a transaction rolled back afterwards."""
     async with app.state.sessionmaker() as db:
         await begin_write(db)
-        made = await bootstrap_clinic(
-            db,
-            name=f"Clinic {uuid.uuid4().hex[:8]}",
-            timezone="America/New_York",
-            admin_email="admin@clinic.example",
-            admin_name="Admin",
-            now=T0,
-        )
+        made = await new_clinic(db, T0)
         admin = Principal(made.admin.id, made.clinic.id, Role.admin, None, made.clinic)
         try:
             yield ClinicDb(db, admin)

@@ -1,8 +1,10 @@
-"""Suite-wide fixtures: the app on each database, a settable clock, and one clinic per test.
+"""Suite-wide fixtures: the app on each database, a settable clock, and one clinic per test;
+and the layer every test belongs to (tests/support/layers.py).
 
-Every test that uses `api` runs twice, on SQLite and on PostgreSQL. Each test gets a fresh
-clinic, so tests are isolated by tenant while the app commits for real, exactly as in production.
-PostgreSQL is mandatory when CI is set; elsewhere its half of the suite is skipped, with the reason.
+Every test that uses `app` runs on each backend KAP_TEST_BACKENDS names: SQLite and PostgreSQL
+unless it says otherwise. Each test gets a fresh clinic, so tests are isolated by tenant while the
+app commits for real, exactly as in production. PostgreSQL is mandatory when CI is set; elsewhere
+its half of the suite is skipped, with the reason.
 """
 
 import asyncio
@@ -20,13 +22,29 @@ from sqlalchemy import event
 from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade
-from tests.support import databases
+from tests.support import databases, examples, layers
 from tests.support.factories import Clinic, FakeClock, bootstrap
+from tests.support.statements import StatementCounter
 
-# make_app and wall: apps with settings of a test's own, and the rate limiter's clock.
-pytest_plugins = ["tests.support.apps"]
-BACKENDS = ["sqlite", "postgresql"]
-IN_CI = databases.IN_CI
+# make_app and wall: apps with settings of a test's own, and the rate limiter's clock;
+# clinic_db: a clinic on a real AsyncSession, for tests of services without HTTP.
+pytest_plugins = ["tests.support.apps", "tests.support.services"]
+BACKENDS = databases.BACKENDS
+examples.load_profile()  # HYPOTHESIS_PROFILE=fast in `make test-fast`
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the markers given here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    problems = layers.assign(items)
+    if problems:
+        raise pytest.UsageError(
+            "every test needs exactly one layer marker:\n  " + "\n  ".join(problems)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _stay_in_layer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    layers.confine(layers.layer_of(request.node), monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -90,11 +108,6 @@ async def clinic(app: FastAPI, http: httpx.AsyncClient, clock: FakeClock) -> Cli
 @pytest.fixture
 def backend(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
-
-
-class StatementCounter:
-    def __init__(self) -> None:
-        self.count = 0
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 
 from tests.calendar.support import events, issue, read_feed
-from tests.conftest import StatementCounter
 from tests.support.factories import T0, Clinic, FakeClock
+from tests.support.statements import StatementCounter
 
 PHI = {
     "first_name": "Maya",

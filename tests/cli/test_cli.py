@@ -12,6 +12,8 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 
+pytestmark = pytest.mark.process  # every test runs the command in a process of its own
+
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]
 
 

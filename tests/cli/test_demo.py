@@ -1,7 +1,7 @@
 """The demo set (`kap-journey demo`), written through the services and read back over the API."""
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -60,12 +60,23 @@ async def items(http: httpx.AsyncClient, key: str, url: str, **params: str) -> l
             return found
 
 
-@pytest.fixture(params=list(RUNS))
-async def key(request: pytest.FixtureRequest, app: FastAPI, clock: FakeClock) -> str:
-    """The admin key of a 20-client demo clinic; the clock stays at the demo's now."""
+@pytest.fixture(scope="module", params=list(RUNS))
+async def demo(
+    request: pytest.FixtureRequest, app: FastAPI, clock: FakeClock
+) -> tuple[str, datetime]:
+    """A 20-client demo clinic filled once per run (the tests only read it): its admin key and
+    the demo's now."""
     timezone, now = RUNS[request.param]
     clock.set(now)
-    return await fill(app, clock, timezone=timezone)
+    return await fill(app, clock, timezone=timezone), now
+
+
+@pytest.fixture
+def key(demo: tuple[str, datetime], clock: FakeClock) -> str:
+    """The demo clinic's admin key; the clock stands at the demo's now."""
+    made, now = demo
+    clock.set(now)
+    return made
 
 
 async def test_clients_cover_every_stage_and_one_is_archived(

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.servers import wait_until_healthy
 
+pytestmark = pytest.mark.process  # a real server, and the tour's commands
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

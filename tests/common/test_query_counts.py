@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from tests.conftest import StatementCounter
 from tests.support.factories import T0, Clinic
+from tests.support.statements import StatementCounter
 
 
 async def _statements(counter: StatementCounter, clinic: Clinic, url: str, **params: object) -> int:

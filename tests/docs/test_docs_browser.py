@@ -28,7 +28,7 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 
-from tests.conftest import IN_CI
+from tests.support.databases import IN_CI
 from tests.support.servers import wait_until_healthy
 
 # Checking for Chromium first means a machine without it skips before starting the server.

@@ -13,6 +13,8 @@ from app.config import Settings
 from app.main import create_app
 from tests.webhooks.support import free_port
 
+pytestmark = pytest.mark.api  # in-process: nothing listens
+
 
 @pytest.fixture
 async def app() -> AsyncIterator[FastAPI]:

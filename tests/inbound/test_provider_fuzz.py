@@ -34,6 +34,7 @@ from tests.inbound.provider_support import (
     payload_errors,
     standard_event,
 )
+from tests.support.examples import examples
 
 # --- every provider: hand-picked bodies that are no booking at all --------------------------------
 
@@ -89,7 +90,9 @@ def test_a_payload_error_names_the_field_not_the_value(provider: Provider) -> No
 
 # --- fuzz: nothing but SignatureInvalid or PayloadInvalid, whatever arrives --------------------
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 SECRETS = {
     Provider.calcom: CAL_SECRET,
     Provider.calendly: CALENDLY_SECRET,

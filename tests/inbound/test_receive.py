@@ -18,6 +18,7 @@ from tests.inbound.payloads import (
     standard_headers,
 )
 from tests.inbound.support import CLIENT_EMAIL, SECRETS, Inbound, inbound_for
+from tests.support.examples import examples
 from tests.support.factories import T0, Clinic
 
 START = T0 + timedelta(days=1)
@@ -144,7 +145,7 @@ BODIES = st.one_of(
 
 @pytest.mark.parametrize("provider", ["calcom", "calendly", "standard"])
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
     database=None,

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.migrate import downgrade, upgrade
 from tests.support import databases
 
+pytestmark = pytest.mark.api  # migrations on each backend
+
 BEFORE = "82bc60e75dd5"
 AFTER = "a12c0de5ec12"
 

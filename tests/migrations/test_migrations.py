@@ -36,6 +36,7 @@ async def _tables(url: str) -> set[str]:
     return set(names)
 
 
+@pytest.mark.api  # on each backend
 async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
     load_all_models()
     expected = set(Base.metadata.tables)
@@ -47,6 +48,7 @@ async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
     assert await _tables(scratch_url) == expected | {"alembic_version"}
 
 
+@pytest.mark.process  # two `kap-journey migrate`
 async def test_replicas_migrating_at_once_both_succeed() -> None:
     """Two `kap-journey migrate` started together on an empty PostgreSQL database: the second
     waits for the first's advisory lock, then finds the schema at head."""

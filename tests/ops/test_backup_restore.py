@@ -27,6 +27,8 @@ from app.migrate import alembic_config
 from tests.support import databases
 from tests.support.factories import T0, Clinic, FakeClock, bootstrap
 
+pytestmark = pytest.mark.process  # pg_dump and pg_restore, then the API
+
 SECRET_KEY = "backup-drill-secret-key"
 POSTGRES_BIN = Path("/usr/lib/postgresql")
 

@@ -131,6 +131,7 @@ def test_the_api_counts_rate_limits_in_the_redis_service(monkeypatch: pytest.Mon
     assert _service("api")["ports"] == ["127.0.0.1:8000:8000"]
 
 
+@pytest.mark.api  # on SQLite
 async def test_the_api_healthcheck_asks_readiness_on_the_served_port(tmp_path: Path) -> None:
     api = _service("api")
     _, serve = _cli_params(api["command"])
@@ -199,6 +200,7 @@ def _docker_compose_missing() -> str | None:
     return None if probe.returncode == 0 else "the Docker Compose plugin is not installed"
 
 
+@pytest.mark.process  # docker compose
 def test_docker_compose_accepts_the_file_and_insists_on_the_secret(tmp_path: Path) -> None:
     missing = _docker_compose_missing()
     if missing:

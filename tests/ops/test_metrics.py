@@ -134,6 +134,7 @@ def _free_port() -> int:
     return port
 
 
+@pytest.mark.process  # a real server
 def test_kap_journey_serve_opens_the_metrics_address(tmp_path: Path) -> None:
     api, metrics = _free_port(), _free_port()
     environment = {

@@ -27,6 +27,8 @@ from tests.support.databases import scratch_postgres
 from tests.support.factories import FakeClock, bootstrap
 from tests.webhooks.support import free_port
 
+pytestmark = pytest.mark.process  # a PgBouncer process before PostgreSQL
+
 SERVER_CONNECTIONS = 2
 CALLERS = 10
 ROUNDS = 6

@@ -327,6 +327,7 @@ async def made_under_key_a(url: str, receiver: Receiver) -> World:
     return world
 
 
+@pytest.mark.process  # the command and a receiver
 async def test_a_key_rotation_from_start_to_finish(scratch_url: str, receiver: Receiver) -> None:
     world = await made_under_key_a(scratch_url, receiver)
     receiver.start(world.secrets)

@@ -43,6 +43,7 @@ async def test_reset_is_the_first_whole_second_a_request_is_admitted(
     assert (await store.peek(ITEM, "k")).allowed
 
 
+@pytest.mark.process  # the shared Redis
 async def test_two_stores_on_one_redis_share_the_counts() -> None:
     url = require_redis("the shared rate-limit store")
     prefix = unique_prefix()
@@ -69,6 +70,7 @@ async def test_an_unreachable_redis_falls_back_to_counting_per_process(
     assert messages(caplog, DOWN) == 1  # once per outage, not per request
 
 
+@pytest.mark.process  # a redis-server of its own
 async def test_redis_that_goes_away_and_comes_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, wall: HandClock
 ) -> None:

@@ -16,6 +16,18 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = os.environ.get(
     "KAP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+ALL_BACKENDS = ("sqlite", "postgresql")
+
+
+def chosen_backends(setting: str | None) -> list[str]:
+    """The backends KAP_TEST_BACKENDS names (comma-separated); both when it is unset."""
+    chosen = [name.strip() for name in (setting or ",".join(ALL_BACKENDS)).split(",")]
+    if not chosen or not set(chosen) <= set(ALL_BACKENDS):
+        raise ValueError(f"KAP_TEST_BACKENDS={setting!r}: choose from {', '.join(ALL_BACKENDS)}")
+    return [name for name in ALL_BACKENDS if name in chosen]
+
+
+BACKENDS = chosen_backends(os.environ.get("KAP_TEST_BACKENDS"))
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,10 @@ async def drop_postgres_database(database: ScratchPostgres) -> None:
 
 
 async def require_postgres(purpose: str = "PostgreSQL tests") -> None:
-    """Skip when PostgreSQL is unreachable, saying so; fail instead in CI, where it is mandatory."""
+    """Skip when PostgreSQL is unreachable, saying so; fail instead in CI, where it is mandatory.
+    Skip too when KAP_TEST_BACKENDS leaves PostgreSQL out (the fast loop)."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip(f"KAP_TEST_BACKENDS={','.join(BACKENDS)}: {purpose} skipped")
     reason = await postgres_unreachable_reason()
     if reason is None:
         return

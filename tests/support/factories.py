@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clinics.bootstrap import bootstrap_clinic
+from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
 from app.db import begin_write
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -155,17 +156,23 @@ class Clinic:
         return client
 
 
+async def new_clinic(db: AsyncSession, now: datetime) -> Bootstrapped:
+    """A new clinic with its first admin and key, written the way the CLI does it (in `db`'s
+    write transaction, not committed)."""
+    return await bootstrap_clinic(
+        db,
+        name=f"Clinic {uuid.uuid4().hex[:8]}",
+        timezone="America/New_York",
+        admin_email="admin@clinic.example",
+        admin_name="Admin",
+        now=now,
+    )
+
+
 async def bootstrap(app: FastAPI, http: httpx.AsyncClient, clock: Any) -> Clinic:
-    """A new clinic with its first admin and key, written the way the CLI does it."""
+    """A new clinic with its first admin and key, committed, seen through the HTTP API."""
     async with app.state.sessionmaker() as db:
         await begin_write(db)
-        made = await bootstrap_clinic(
-            db,
-            name=f"Clinic {uuid.uuid4().hex[:8]}",
-            timezone="America/New_York",
-            admin_email="admin@clinic.example",
-            admin_name="Admin",
-            now=clock.now,
-        )
+        made = await new_clinic(db, clock.now)
         await db.commit()
     return Clinic(str(made.clinic.id), str(made.admin.id), made.api_key, http, clock)

@@ -16,6 +16,8 @@ import pytest
 from tests.support.servers import wait_until_healthy
 from tests.webhooks.support import Receiver, free_port
 
+pytestmark = pytest.mark.process  # an API process killed and restarted
+
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]
 
 

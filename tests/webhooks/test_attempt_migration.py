@@ -4,7 +4,11 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
+
 from app.migrate import upgrade
+
+pytestmark = pytest.mark.api  # a migration on an SQLite file
 
 BEFORE = "82bc60e75dd5"
 AFTER = "a12c0de5ec12"

@@ -3,7 +3,7 @@
 Events are BookingEvents made by hand; filing them (app/inbound/chains.py) only adds facts, so
 every delivery order, duplicates included, must end in the same chains with the same head. The
 description of a booking is pure and tested as such; filing runs on a real AsyncSession on each
-database, through the public functions `file_event`, `find_booking` and `chain_head`.
+database, through the public function `file_event` and the repository's `booking` and `chain_head`.
 """
 
 import itertools
@@ -17,12 +17,13 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from app.inbound import chains
-from app.inbound.chains import BookingDetails
-from app.inbound.integrations import create_integration
+from app.inbound import repository
 from app.inbound.models import BookingChain, SchedulingIntegration
 from app.inbound.providers import BookingAction, BookingEvent, Provider
 from app.inbound.schemas import IntegrationCreate
+from app.inbound.service import chains
+from app.inbound.service.chains import BookingDetails
+from app.inbound.service.integrations import create_integration
 from app.sessions.enums import Location, SessionKind
 from tests.support.factories import T0
 from tests.support.services import ClinicDb
@@ -150,7 +151,7 @@ async def read(clinic_db: ClinicDb, integration: SchedulingIntegration, ids: set
     groups: dict[uuid.UUID, set[str]] = {}
     bookings: dict[str, Booking] = {}
     for booking_id in sorted(ids):
-        found = await chains.find_booking(clinic_db.db, integration, booking_id)
+        found = await repository.booking(clinic_db.db, integration.id, booking_id)
         assert found is not None, booking_id
         groups.setdefault(found.chain_id, set()).add(booking_id)
         described = BookingDetails.from_json(found.details) if found.details else None
@@ -162,7 +163,7 @@ async def read(clinic_db: ClinicDb, integration: SchedulingIntegration, ids: set
         )
     heads = set()
     for chain_id in groups:
-        head = await chains.chain_head(
+        head = await repository.chain_head(
             clinic_db.db, await clinic_db.db.get_one(BookingChain, chain_id)
         )
         assert head is not None
@@ -288,6 +289,6 @@ async def test_joining_two_chains_keeps_the_older_one(clinic_db: ClinicDb, app: 
     assert new.chain.id != old.chain.id
     assert (joined.chain.id, joined.absorbed_sessions) == (old.chain.id, [])
     assert await db.get(BookingChain, new.chain.id) is None
-    head = await chains.chain_head(db, joined.chain)
+    head = await repository.chain_head(db, joined.chain)
     assert head is not None
     assert head.booking_id == "B"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.clients.service import archive_client
 from app.sessions import service

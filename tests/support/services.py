@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.deps import Principal
+from app.auth.principal import Principal
 from app.clients.models import Client
 from app.clients.schemas import ClientCreate
 from app.clients.service import create_client

@@ -25,7 +25,7 @@ test: $(STAMP) lint typecheck migrations-check browser
 ## Bytecode stays on so pytest keeps its rewritten modules between runs (~5 s a worker).
 test-fast: $(STAMP)
 	PYTHONDONTWRITEBYTECODE= KAP_TEST_BACKENDS=sqlite HYPOTHESIS_PROFILE=fast \
-		KAP_CONTRACT_EXAMPLES=2 $(BIN)/python -m pytest -m "unit or api" -n auto --dist loadscope -q
+		KAP_CONTRACT_EXAMPLES=1 $(BIN)/python -m pytest -m "unit or api" -n auto --dist load -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,7 +31,7 @@ PROCESS_FIXTURES = frozenset({"workers", "fleet", "receivers"})
 API_FIXTURES = frozenset({"app", "http", "clinic", "make_app", "database_url", "sql_statements"})
 # Unit tests may run servers of their own on loopback; these loopback ports are services.
 SERVICE_PORTS = frozenset(
-    port for port in (urlsplit(POSTGRES_ADMIN_URL).port or 5432, urlsplit(REDIS_URL).port or 6379)
+    {urlsplit(POSTGRES_ADMIN_URL).port or 5432, urlsplit(REDIS_URL).port or 6379}
 )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
-from app.audit.models import AuditEvent, Outcome
+from app.audit.models import TASK_STATUS, AuditEvent, Outcome
 from app.audit.trail import TAG_RESOURCES, AuditTrail
 from app.clock import Clock
 from app.common.crypto import SecretBox
@@ -136,6 +136,10 @@ class UnitOfWork(Generic[R]):
         await self._write_audit(Outcome.success, status_code)
         await self.session.commit()
 
+    async def finish_task(self: "UnitOfWork[None]") -> None:
+        """Commit a worker task: its audit rows carry `TASK_STATUS`, as no HTTP answer exists."""
+        await self.commit(None, TASK_STATUS)
+
     async def rollback(self) -> None:
         """Roll back; the before-commit hooks of what was rolled back are dropped with it."""
         await self.session.rollback()
@@ -181,7 +185,7 @@ async def worker_unit(
     """A worker task's unit of work, in a write transaction: a request without HTTP.
 
     The task names its actor (`act_as`) before anything is audited and commits itself
-    (`commit(None, status)`); an error rolls back, runs the failure hooks and propagates.
+    (`finish_task()`); an error rolls back, runs the failure hooks and propagates.
     """
     trail = AuditTrail(action, resource_type, request_id=f"worker-{uuid.uuid4().hex}", ip=None)
     async with sessionmaker() as session:

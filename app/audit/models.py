@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, new_id
 
+# The status of audit rows written by worker tasks (webhook delivery, inbound bookings, scans).
+TASK_STATUS = 0
+
 
 class Outcome(StrEnum):
     success = "success"
@@ -41,5 +44,5 @@ class AuditEvent(Base):
     client_request_id: Mapped[str | None] = mapped_column(String(128))
     ip: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(20))
-    status_code: Mapped[int]
+    status_code: Mapped[int]  # TASK_STATUS for a worker's task: there is no HTTP answer
     changed_fields: Mapped[list[str] | None] = mapped_column(JSON)

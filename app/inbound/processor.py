@@ -100,7 +100,7 @@ class InboundProcessor:
         else:
             self.queue.defer(delivery, result.retry_at)
         work.note_change("inbound_delivery", delivery.id, ["status"])
-        await work.commit(None, 200)
+        await work.finish_task()
 
     async def _postpone(self, delivery_id: uuid.UUID, error: Exception, now: datetime) -> None:
         log.warning(
@@ -114,4 +114,4 @@ class InboundProcessor:
             if delivery is not None and delivery.status == PENDING:
                 self.queue.attempted(delivery, type(error).__name__[:200])
                 self.queue.retry(delivery, now)
-            await work.commit(None, 0)
+            await work.finish_task()

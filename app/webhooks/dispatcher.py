@@ -154,7 +154,7 @@ class Dispatcher:
                         secrets=self._secrets(endpoint, now),
                     )
                 )
-            await work.commit(None, 0)
+            await work.finish_task()
         return claimed
 
     def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
@@ -197,7 +197,7 @@ class Dispatcher:
                 await self._settle(work, delivery, item, result, now)
             # Else our lease ran out and another worker owns the delivery now: the attempt is
             # on record, its outcome is the new owner's to decide.
-            await work.commit(None, 0)
+            await work.finish_task()
 
     async def _settle(
         self,
@@ -243,7 +243,7 @@ class Dispatcher:
             removed = await repository.delete_attempts_before(
                 work.session, self.clock() - ATTEMPT_RETENTION
             )
-            await work.commit(None, 0)
+            await work.finish_task()
         return removed
 
 

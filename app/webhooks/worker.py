@@ -91,7 +91,7 @@ class Worker:
             self.sessionmaker, self.clock, action="scan_windows", resource_type="window"
         ) as work:
             emitted = await scan_windows(work.session, self.clock())
-            await work.commit(None, 0)
+            await work.finish_task()
         return emitted
 
     async def purge(self) -> int:
@@ -102,7 +102,7 @@ class Worker:
             self.sessionmaker, self.clock, action="purge_expired", resource_type="idempotency_key"
         ) as work:
             removed = await delete_expired(work.session, self.clock())
-            await work.commit(None, 0)
+            await work.finish_task()
         return removed
 
     async def clean_up(self) -> int:

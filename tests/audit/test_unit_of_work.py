@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEvent
+from app.audit.models import TASK_STATUS, AuditEvent
 from app.audit.trail import note_change, note_read
 from app.common.pagination import decode_cursor, encode_cursor
 from app.common.scope import clinical_fields_hidden, current_work
@@ -32,19 +32,19 @@ async def test_a_worker_task_is_audited_for_what_it_touched_under_its_actor(
         work.act_as(actor)
         note_change("client", "c-1", ["status"])
         note_read("session", "s-1")
-        await work.commit(None, 200)
+        await work.finish_task()
     rows = sorted(await rows_of(app, work.trail.request_id), key=lambda r: r.resource_type)
     assert [(r.resource_type, r.resource_id, r.changed_fields) for r in rows] == [
         ("client", "c-1", ["status"]),
         ("session", "s-1", None),
     ]
     assert {(r.clinic_id, r.actor_id, r.actor_role, r.action, r.status_code) for r in rows} == {
-        (actor.clinic_id, actor.id, "integration", "tidy", 200)
+        (actor.clinic_id, actor.id, "integration", "tidy", TASK_STATUS)
     }
     async with worker_unit(
         app.state.sessionmaker, app.state.clock, action="idle", resource_type="x"
     ) as quiet:
-        await quiet.commit(None, 0)
+        await quiet.finish_task()
     assert await rows_of(app, quiet.trail.request_id) == []  # touched nothing: no row
 
 
@@ -88,7 +88,7 @@ async def test_a_savepoint_that_fails_forgets_what_it_noted(app: FastAPI, clinic
         note_change("client", "kept", ["status"])
         with pytest.raises(ValueError, match="cannot"):
             await undone_part(work.session)
-        await work.commit(None, 0)
+        await work.finish_task()
     assert [r.resource_id for r in await rows_of(app, work.trail.request_id)] == ["kept"]
 
 

@@ -1,0 +1,120 @@
+"""Keeping the ceiling honest: it must send the app's SQL and find the app's rows.
+
+For a few requests, the app runs in-process with its statements captured (bench/scale/capture.py)
+and the ceiling's handler runs on a recording connection, in a transaction rolled back after.
+The two must send the same statements in the same order (whitespace aside), with the same
+parameters (times and new row ids aside), and return the same sessions; run.py measures nothing
+otherwise. When the app's SQL changes, capture it again and paste it into the ceiling's modules.
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from bench.scale.capture import Statement, normalized, recording_app
+from bench.scale.ceiling_journey import journey
+from bench.scale.ceiling_worklist import DEFAULT_LIMIT, worklist
+from bench.scale.generate import driver_url
+
+
+class RecordingConnection:
+    """An asyncpg connection that notes what the ceiling sends."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        self.sent.append((query, args))
+        return list(await self.connection.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        self.sent.append((query, args))
+        return await self.connection.fetchrow(query, *args)
+
+    async def executemany(self, command: str, args: Sequence[Sequence[Any]]) -> None:
+        self.sent.append((command, tuple(args[0]) if args else ()))
+        await self.connection.executemany(command, args)
+
+
+def _comparable(parameters: Sequence[Any]) -> Counter[str]:
+    """Parameters without what depends on the moment or the request (times, ids of new rows)."""
+    kept = Counter[str]()
+    for value in parameters:
+        if isinstance(value, datetime) or (isinstance(value, int) and value > 10**15):
+            continue
+        kept[repr(value)] += 1
+    return kept
+
+
+def _ids(body: dict[str, Any], keys: Sequence[str]) -> list[list[str]]:
+    return [[str(item["id"]) for item in body[key]] for key in keys]
+
+
+async def check_ceiling(url: str, paths: list[tuple[str, str]]) -> None:
+    """For each (key, path): the ceiling sends the statements our API sends, in the same order,
+    with the same parameters (but for times and new ids), and finds the same sessions."""
+    connection = await asyncpg.connect(driver_url(url))
+    try:
+        async with recording_app(url) as app:
+            for key, path in paths:
+                response, captured = await app.get(path, key)
+                assert response.status_code == 200, (path, response.text)
+                ours = [s for s in captured if not s.text.startswith("UPDATE api_keys")]
+                recorder = RecordingConnection(connection)
+                prefix = key.split("_")[1]
+                transaction = connection.transaction()
+                await transaction.start()
+                try:
+                    body, keys = await _ceiling_body(recorder, prefix, path)
+                finally:
+                    await transaction.rollback()
+                _compare(path, ours, recorder.sent)
+                assert body is not None, path
+                theirs = _ids(body, keys)
+                expected = _ids(response.json(), keys)
+                if theirs != expected:
+                    raise AssertionError(f"{path}: the ceiling found other sessions than ours")
+    finally:
+        await connection.close()
+
+
+async def _ceiling_body(
+    recorder: RecordingConnection, prefix: str, path: str
+) -> tuple[dict[str, Any] | None, Sequence[str]]:
+    now = datetime.now(UTC)
+    if path.endswith("/journey"):
+        client_id = uuid.UUID(path.split("/")[4])
+        return await journey(recorder, prefix, client_id, now), ("sessions",)
+    clinician = path.partition("clinician_id=")[2]
+    body = await worklist(
+        recorder, prefix, uuid.UUID(clinician) if clinician else None, DEFAULT_LIMIT, now
+    )
+    return body, ("unbooked", "outside_window")
+
+
+def _statements_module(path: str) -> str:
+    """Where the ceiling keeps the statements of the endpoint at `path`."""
+    endpoint = "journey" if path.endswith("/journey") else "worklist"
+    return f"bench/scale/ceiling_{endpoint}.py (the key and audit statements: ceiling_shared.py)"
+
+
+def _compare(path: str, ours: list[Statement], sent: list[tuple[str, tuple[Any, ...]]]) -> None:
+    if [s.text for s in ours] != [normalized(sql) for sql, _ in sent]:
+        where = _statements_module(path)
+        lines = [f"{path}: the ceiling's SQL differs from the app's; update {where}"]
+        for mine, (theirs, _) in zip(ours, sent, strict=False):
+            if mine.text != normalized(theirs):
+                lines += [f"app:     {mine.text}", f"ceiling: {normalized(theirs)}"]
+        lines.append(f"({len(ours)} statements from the app, {len(sent)} from the ceiling)")
+        raise AssertionError("\n".join(lines))
+    for mine, (sql, parameters) in zip(ours, sent, strict=True):
+        if sql.startswith("SELECT") and _comparable(mine.parameters) != _comparable(parameters):
+            raise AssertionError(
+                f"{path}: parameters differ for\n{mine.text}\napp: {mine.parameters}\n"
+                f"ceiling: {parameters}"
+            )

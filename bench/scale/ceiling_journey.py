@@ -1,0 +1,118 @@
+"""The ceiling's journey: `GET /api/v1/clients/{client_id}/journey` as the app's statements.
+
+The statements are the app's, pasted in verbatim but for whitespace (bench/scale/ceiling.py says
+how they were captured; ceiling_check.py refuses to measure if they drift). What repeats between
+them is the app's own: each is what it sends.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from bench.scale.ceiling_shared import (
+    ANCHORING,
+    API_KEY,
+    AUDIT_INSERT,
+    Connection,
+    audit_rows,
+    closing_offsets,
+    epoch_us,
+    rows,
+)
+
+# --- The statements, as captured ------------------------------------------------------------------
+
+CLIENT_WITH_STAGE = """
+SELECT clients.id, clients.clinic_id, clients.first_name, clients.last_name,
+clients.preferred_name, clients.date_of_birth, clients.email, clients.phone,
+clients.primary_clinician_id, clients.presenting_concerns, clients.archived,
+clients.created_at, clients.updated_at, clients.version, CASE WHEN (NOT (EXISTS (SELECT *
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = clients.clinic_id AND
+sessions_1.client_id = clients.id AND sessions_1.status IN ($25, $26)))) THEN $1::VARCHAR
+WHEN (NOT (EXISTS (SELECT * FROM sessions AS sessions_2 WHERE sessions_2.clinic_id =
+clients.clinic_id AND sessions_2.client_id = clients.id AND sessions_2.status IN ($27) AND
+sessions_2.kind = $2))) THEN $3::VARCHAR WHEN ((EXISTS (SELECT * FROM sessions AS sessions_3
+WHERE sessions_3.clinic_id = clients.clinic_id AND sessions_3.client_id = clients.id AND
+sessions_3.status IN ($28) AND sessions_3.kind = $4)) OR (SELECT CAST(EXTRACT(EPOCH FROM
+coalesce(sessions_4.ended_at, sessions_4.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
+(sessions_4.route = $5) THEN $6::BIGINT WHEN (sessions_4.route = $7) THEN $8::BIGINT WHEN
+(sessions_4.route = $9) THEN $10::BIGINT WHEN (sessions_4.route = $11) THEN $12::BIGINT WHEN
+(sessions_4.route = $13) THEN $14::BIGINT ELSE $15::BIGINT END * $16::BIGINT AS anon_1 FROM
+sessions AS sessions_4 WHERE sessions_4.clinic_id = clients.clinic_id AND
+sessions_4.client_id = clients.id AND sessions_4.kind = $17 AND sessions_4.status = $18
+ORDER BY sessions_4.starts_at DESC, sessions_4.id DESC LIMIT $19::INTEGER) >= $20::BIGINT)
+THEN $21::VARCHAR ELSE $22::VARCHAR END AS stage FROM clients WHERE clients.clinic_id =
+$23::UUID AND clients.id = $24::UUID
+"""
+
+CLIENT_SESSIONS = """
+SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
+sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
+sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
+sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
+sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
+sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
+sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
+sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
+sessions.updated_at, sessions.version FROM sessions WHERE sessions.clinic_id = $1::UUID AND
+sessions.client_id = $2::UUID ORDER BY sessions.starts_at, sessions.id
+"""
+
+LATEST_PHQ9 = """
+SELECT assessments.id, assessments.clinic_id, assessments.client_id, assessments.session_id,
+assessments.instrument, assessments.administered_at, assessments.item_scores,
+assessments.total, assessments.severity, assessments.probable_ptsd,
+assessments.provisional_dsm5, assessments.self_harm_item_positive, assessments.recorded_by,
+assessments.created_at FROM assessments WHERE assessments.clinic_id = $1::UUID AND
+assessments.client_id = $2::UUID AND assessments.instrument = $3::VARCHAR ORDER BY
+assessments.administered_at DESC, assessments.id DESC LIMIT $4::INTEGER
+"""
+
+
+# --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
+
+
+def stage_parameters(key: asyncpg.Record, client_id: uuid.UUID, now: datetime) -> list[Any]:
+    return [
+        "intake",
+        "ketamine",
+        "preparation",
+        "ketamine",
+        *closing_offsets(key),
+        "ketamine",
+        "completed",
+        1,
+        epoch_us(now),
+        "active_treatment",
+        "maintenance",
+        key["clinic_id"],
+        client_id,
+        *ANCHORING,
+        "completed",
+        "scheduled",
+    ]
+
+
+# --- The request ----------------------------------------------------------------------------------
+
+
+async def journey(
+    connection: Connection, prefix: str, client_id: uuid.UUID, now: datetime
+) -> dict[str, Any] | None:
+    """The journey's statements; None when there is no such key or client."""
+    key = await connection.fetchrow(API_KEY, prefix)
+    if key is None:
+        return None
+    client = await connection.fetchrow(CLIENT_WITH_STAGE, *stage_parameters(key, client_id, now))
+    if client is None:
+        return None
+    sessions = await connection.fetch(CLIENT_SESSIONS, key["clinic_id"], client_id)
+    phq9 = await connection.fetchrow(LATEST_PHQ9, key["clinic_id"], client_id, "phq9", 1)
+    touched: list[tuple[str, str | None]] = [("client", str(client_id))]
+    if phq9 is not None and phq9["self_harm_item_positive"]:
+        touched.append(("assessment", str(phq9["id"])))
+    touched += [("session", str(session["id"])) for session in sessions]
+    await connection.executemany(AUDIT_INSERT, audit_rows(key, "get_journey", touched, now))
+    return {"client": dict(client), "sessions": rows(sessions), "phq9": phq9 and dict(phq9)}

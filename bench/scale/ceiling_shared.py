@@ -1,0 +1,103 @@
+"""What the ceiling's two endpoints share: the key lookup and audit insert, as the app sends them.
+
+The statements are the app's, pasted in verbatim but for whitespace (bench/scale/ceiling.py says
+how they were captured; ceiling_check.py refuses to measure if they drift). What repeats between
+them is the app's own: each is what it sends.
+
+Also here: the parameter helpers both endpoints number their window CASEs with, the audit rows,
+and the connection protocol the handlers take (a recorder stands in for asyncpg in
+ceiling_check.py).
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+ROUTES = ("iv", "im", "sublingual", "oral", "intranasal")  # app.sessions.enums.Route order
+ANCHORING = ("scheduled", "completed")
+US_PER_S = 1_000_000
+
+# --- The statements, as captured ------------------------------------------------------------------
+
+API_KEY = """
+SELECT api_keys.id, api_keys.clinic_id, api_keys.staff_id, api_keys.name, api_keys.prefix,
+api_keys.secret_hash, api_keys.created_at, api_keys.expires_at, api_keys.revoked_at,
+api_keys.last_used_at, staff.id AS id_1, staff.clinic_id AS clinic_id_1, staff.email,
+staff.name AS name_1, staff.role, staff.active, staff.created_at AS created_at_1,
+staff.updated_at, staff.version, clinics.id AS id_2, clinics.name AS name_2,
+clinics.timezone, clinics.require_completed_preparation, clinics.window_opens_after_s,
+clinics.window_closes_iv_s, clinics.window_closes_im_s, clinics.window_closes_intranasal_s,
+clinics.window_closes_sublingual_s, clinics.window_closes_oral_s, clinics.closing_soon_s,
+clinics.pcl5_cutoff, clinics.pre_dose_systolic_max, clinics.pre_dose_diastolic_max,
+clinics.esketamine_min_monitoring_minutes, clinics.rems_form_due_days, clinics.created_at AS
+created_at_2, clinics.updated_at AS updated_at_1, clinics.version AS version_1 FROM api_keys
+JOIN staff ON staff.id = api_keys.staff_id JOIN clinics ON clinics.id = api_keys.clinic_id
+WHERE api_keys.prefix = $1::VARCHAR
+"""
+
+AUDIT_INSERT = """
+INSERT INTO audit_events (id, clinic_id, at, actor_id, actor_role, action, resource_type,
+resource_id, request_id, ip, outcome, status_code, changed_fields) VALUES ($1::UUID,
+$2::UUID, $3::TIMESTAMP WITH TIME ZONE, $4::UUID, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR,
+$8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::INTEGER, $13::JSON)
+"""
+
+
+# --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
+
+
+def closing_offsets(key: asyncpg.Record) -> list[Any]:
+    """The per-route CASE of a window's closing offset: route, seconds, ..., else 0, then the
+    microseconds-per-second factor."""
+    pairs: list[Any] = []
+    for route in ROUTES:
+        pairs += [route, key[f"window_closes_{route}_s"]]
+    return [*pairs, 0, US_PER_S]
+
+
+def epoch_us(value: datetime) -> int:
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
+
+
+# --- What both handlers use ----------------------------------------------------------------------
+
+
+class Connection(Protocol):
+    """What the handlers use of an asyncpg connection (ceiling_check.py's recorder stands in
+    for it)."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def executemany(self, command: str, args: Sequence[Sequence[Any]]) -> None: ...
+
+
+def audit_rows(
+    key: asyncpg.Record, action: str, touched: list[tuple[str, str | None]], now: datetime
+) -> list[tuple[Any, ...]]:
+    request_id = uuid.uuid4().hex
+    return [
+        (
+            uuid.uuid4(),
+            key["clinic_id"],
+            now,
+            key["staff_id"],
+            key["role"],
+            action,
+            resource_type,
+            resource_id,
+            request_id,
+            "127.0.0.1",
+            "success",
+            200,
+            "null",
+        )
+        for resource_type, resource_id in touched
+    ]
+
+
+def rows(records: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [dict(record) for record in records]

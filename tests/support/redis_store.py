@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import IN_CI
+from tests.support.servers import free_port as free_port  # re-exported: the Redis tests use it
 
 REDIS_URL = os.environ.get("KAP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -45,13 +46,6 @@ def require_redis(purpose: str) -> str:
     if IN_CI:
         pytest.fail(f"{message}: it is mandatory in CI", pytrace=False)
     pytest.skip(f"{message}: {purpose} skipped")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class OwnRedis:

@@ -1,9 +1,19 @@
-"""Waiting for a `kap-journey serve` subprocess to answer /healthz."""
+"""Servers the tests start: a free loopback port for one, and waiting for a `kap-journey serve`
+subprocess to answer /healthz."""
 
+import socket
 import subprocess
 import time
 
 import httpx
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the caller binds it soon after)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def wait_until_healthy(

@@ -12,9 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Only what `pip install .` needs is in the context (see .dockerignore). Installed as root, so
 # the running service cannot modify its own code.
 WORKDIR /usr/src/kap-journey
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY app/ app/
 COPY migrations/ migrations/
+# The evidence page served at /docs/clinical-evidence; the build puts it inside the package.
+COPY docs/clinical-evidence.md docs/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

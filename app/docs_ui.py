@@ -1,4 +1,5 @@
-"""/docs and /redoc served entirely by this app: assets come from the fastapi-offline package."""
+"""/docs, /redoc and /docs/clinical-evidence served entirely by this app: the UIs' assets come
+from the fastapi-offline package, the evidence page from this package (app/evidence/)."""
 
 from functools import cache
 from pathlib import Path
@@ -8,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from app.evidence.page import install_evidence_page
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
@@ -44,8 +47,9 @@ def _redoc_bundle() -> bytes:
 
 
 def install_docs(app: FastAPI) -> None:
-    """Mount the Swagger UI and ReDoc pages with local assets only."""
+    """Mount the Swagger UI and ReDoc pages with local assets only, and the evidence page."""
     title = app.title
+    install_evidence_page(app)
 
     # Registered before the mount so that it, not the static copy, answers for the bundle.
     @app.get(f"{ASSETS_URL}/{REDOC_JS}", include_in_schema=False)

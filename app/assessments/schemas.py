@@ -36,14 +36,21 @@ class AssessmentRead(BaseModel):
     administered_at: UTCTimestamp
     item_scores: list[int]
     total: int
-    severity: Severity | None = Field(description="PHQ-9 and GAD-7 bands; null for PCL-5.")
+    severity: Severity | None = Field(
+        description="PHQ-9 and GAD-7 bands; null for PCL-5. "
+        "Evidence: [bands](/docs/clinical-evidence#phq9-gad7-bands)."
+    )
     probable_ptsd: bool | None = Field(
-        description="PCL-5: total at or above the clinic's cut-off; null for other instruments."
+        description="PCL-5: total at or above the clinic's cut-off; null for other instruments. "
+        "Evidence: [PCL-5 cut-off](/docs/clinical-evidence#pcl5-cutoff)."
     )
     provisional_dsm5: bool | None = Field(
         description="PCL-5: the DSM-5 symptom-cluster rule (items scored 2 or more); else null."
     )
-    self_harm_item_positive: bool = Field(description="PHQ-9 item 9 above 0.")
+    self_harm_item_positive: bool = Field(
+        description="PHQ-9 item 9 above 0. "
+        "Evidence: [PHQ-9 item 9](/docs/clinical-evidence#phq9-item-9)."
+    )
     recorded_by: uuid.UUID
     created_at: UTCTimestamp
 

@@ -265,3 +265,22 @@ async def test_redoc_renders_every_operation_offline(server: str, offline: Offli
 
     await offline.settle()
     offline.assert_self_contained()
+
+
+async def test_clinical_evidence_page_renders_offline(server: str, offline: OfflinePage) -> None:
+    page = offline.page
+
+    await page.goto(f"{server}/docs/clinical-evidence#pcl5-cutoff")
+
+    await expect(page.locator("h1")).to_have_text("Clinical evidence")
+    for anchor in ("integration-window", "rems-monitoring-record", "phq9-item-9", "dosing-gate"):
+        await expect(page.locator(f"#{anchor}")).to_have_count(1)
+    # Its one stylesheet is allowed by hash: a hash that went stale would leave it unstyled.
+    heading = page.locator("h2").first
+    assert await heading.evaluate("e => getComputedStyle(e).borderBottomStyle") == "solid"
+    # The contents list moves within the page.
+    await page.get_by_role("link", name="Dosing gate", exact=True).first.click()
+    assert page.url.endswith("#dosing-gate")
+
+    await offline.settle()
+    offline.assert_self_contained()

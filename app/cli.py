@@ -105,7 +105,7 @@ def serve(
 def worker() -> None:
     """Run the outbox dispatcher and window scanner until SIGTERM (any number on PostgreSQL)."""
     from app.ops.metrics import Metrics, serve_apart
-    from app.webhooks.worker import Worker
+    from app.worker import Worker
 
     settings = get_settings()
     configure_logging(settings.log_level)

@@ -34,7 +34,7 @@ from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
 from app.webhooks.fanout import WEBHOOK_FAN_OUT
 from app.webhooks.router import router as webhooks_router
-from app.webhooks.worker import Worker
+from app.worker import Worker
 
 DESCRIPTION = """
 The backend of record for clinics offering ketamine-assisted psychotherapy (KAP).

@@ -54,7 +54,7 @@ def start(name: str, command: list[str], database_url: str, folder: Path) -> Ser
     }
     log = folder / f"{name}.log"
     args = [*command, "--host", "127.0.0.1", "--port", str(port)]
-    if name == "ceiling":
+    if name.startswith("ceiling"):  # servers are named per size: ceiling-10k, ceiling-1m
         args += ["--log-level", "warning", "--no-access-log"]
     with log.open("wb") as out:
         process = subprocess.Popen(pinned(0, args), env=env, cwd=ROOT, stdout=out, stderr=out)

@@ -6,7 +6,7 @@ import os
 import platform
 
 from app.webhooks.dispatcher import LEASE
-from app.webhooks.worker import IDLE_POLL_S
+from app.worker import IDLE_POLL_S
 from bench.machine import cpu_and_memory
 from bench.scratch_database import admin
 from bench.webhooks.probes import WAIT_STATES

@@ -13,7 +13,14 @@ RUNS_SQL = {"execute", "scalar", "scalars", "stream", "stream_scalars"}
 
 
 def _modules(*names: str) -> list[Path]:
-    return sorted(path for name in names for path in APP.rglob(name))
+    """Files with one of these names, and every module of a package named like one of them
+    (`inbound/service/` is a package of services)."""
+    packages = {name.removesuffix(".py") for name in names}
+    return sorted(
+        path
+        for path in APP.rglob("*.py")
+        if path.name in names or (path.parent.name in packages and path.name != "__init__.py")
+    )
 
 
 def _imported(tree: ast.AST) -> set[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import IN_CI
-from tests.webhooks.support import free_port
+from tests.support.servers import free_port
 
 SERVER_USER = "postgres"
 

@@ -24,8 +24,7 @@ from pydantic import SecretStr
 from app.clinics.bootstrap import bootstrap_clinic
 from app.config import Settings
 from app.db import begin_write, create_engine, create_sessionmaker
-from tests.support.servers import wait_until_healthy
-from tests.webhooks.support import free_port
+from tests.support.servers import free_port, wait_until_healthy
 
 CLI = [sys.executable, "-c", "from app.cli import main; main()"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from tests.faults.support import (
     fetch,
     subscribe,
 )
-from tests.webhooks.support import free_port
+from tests.support.servers import free_port
 
 WRITERS = 6
 ACKNOWLEDGED_BEFORE_KILL = 60

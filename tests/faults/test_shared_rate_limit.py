@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from tests.faults.support import Api, Fleet, bootstrap_admin, environment_for
-from tests.support.redis_store import free_port, require_redis, unique_prefix
+from tests.support.redis_store import require_redis, unique_prefix
+from tests.support.servers import free_port
 
 CLINIC = "/api/v1/clinic"
 OPEN = "/openapi.json"  # takes no credentials: counted per client address

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
-from tests.webhooks.support import free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.api  # in-process: nothing listens
 

@@ -2,7 +2,6 @@
 
 import os
 import random
-import socket
 import string
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from app.config import Settings
 from app.ops.metrics import method_label, serve_apart, status_label
 from tests.support.apps import MakeApp, assert_problem
 from tests.support.factories import bearer
-from tests.support.servers import wait_until_healthy
+from tests.support.servers import free_port, wait_until_healthy
 
 TOKEN = "m" * 40
 
@@ -127,16 +126,9 @@ def test_metrics_protection_is_in_the_openapi_document(app: FastAPI) -> None:
     assert "KAP_METRICS_TOKEN" in operation["description"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.process  # a real server
 def test_kap_journey_serve_opens_the_metrics_address(tmp_path: Path) -> None:
-    api, metrics = _free_port(), _free_port()
+    api, metrics = free_port(), free_port()
     environment = {
         **os.environ,
         "KAP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'metrics.db'}",

@@ -25,7 +25,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.support.databases import scratch_postgres
 from tests.support.factories import FakeClock, bootstrap
-from tests.webhooks.support import free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.process  # a PgBouncer process before PostgreSQL
 

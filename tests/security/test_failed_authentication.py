@@ -20,7 +20,7 @@ from tests.inbound.support import SECRETS, make_integration
 from tests.security.support import CLINIC, count_statements, fields, limited
 from tests.support.apps import HandClock, MakeApp, assert_problem, client_of
 from tests.support.factories import FakeClock, bearer, bootstrap
-from tests.support.redis_store import free_port
+from tests.support.servers import free_port
 
 
 async def test_credentials_that_fail_before_authentication_count_as_failed_authentications(

@@ -11,7 +11,8 @@ from limits import RateLimitItemPerMinute
 from app.security import security_state
 from app.security.limit_store import LimitStore
 from tests.support.apps import HandClock, MakeApp, assert_problem, client_of
-from tests.support.redis_store import free_port, own_redis, require_redis, unique_prefix
+from tests.support.redis_store import own_redis, require_redis, unique_prefix
+from tests.support.servers import free_port
 
 ITEM = RateLimitItemPerMinute(4)
 DOWN = "rate-limit store unreachable"

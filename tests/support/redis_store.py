@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import IN_CI
-from tests.support.servers import free_port as free_port  # re-exported: the Redis tests use it
+from tests.support.servers import free_port
 
 REDIS_URL = os.environ.get("KAP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

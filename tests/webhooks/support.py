@@ -9,13 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.factories import Clinic
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.servers import free_port
 
 
 class Receiver:

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import wait_until_healthy
-from tests.webhooks.support import Receiver, free_port
+from tests.support.servers import free_port, wait_until_healthy
+from tests.webhooks.support import Receiver
 
 pytestmark = pytest.mark.process  # an API process killed and restarted
 

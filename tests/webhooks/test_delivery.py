@@ -17,7 +17,7 @@ from app.db import begin_write
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import DeliveryStatus, WebhookDelivery
 from app.webhooks.ssrf import AllowedHosts
-from app.webhooks.worker import Worker
+from app.worker import Worker
 from tests.support.factories import Clinic, FakeClock
 from tests.webhooks.support import Receiver, make_endpoint
 

@@ -11,8 +11,8 @@ import pytest
 
 from app.webhooks import ssrf
 from app.webhooks.sender import parse_retry_after, send
+from tests.support.servers import free_port
 from tests.webhooks.sender_support import BODY, HEADERS, LOCAL, ThreadReceiver, deliver
-from tests.webhooks.support import free_port
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.servers import free_port
 from tests.webhooks.sender_support import ThreadReceiver, deliver
-from tests.webhooks.support import free_port
 
 
 @pytest.fixture

@@ -105,10 +105,6 @@ class Worker:
             await work.finish_task()
         return removed
 
-    async def clean_up(self) -> int:
-        """Old delivery attempts and expired idempotency records; returns how many went."""
-        return await self.dispatcher.clean_up() + await self.purge()
-
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; errors (a database restart, say) are logged and retried."""
         while not stop.is_set():

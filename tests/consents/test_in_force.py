@@ -52,7 +52,9 @@ async def _three(clinic: ClinicDb) -> tuple[uuid.UUID, dict[ConsentKind, Consent
     return client.id, made
 
 
-@pytest.mark.parametrize(("at", "expected"), EXPECTED_IN_FORCE, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("at", "expected"), EXPECTED_IN_FORCE, ids=[at.isoformat() for at, _ in EXPECTED_IN_FORCE]
+)
 async def test_kinds_in_force_at_each_boundary(
     clinic_db: ClinicDb, at: datetime, expected: set[ConsentKind]
 ) -> None:

@@ -19,6 +19,7 @@ from app.clinics.router import router as clinic_router
 from app.clock import Clock, system_clock
 from app.common.crypto import secret_box_for
 from app.config import Settings, get_settings
+from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
@@ -74,6 +75,11 @@ TAGS = [
         "name": "assessments",
         "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
     },
+    {
+        "name": "consents",
+        "description": "Consents a client signed, withdrawn but never deleted, and which are "
+        "in force when (clinical roles).",
+    },
     {"name": "preparation-sessions", "description": "Sessions that prepare a client for dosing."},
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
     {"name": "integration-sessions", "description": "Sessions that belong inside a window."},
@@ -89,7 +95,8 @@ TAGS = [
     {
         "name": "fhir",
         "description": "A read-only FHIR R4 API (`application/fhir+json`): clients as Patient, "
-        "sessions as Appointment and Encounter, vitals and PHQ-9/GAD-7 totals as Observation. "
+        "sessions as Appointment and Encounter, vitals and PHQ-9/GAD-7 totals as Observation, "
+        "consents as Consent. "
         "Errors are OperationOutcome.",
     },
     {"name": "operations", "description": "Health, readiness and metrics."},
@@ -254,6 +261,7 @@ def create_app(
         clients_router,
         journeys_router,
         assessments_router,
+        consents_router,
         *session_routers,
         webhooks_router,
         integrations_router,

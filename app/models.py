@@ -9,6 +9,7 @@ def load_all_models() -> None:
     import app.calendar.models
     import app.clients.models
     import app.clinics.models
+    import app.consents.models
     import app.events.models
     import app.idempotency.models
     import app.inbound.models

@@ -4,7 +4,7 @@ from app.fhir.common import Resource
 
 FHIR_VERSION = "4.0.1"
 # When this statement last changed (CapabilityStatement.date); bump it with the capabilities.
-STATEMENT_DATE = "2026-03-02"
+STATEMENT_DATE = "2026-12-03"
 PATIENT_PARAM = {
     "name": "patient",
     "type": "reference",
@@ -17,12 +17,19 @@ CATEGORY_PARAM = {
     "documentation": "`vital-signs` (dosing-session vitals) or `survey` (PHQ-9 and GAD-7 totals);"
     " comma-separated values match either.",
 }
+CONSENT_STATUS_PARAM = {
+    "name": "status",
+    "type": "token",
+    "documentation": "`active` or `inactive` (a withdrawn or expired consent is `inactive`); "
+    "comma-separated values match either.",
+}
 SECURITY = {
     "service": [{"text": "Bearer"}],
     "description": "Send `Authorization: Bearer <API key>` (or the identity provider's access "
     "token where single sign-on is configured). A missing or bad token is a 401 with "
     "`WWW-Authenticate: Bearer`. Any staff role reads Patient and Appointment (a scheduler's "
-    "Patient has no birthDate); Encounter, Observation and $everything need a clinical role. "
+    "Patient has no birthDate); Encounter, Observation, Consent and $everything need a "
+    "clinical role. "
     "Only your clinic's patients exist for you. Every read is recorded in the audit trail.",
 }
 
@@ -69,6 +76,11 @@ def capability_statement(base_url: str, software_version: str) -> Resource:
                     _searchable("Appointment", PATIENT_PARAM),
                     _searchable("Encounter", PATIENT_PARAM),
                     _searchable("Observation", PATIENT_PARAM, CATEGORY_PARAM),
+                    {
+                        "type": "Consent",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [PATIENT_PARAM, CONSENT_STATUS_PARAM],
+                    },
                 ],
             }
         ],

@@ -7,6 +7,10 @@ class PatientNotFound(NotFound):
     title = "Patient not found"
 
 
+class ConsentNotFound(NotFound):
+    title = "Consent not found"
+
+
 class SearchParameterMissing(AppError):
     """FHIR answers a search it cannot process with 400 (http.html#search)."""
 

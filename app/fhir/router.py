@@ -1,4 +1,4 @@
-"""/fhir/R4: a read-only FHIR R4 view of clients, sessions, vitals and scores.
+"""/fhir/R4: a read-only FHIR R4 view of clients, sessions, vitals, scores and consents.
 
 Errors are OperationOutcome (app.fhir.outcome). Searches need `patient`; a patient outside the
 caller's clinic matches nothing (an empty Bundle), and unknown parameters are ignored, as FHIR
@@ -38,6 +38,14 @@ CategoryParam = Annotated[
     Query(
         description="`vital-signs` or `survey` (also `system|code`; comma-separated = either).",
         examples=["vital-signs"],
+    ),
+]
+ConsentStatusParam = Annotated[
+    str | None,
+    Query(
+        description="`active` or `inactive` (FHIR consent-state-codes: a withdrawn or expired "
+        "consent is `inactive`), also as `system|code`; comma-separated values match either.",
+        examples=["active"],
     ),
 ]
 
@@ -89,12 +97,14 @@ async def get_fhir_patient(patient_id: str, principal: AnyStaff, db: DbSession) 
     "/Patient/{patient_id}/$everything",
     response_class=FhirResponse,
     summary="Get everything about a client as a FHIR Bundle",
-    responses=documented("Bundle", "A searchset: Patient, Appointments, Encounters, Observations"),
+    responses=documented(
+        "Bundle", "A searchset: Patient, Appointments, Encounters, Observations, Consents"
+    ),
 )
 async def get_fhir_patient_everything(
     request: Request, patient_id: str, principal: Clinical, db: DbSession, now: Now
 ) -> FhirResponse:
-    """The Patient with its Appointments, Encounters and Observations in one Bundle
+    """The Patient with its Appointments, Encounters, Observations and Consents in one Bundle
     (clinical roles)."""
     client = await service.client_or_404(db, principal, patient_id)
     return _bundle(request, now, await service.everything(db, principal, client, now))
@@ -148,8 +158,47 @@ async def list_fhir_observations(
     """Dosing-session vitals (LOINC vital signs) and PHQ-9/GAD-7 totals (survey) of the
     client, oldest first (clinical roles)."""
     client = await _searched(db, principal, patient)
-    codes = service.category_codes(category)
+    codes = service.token_codes(category)
     found = (
         None if client is None else await service.observation_search(db, principal, client, codes)
+    )
+    return _bundle(request, now, found)
+
+
+@router.get(
+    "/Consent/{consent_id}",
+    response_class=FhirResponse,
+    summary="Get a consent as a FHIR Consent",
+    responses=documented("Consent", "The consent"),
+)
+async def get_fhir_consent(
+    consent_id: str, principal: Clinical, db: DbSession, now: Now
+) -> FhirResponse:
+    """One consent the client signed, its status as of now (clinical roles)."""
+    found = await service.consent_or_404(db, principal, consent_id)
+    resource = service.consent(found, now)
+    return FhirResponse(resource, headers={"ETag": f'W/"{found.version}"'})
+
+
+@router.get(
+    "/Consent",
+    response_class=FhirResponse,
+    summary="List a client's consents as FHIR Consents",
+    responses=documented("Bundle", "A searchset of Consents"),
+)
+async def list_fhir_consents(
+    request: Request,
+    principal: Clinical,
+    db: DbSession,
+    now: Now,
+    patient: PatientParam = None,
+    status: ConsentStatusParam = None,
+) -> FhirResponse:
+    """The client's consents, withdrawn and expired ones included (as `inactive`), in the order
+    signed (clinical roles)."""
+    client = await _searched(db, principal, patient)
+    codes = service.token_codes(status)
+    found = (
+        None if client is None else await service.consent_search(db, principal, client, now, codes)
     )
     return _bundle(request, now, found)

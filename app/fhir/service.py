@@ -13,10 +13,13 @@ from app.auth.principal import Principal
 from app.clients import repository as clients_repository
 from app.clients.models import Client
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
+from app.consents import repository as consents_repository
+from app.consents.models import Consent
 from app.fhir.appointment import to_appointment
 from app.fhir.common import Resource
+from app.fhir.consent import fhir_status, to_consent
 from app.fhir.encounter import is_encounter, to_encounter
-from app.fhir.exceptions import PatientNotFound
+from app.fhir.exceptions import ConsentNotFound, PatientNotFound
 from app.fhir.observation import (
     EXPORTED_INSTRUMENTS,
     SURVEY,
@@ -178,21 +181,71 @@ async def observation_search(
     return await observations(db, principal, client, found, categories)
 
 
+def _resource_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def consent_or_404(db: AsyncSession, principal: Principal, consent_id: str) -> Consent:
+    """A consent of the clinic by its id; another clinic's (or a malformed id) is a 404."""
+    wanted = _resource_id(consent_id)
+    found = (
+        None if wanted is None else await consents_repository.by_id(db, principal.clinic_id, wanted)
+    )
+    if found is None:
+        raise ConsentNotFound(f"No Consent {consent_id} in this clinic.")
+    return found
+
+
+def consent(found: Consent, now: datetime) -> Resource:
+    note_read("consent", found.id)
+    return to_consent(found, now)
+
+
+async def consents(
+    db: AsyncSession,
+    principal: Principal,
+    client: Client,
+    now: datetime,
+    statuses: Collection[str] | None = None,
+) -> list[Resource]:
+    """The client's consents in the order signed; with `statuses`, those whose FHIR status
+    (as of now) is one of them."""
+    rows = await consents_repository.for_client(db, principal.clinic_id, client.id)
+    return [
+        consent(row, now) for row in rows if statuses is None or fhir_status(row, now) in statuses
+    ]
+
+
+async def consent_search(
+    db: AsyncSession,
+    principal: Principal,
+    client: Client,
+    now: datetime,
+    statuses: Collection[str] | None,
+) -> list[Resource]:
+    note_read("client", client.id)
+    return await consents(db, principal, client, now, statuses)
+
+
 async def everything(
     db: AsyncSession, principal: Principal, client: Client, now: datetime
 ) -> list[Resource]:
-    """The Patient, then its Appointments, Encounters and Observations."""
+    """The Patient, then its Appointments, Encounters, Observations and Consents."""
     found = await load_sessions(db, principal, client)
     return [
         await patient(db, principal, client),
         *await appointments(db, principal, found, now),
         *encounters(found),
         *await observations(db, principal, client, found),
+        *await consents(db, principal, client, now),
     ]
 
 
-def category_codes(value: str | None) -> set[str] | None:
-    """The codes of a `category` token search (`code` or `system|code`, comma = or)."""
+def token_codes(value: str | None) -> set[str] | None:
+    """The codes of a token search (`code` or `system|code`, comma = or)."""
     if value is None:
         return None
     return {part.rsplit("|", 1)[-1].strip() for part in value.split(",")}

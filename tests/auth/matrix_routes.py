@@ -176,6 +176,24 @@ async def _calendar_feed(world: World) -> Call:
     return Call("GET", f"/api/v1/staff/{world.clinician_id}/calendar.ics?token={token}")
 
 
+CONSENT = {
+    "kind": "kap_treatment",
+    "document_version": "v1",
+    "signed_at": (T0 - timedelta(days=1)).isoformat(),
+}
+
+
+def consent_call(method: str, template: str, body: dict[str, Any] | None = None) -> Make:
+    """A call naming a new consent of the world's client (`template` takes client, consent)."""
+
+    async def make(world: World) -> Call:
+        url = f"/api/v1/clients/{world.client_id}/consents"
+        made = await world.clinic.ok("POST", url, 201, json=CONSENT)
+        return Call(method, template.format(client=world.client_id, consent=made["id"]), body)
+
+    return make
+
+
 HOOK = {"url": "http://127.0.0.1:9/hook", "event_types": ["session.scheduled"]}
 
 
@@ -318,6 +336,18 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
         CLINICAL,
         fixed("GET", "/api/v1/clients/{client}/assessments/trajectory"),
     ),
+    "create_consent": (CLINICAL, fixed("POST", "/api/v1/clients/{client}/consents", CONSENT)),
+    "list_consents": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/consents")),
+    "get_consent": (
+        CLINICAL,
+        consent_call("GET", "/api/v1/clients/{client}/consents/{consent}"),
+    ),
+    "withdraw_consent": (
+        CLINICAL,
+        consent_call(
+            "POST", "/api/v1/clients/{client}/consents/{consent}/withdraw", {"reason": "m"}
+        ),
+    ),
     "get_integration_worklist": (ALL, fixed("GET", "/api/v1/worklists/integration")),
     "list_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events")),
     "export_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events/export")),
@@ -330,6 +360,8 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
     "list_fhir_appointments": (ALL, fixed("GET", "/fhir/R4/Appointment?patient={client}")),
     "list_fhir_encounters": (CLINICAL, fixed("GET", "/fhir/R4/Encounter?patient={client}")),
     "list_fhir_observations": (CLINICAL, fixed("GET", "/fhir/R4/Observation?patient={client}")),
+    "get_fhir_consent": (CLINICAL, consent_call("GET", "/fhir/R4/Consent/{consent}")),
+    "list_fhir_consents": (CLINICAL, fixed("GET", "/fhir/R4/Consent?patient={client}")),
 }
 for _kind in ("preparation", "ketamine", "integration"):
     SPECS |= {

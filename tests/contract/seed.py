@@ -99,6 +99,16 @@ async def seed_clinic(
             "item_scores": [2, 2, 1, 2, 1, 1, 2, 1, 0],
         },
     )
+    consent = await clinic.ok(
+        "POST",
+        f"/api/v1/clients/{dosed['id']}/consents",
+        201,
+        json={
+            "kind": "kap_treatment",
+            "document_version": "v1",
+            "signed_at": (T0 - 30 * DAY).isoformat(),
+        },
+    )
 
     endpoint, doomed_endpoint = [
         await clinic.ok(
@@ -128,6 +138,7 @@ async def seed_clinic(
             "integration_id": [scheduler_integration["id"]],
             "unmatched_id": unmatched,
             "assessment_id": [assessment["id"]],
+            "consent_id": [consent["id"]],
             "token": [calendar["token"]],
             "url": [WEBHOOK_URL],
             **{f"{kind}-sessions": ids for kind, ids in sessions.items()},

@@ -42,6 +42,7 @@ VERBS = {
     "resend",
     "receive",
     "replay",
+    "withdraw",
     "export",
 }
 READ_VERBS = {"get", "list", "export"}

@@ -26,6 +26,8 @@ ENCOUNTER_STATUSES = {
     "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
     "entered-in-error", "unknown",
 }  # fmt: skip
+CONSENT_STATUSES = {"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}
+CONSENT_SCOPES = {"adr", "research", "patient-privacy", "treatment"}
 
 
 def validate(resource: Resource) -> Resource:
@@ -38,6 +40,14 @@ def validate(resource: Resource) -> Resource:
         assert resource["status"] in APPOINTMENT_STATUSES
     if resource["resourceType"] == "Encounter":
         assert resource["status"] in ENCOUNTER_STATUSES
+    if resource["resourceType"] == "Consent":
+        assert resource["status"] in CONSENT_STATUSES
+        [scope] = resource["scope"]["coding"]
+        assert scope["system"] == "http://terminology.hl7.org/CodeSystem/consentscope"
+        assert scope["code"] in CONSENT_SCOPES
+        # ppc-1 (policy or policyRule) and ppc-2..5 (a patient), which the models leave unchecked.
+        assert resource.get("policy") or resource.get("policyRule")
+        assert resource["patient"]["reference"].startswith("Patient/")
     return resource
 
 

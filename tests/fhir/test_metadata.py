@@ -20,13 +20,16 @@ async def test_metadata_is_public_and_describes_the_server(http: httpx.AsyncClie
     assert rest["mode"] == "server"
     assert "Bearer" in rest["security"]["description"]
     served = {r["type"]: r for r in rest["resource"]}
-    assert set(served) == {"Patient", "Appointment", "Encounter", "Observation"}
+    assert set(served) == {"Patient", "Appointment", "Encounter", "Observation", "Consent"}
     assert served["Patient"]["interaction"] == [{"code": "read"}]
     assert served["Patient"]["operation"][0]["name"] == "everything"
     for kind in ("Appointment", "Encounter", "Observation"):
         assert served[kind]["interaction"] == [{"code": "search-type"}]
     params = {p["name"]: p["type"] for p in served["Observation"]["searchParam"]}
     assert params == {"patient": "reference", "category": "token"}
+    assert served["Consent"]["interaction"] == [{"code": "read"}, {"code": "search-type"}]
+    params = {p["name"]: p["type"] for p in served["Consent"]["searchParam"]}
+    assert params == {"patient": "reference", "status": "token"}
 
 
 async def test_an_unknown_fhir_path_is_an_operation_outcome(http: httpx.AsyncClient) -> None:

@@ -1,0 +1,68 @@
+"""SQL for consents: one of a client's, a page of them, or all of them for the in-force rule."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.common.pagination import PageParams, keyset
+from app.consents import sql
+from app.consents.models import Consent
+from app.consents.rules import ConsentKind, ConsentStatus
+from app.db import clinic_scoped
+
+
+@dataclass(frozen=True)
+class ConsentFilters:
+    kind: ConsentKind | None = None
+    status: ConsentStatus | None = None
+    in_force_at: datetime | None = None
+
+
+async def get(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID, consent_id: uuid.UUID
+) -> Consent | None:
+    stmt = clinic_scoped(Consent, clinic_id).where(
+        Consent.client_id == client_id, Consent.id == consent_id
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def by_id(db: AsyncSession, clinic_id: uuid.UUID, consent_id: uuid.UUID) -> Consent | None:
+    """A consent of the clinic by its id alone (FHIR reads name no client)."""
+    stmt = clinic_scoped(Consent, clinic_id).where(Consent.id == consent_id)
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def list_page(
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    client_id: uuid.UUID,
+    filters: ConsentFilters,
+    page: PageParams,
+    now: datetime,
+) -> Sequence[Consent]:
+    """One page of the client's consents, in the order they were signed."""
+    stmt = clinic_scoped(Consent, clinic_id).where(Consent.client_id == client_id)
+    if filters.kind is not None:
+        stmt = stmt.where(Consent.kind == filters.kind)
+    if filters.status is not None:
+        stmt = stmt.where(sql.status_is(filters.status, now))
+    if filters.in_force_at is not None:
+        stmt = stmt.where(sql.in_force_at(filters.in_force_at))
+    stmt = keyset(stmt, [Consent.signed_at, Consent.id], page)
+    return (await db.execute(stmt)).scalars().all()
+
+
+async def for_client(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Sequence[Consent]:
+    """Every consent of the client, in the order they were signed (a client has a handful)."""
+    stmt = (
+        clinic_scoped(Consent, clinic_id)
+        .where(Consent.client_id == client_id)
+        .order_by(Consent.signed_at, Consent.id)
+    )
+    return (await db.execute(stmt)).scalars().all()

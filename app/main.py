@@ -29,6 +29,7 @@ from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
+from app.safety_reviews.router import router as safety_reviews_router
 from app.security import install_security
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
@@ -73,6 +74,11 @@ TAGS = [
     {
         "name": "assessments",
         "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
+    },
+    {
+        "name": "safety-reviews",
+        "description": "Follow-up of every PHQ-9 with item 9 (self-harm) above 0, open until "
+        "a clinician resolves it.",
     },
     {"name": "preparation-sessions", "description": "Sessions that prepare a client for dosing."},
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
@@ -254,6 +260,7 @@ def create_app(
         clients_router,
         journeys_router,
         assessments_router,
+        safety_reviews_router,
         *session_routers,
         webhooks_router,
         integrations_router,

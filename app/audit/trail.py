@@ -29,6 +29,7 @@ TAG_RESOURCES = {
     "clinic": "clinic",
     "audit": "audit_event",
     "assessments": "assessment",
+    "safety-reviews": "safety_review",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",

@@ -99,6 +99,18 @@ async def seed_clinic(
             "item_scores": [2, 2, 1, 2, 1, 1, 2, 1, 0],
         },
     )
+    flagged = await clinic.ok(
+        "POST",
+        f"/api/v1/clients/{dosed['id']}/assessments",
+        201,
+        json={
+            "instrument": "phq9",
+            "administered_at": T0.isoformat(),
+            "item_scores": [1, 1, 1, 1, 1, 1, 1, 1, 1],
+        },
+    )
+    reviews = await clinic.ok("GET", "/api/v1/safety-reviews", params={"client_id": dosed["id"]})
+    review_ids = [r["id"] for r in reviews["items"] if r["assessment_id"] == flagged["id"]]
 
     endpoint, doomed_endpoint = [
         await clinic.ok(
@@ -127,7 +139,8 @@ async def seed_clinic(
             "delivery_id": [delivery["id"]],
             "integration_id": [scheduler_integration["id"]],
             "unmatched_id": unmatched,
-            "assessment_id": [assessment["id"]],
+            "assessment_id": [assessment["id"], flagged["id"]],
+            "review_id": review_ids,
             "token": [calendar["token"]],
             "url": [WEBHOOK_URL],
             **{f"{kind}-sessions": ids for kind, ids in sessions.items()},

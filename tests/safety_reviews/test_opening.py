@@ -45,7 +45,11 @@ async def test_a_positive_item_9_opens_a_review_with_the_assessment(
     read = await clinic.get(f"{REVIEWS}/{review['id']}")
     assert read.json() == review
     assert read.headers["etag"] == '"1"'
-    # The event carries ids and the version, nothing else (no score, no answer).
+    # Resolving sends nothing more: one event, with ids and the version only (no score, no
+    # answer, no note).
+    await clinic.ok(
+        "POST", f"{REVIEWS}/{review['id']}/resolve", json={"action": "other", "note": "n"}
+    )
     assert await stored_events(app, clinic, OPENED) == [
         {
             "safety_review_id": review["id"],

@@ -30,6 +30,7 @@ from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
+from app.safety_reviews.router import router as safety_reviews_router
 from app.security import install_security
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
@@ -79,6 +80,11 @@ TAGS = [
         "name": "consents",
         "description": "Consents a client signed, withdrawn but never deleted, and which are "
         "in force when (clinical roles).",
+    },
+    {
+        "name": "safety-reviews",
+        "description": "Follow-up of every PHQ-9 with item 9 (self-harm) above 0, open until "
+        "a clinician resolves it.",
     },
     {"name": "preparation-sessions", "description": "Sessions that prepare a client for dosing."},
     {"name": "ketamine-sessions", "description": "Dosing sessions; each opens a window."},
@@ -262,6 +268,7 @@ def create_app(
         journeys_router,
         assessments_router,
         consents_router,
+        safety_reviews_router,
         *session_routers,
         webhooks_router,
         integrations_router,

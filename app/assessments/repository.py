@@ -1,4 +1,4 @@
-"""SQL for assessments: one client's administrations, paged, whole, or the latest of a measure."""
+"""SQL for assessments: one client's administrations, one, paged or whole."""
 
 import uuid
 from collections.abc import Collection, Sequence
@@ -46,16 +46,3 @@ async def for_client(
         stmt = stmt.where(Assessment.instrument.in_(instruments))
     stmt = stmt.order_by(Assessment.administered_at, Assessment.id)
     return (await db.execute(stmt)).scalars().all()
-
-
-async def latest(
-    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID, instrument: str
-) -> Assessment | None:
-    """The client's most recent administration of `instrument`."""
-    stmt = (
-        clinic_scoped(Assessment, clinic_id)
-        .where(Assessment.client_id == client_id, Assessment.instrument == instrument)
-        .order_by(Assessment.administered_at.desc(), Assessment.id.desc())
-        .limit(1)
-    )
-    return (await db.execute(stmt)).scalar_one_or_none()

@@ -42,7 +42,8 @@ async def create_assessment(
     response: Response,
 ) -> AssessmentRead:
     """Record a PHQ-9, GAD-7 or PCL-5 from its item scores; the total and band are computed.
-    A PHQ-9 with item 9 above 0 raises a journey alert and an `assessment.self_harm_flag`."""
+    A PHQ-9 with item 9 above 0 opens a safety review (`/api/v1/safety-reviews`), whose journey
+    alert stays until the review is resolved, and emits `assessment.self_harm_flag`."""
     client = await service.client_of_clinic(db, principal, client_id)
     assessment = await service.record(db, principal, client, body, now)
     response.headers["Location"] = f"/api/v1/clients/{client.id}/assessments/{assessment.id}"

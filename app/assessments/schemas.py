@@ -48,8 +48,8 @@ class AssessmentRead(BaseModel):
         description="PCL-5: the DSM-5 symptom-cluster rule (items scored 2 or more); else null."
     )
     self_harm_item_positive: bool = Field(
-        description="PHQ-9 item 9 above 0. "
-        "Evidence: [PHQ-9 item 9](/docs/clinical-evidence#phq9-item-9)."
+        description="PHQ-9 item 9 above 0: the assessment opened a safety review. "
+        "Evidence: /docs/clinical-evidence#phq9-item-9"
     )
     recorded_by: uuid.UUID
     created_at: UTCTimestamp

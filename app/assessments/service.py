@@ -1,7 +1,8 @@
 """Recording assessments and reading a client's trajectories.
 
-A positive PHQ-9 item 9 raises a journey alert and an `assessment.self_harm_flag` event; the
-event names the client and the assessment, never a score (minimum necessary).
+A positive PHQ-9 item 9 opens a safety review (app/safety_reviews/, whose open reviews the
+journey alert follows) and emits `assessment.self_harm_flag`, all in the recording transaction;
+the events name the client and the assessment, never a score (minimum necessary).
 """
 
 import uuid
@@ -27,6 +28,7 @@ from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
 from app.events.catalogue import EventType
 from app.events.service import emit
+from app.safety_reviews.service import open_for_assessment
 from app.sessions import repository as sessions_repository
 
 
@@ -54,7 +56,7 @@ def _scored(body: AssessmentCreate, cutoff: int) -> scoring.Score:
 async def record(
     db: AsyncSession, principal: Principal, client: Client, body: AssessmentCreate, now: datetime
 ) -> Assessment:
-    """Score and store one administration, flagging a positive self-harm item."""
+    """Score and store one administration; a positive self-harm item opens a safety review."""
     if body.administered_at > now:
         raise ValidationFailed(
             "administered_at cannot be in the future.",
@@ -84,6 +86,7 @@ async def record(
     db.add(assessment)
     await db.flush()
     note_change("assessment", assessment.id, sorted(body.model_fields_set))
+    await open_for_assessment(db, assessment, now)
     if score.self_harm_item_positive:
         data = {
             "assessment_id": str(assessment.id),
@@ -153,11 +156,3 @@ async def trajectories(db: AsyncSession, principal: Principal, client: Client) -
     for assessment in found:
         note_read("assessment", assessment.id)
     return Trajectories.model_validate(result)
-
-
-async def latest_self_harm_flag(
-    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
-) -> Assessment | None:
-    """The client's most recent PHQ-9, if its item 9 was positive."""
-    latest = await repository.latest(db, clinic_id, client_id, scoring.Instrument.phq9.value)
-    return latest if latest is not None and latest.self_harm_item_positive else None

@@ -30,6 +30,7 @@ TAG_RESOURCES = {
     "audit": "audit_event",
     "assessments": "assessment",
     "consents": "consent",
+    "safety-reviews": "safety_review",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",

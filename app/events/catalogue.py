@@ -17,6 +17,7 @@ class EventType(StrEnum):
     window_missed = "integration_window.missed"
     integration_outside_window = "integration_session.outside_window"
     assessment_self_harm_flag = "assessment.self_harm_flag"
+    safety_review_opened = "safety_review.opened"
     webhook_test = "webhook.test"
 
 
@@ -36,5 +37,7 @@ DESCRIPTIONS: dict[EventType, str] = {
     "its window.",
     EventType.assessment_self_harm_flag: "A PHQ-9 was recorded with item 9 (thoughts of "
     "self-harm) above 0: review the client. Carries ids only, never a score.",
+    EventType.safety_review_opened: "A safety review was opened for a PHQ-9 with item 9 above "
+    "0; it stays open until a clinician resolves it. Carries ids and the version only.",
     EventType.webhook_test: "Sent by POST /webhook-endpoints/{id}/test.",
 }

@@ -26,6 +26,12 @@ class Alert(BaseModel):
     assessment_id: uuid.UUID | None = Field(
         default=None, description="The assessment behind a clinical alert (clinical roles only)."
     )
+    safety_review_id: uuid.UUID | None = Field(
+        default=None,
+        description="`self_harm_item_positive`: the open safety review it stands for (one alert "
+        "per open review; resolving the review clears it). "
+        "Evidence: /docs/clinical-evidence#phq9-item-9",
+    )
     detail: str
 
 

@@ -7,12 +7,12 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assessments.service import latest_self_harm_flag
 from app.audit.trail import note_read
 from app.auth.principal import Principal
 from app.clients.service import get_client
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
+from app.safety_reviews.service import open_reviews
 from app.sessions import repository as session_repository
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, safety_flags
@@ -134,19 +134,25 @@ def _safety_alerts(
 async def _clinical_alerts(
     db: AsyncSession, principal: Principal, client_id: uuid.UUID
 ) -> list[Alert]:
-    flagged = await latest_self_harm_flag(db, principal.clinic_id, client_id)
-    if flagged is None:
-        return []
-    note_read("assessment", flagged.id)
-    return [
-        Alert(
-            code=AlertCode.self_harm_item_positive,
-            session_id=flagged.session_id,
-            assessment_id=flagged.id,
-            detail=f"The latest PHQ-9 ({_iso(flagged.administered_at)}) has item 9 (thoughts "
-            "of self-harm) above 0: review the client's safety plan.",
+    """One `self_harm_item_positive` per open safety review: a later PHQ-9 with item 9 at 0
+    leaves it, only resolving the review clears it."""
+    alerts = []
+    for found in await open_reviews(db, principal.clinic_id, client_id):
+        review = found.review
+        note_read("safety_review", review.id)
+        note_read("assessment", review.assessment_id)
+        alerts.append(
+            Alert(
+                code=AlertCode.self_harm_item_positive,
+                session_id=found.session_id,
+                assessment_id=review.assessment_id,
+                safety_review_id=review.id,
+                detail=f"The PHQ-9 of {_iso(found.administered_at)} has item 9 (thoughts of "
+                "self-harm) above 0 and its safety review is open: review the client's safety "
+                f"plan, then resolve it (POST /api/v1/safety-reviews/{review.id}/resolve).",
+            )
         )
-    ]
+    return alerts
 
 
 async def worklist(

@@ -159,6 +159,20 @@ async def _assessment_read(world: World) -> Call:
     return Call("GET", f"{url}/{made['id']}")
 
 
+def review_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
+    """A new open safety review of the world's client (a PHQ-9 with item 9 above 0)."""
+
+    async def make(world: World) -> Call:
+        url = f"/api/v1/clients/{world.client_id}/assessments"
+        phq9 = {"instrument": "phq9", "item_scores": [1] * 9, "administered_at": T0.isoformat()}
+        made = await world.clinic.ok("POST", url, 201, json=phq9)
+        page = await world.clinic.ok("GET", "/api/v1/safety-reviews", params={"status": "open"})
+        [review] = [r for r in page["items"] if r["assessment_id"] == made["id"]]
+        return Call(method, f"/api/v1/safety-reviews/{review['id']}{suffix}", body)
+
+    return make
+
+
 async def _issue_calendar_token(world: World) -> Call:
     # The world's clinician: admin (anyone's) and clinician (their own) may, a scheduler not.
     return Call("POST", _calendar_token(world))
@@ -347,6 +361,12 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
         consent_call(
             "POST", "/api/v1/clients/{client}/consents/{consent}/withdraw", {"reason": "m"}
         ),
+    ),
+    "list_safety_reviews": (CLINICAL, fixed("GET", "/api/v1/safety-reviews")),
+    "get_safety_review": (CLINICAL, review_call("GET")),
+    "resolve_safety_review": (
+        CLINICAL,
+        review_call("POST", "/resolve", {"action": "crisis_resources_given"}),
     ),
     "get_integration_worklist": (ALL, fixed("GET", "/api/v1/worklists/integration")),
     "list_audit_events": (ADMIN, fixed("GET", "/api/v1/audit-events")),

@@ -244,7 +244,7 @@ def _text_schemas(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield from walk(content["schema"], f"{method.upper()} {route} ")
 
 
-FREE_TEXT = {"notes"}  # long free text: line breaks and tabs allowed
+FREE_TEXT = {"notes", "note"}  # long free text: line breaks and tabs allowed
 
 
 def test_every_text_field_of_a_request_body_refuses_control_characters(app: FastAPI) -> None:

@@ -109,6 +109,18 @@ async def seed_clinic(
             "signed_at": (T0 - 30 * DAY).isoformat(),
         },
     )
+    flagged = await clinic.ok(
+        "POST",
+        f"/api/v1/clients/{dosed['id']}/assessments",
+        201,
+        json={
+            "instrument": "phq9",
+            "administered_at": T0.isoformat(),
+            "item_scores": [1, 1, 1, 1, 1, 1, 1, 1, 1],
+        },
+    )
+    reviews = await clinic.ok("GET", "/api/v1/safety-reviews", params={"client_id": dosed["id"]})
+    review_ids = [r["id"] for r in reviews["items"] if r["assessment_id"] == flagged["id"]]
 
     endpoint, doomed_endpoint = [
         await clinic.ok(
@@ -137,8 +149,9 @@ async def seed_clinic(
             "delivery_id": [delivery["id"]],
             "integration_id": [scheduler_integration["id"]],
             "unmatched_id": unmatched,
-            "assessment_id": [assessment["id"]],
+            "assessment_id": [assessment["id"], flagged["id"]],
             "consent_id": [consent["id"]],
+            "review_id": review_ids,
             "token": [calendar["token"]],
             "url": [WEBHOOK_URL],
             **{f"{kind}-sessions": ids for kind, ids in sessions.items()},

@@ -239,3 +239,14 @@ async def test_later_edits_recompute_the_timed_conditions(clinic: Clinic) -> Non
     corrected = await clinic.ok("PATCH", url(dose), json=correction)
     assert corrected["rems_record_missing"] == []
     assert not await listed_as_incomplete(clinic, corrected)
+
+
+async def test_the_journey_alert_names_what_is_missing_for_clinical_roles(clinic: Clinic) -> None:
+    dose = await recorded(clinic, without("ready_to_leave_at")(rems_record(DOSED)))
+    journey = f"/api/v1/clients/{dose['client_id']}/journey"
+    alerts = [a for a in (await clinic.ok("GET", journey))["alerts"] if a["code"] == FLAG]
+    assert [a["session_id"] for a in alerts] == [dose["id"]]
+    assert "missing: ready_to_leave_at" in alerts[0]["detail"]
+    _, scheduler = await clinic.staff("scheduler")
+    seen = await clinic.ok("GET", journey, headers=scheduler)
+    assert FLAG not in {a["code"] for a in seen["alerts"]}

@@ -2,7 +2,8 @@
 
 Written through the same services as the API, so every value passes the API's validation.
 A few records are meant to raise flags (a high pre-dose pressure, a short esketamine
-monitoring, a REMS form still due, a positive PHQ-9 item 9), so that the demo shows them.
+monitoring that leaves the REMS record incomplete, a REMS form still due, a positive PHQ-9
+item 9), so that the demo shows them; the other esketamine records are REMS-complete.
 """
 
 import random
@@ -18,7 +19,7 @@ from app.assessments.scoring import ITEM_COUNT, ITEM_MAX, Instrument
 from app.assessments.service import record
 from app.auth.principal import Principal
 from app.clients.models import Client, PresentingConcern
-from app.sessions.dosing.schemas import Medication
+from app.sessions.dosing.schemas import ConcomitantMedications, Medication
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import KetamineSessionUpdate
@@ -39,7 +40,27 @@ def _vital(label: str, at: datetime, systolic: int, diastolic: int, rate: int, s
     }
 
 
-def _record(dose: ClinicalSession, rng: random.Random, now: datetime) -> dict[str, Any]:
+NO_CONCOMITANT_MEDICATIONS = ConcomitantMedications(
+    benzodiazepines=False,
+    non_benzodiazepine_sedative_hypnotics=False,
+    psychostimulants=False,
+    maois=False,
+)
+
+
+def _rems_record(fields: dict[str, Any]) -> dict[str, Any]:
+    """The rest of an esketamine dose's REMS monitoring record: ready to leave shortly before
+    the discharge, and the concomitant-medication questions answered."""
+    dosed, discharged = fields["dosed_at"], fields["discharged_at"]
+    return {
+        "ready_to_leave_at": max(discharged - 5 * MINUTE, dosed + (discharged - dosed) / 2),
+        "concomitant_medications": NO_CONCOMITANT_MEDICATIONS,
+    }
+
+
+def _record(
+    dose: ClinicalSession, rng: random.Random, now: datetime, monitoring: timedelta
+) -> dict[str, Any]:
     esketamine = dose.route is Route.intranasal
     end = dose.ended_at or dose.ends_at
     systolic, diastolic = rng.randint(112, 136), rng.randint(70, 85)
@@ -72,8 +93,13 @@ def _record(dose: ClinicalSession, rng: random.Random, now: datetime) -> dict[st
     if rng.random() < 0.25:
         onset = dose.starts_at + rng.randint(15, 50) * MINUTE
         fields["adverse_events"] = [{"kind": "nausea", "severity": "mild", "onset_at": onset}]
-    if esketamine and dose.starts_at < now - REMS_SUBMITTED_AFTER:
-        fields["rems_form_submitted_at"] = dose.starts_at + timedelta(days=2)
+    if esketamine:
+        fields |= _rems_record(fields)
+        # The form goes in only for a REMS-complete record: a dose discharged under the
+        # minimum keeps its form due and its record flagged.
+        complete = discharged - fields["dosed_at"] >= monitoring
+        if complete and dose.starts_at < now - REMS_SUBMITTED_AFTER:
+            fields["rems_form_submitted_at"] = dose.starts_at + timedelta(days=2)
     return fields
 
 
@@ -82,7 +108,7 @@ async def record_dose(
 ) -> None:
     """Fill a dose's record: the full one once completed, transport ahead of a future one."""
     if dose.status is SessionStatus.completed:
-        fields = _record(dose, rng, now)
+        fields = _record(dose, rng, now, admin.dosing.esketamine_min_monitoring)
     elif dose.status is SessionStatus.scheduled:
         fields = {"transport_confirmed": rng.random() < 0.6}
     else:

@@ -18,6 +18,7 @@ class AlertCode(StrEnum):
     monitoring_under_minimum = "monitoring_under_minimum"
     transport_unconfirmed = "transport_unconfirmed"
     rems_form_due = "rems_form_due"
+    rems_monitoring_incomplete = "rems_monitoring_incomplete"
 
 
 class Alert(BaseModel):

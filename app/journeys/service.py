@@ -15,7 +15,7 @@ from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.safety_reviews.service import open_reviews
 from app.sessions import repository as session_repository
 from app.sessions.dosing.policy import DosingPolicy
-from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, safety_flags
+from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, rems_missing, safety_flags
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.read_models import to_read
@@ -113,6 +113,8 @@ SAFETY_DETAIL = {
     "minimum monitoring time.",
     SafetyFlag.transport_unconfirmed: "No one is confirmed to take the client home.",
     SafetyFlag.rems_form_due: "The REMS patient-monitoring form has not been submitted",
+    SafetyFlag.rems_monitoring_incomplete: "The esketamine monitoring record does not meet the "
+    "REMS yet",
 }
 
 
@@ -127,6 +129,9 @@ def _safety_alerts(
             detail = SAFETY_DETAIL[flag]
             if flag is SafetyFlag.rems_form_due:
                 detail += f" (due {_iso(rems_form_due_at(dose, policy))})."
+            if flag is SafetyFlag.rems_monitoring_incomplete:
+                missing = ", ".join(condition.value for condition in rems_missing(dose, policy))
+                detail += f" (missing: {missing})."
             alerts.append(Alert(code=AlertCode(flag.value), session_id=dose.id, detail=detail))
     return alerts
 

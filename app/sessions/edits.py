@@ -127,10 +127,10 @@ def check_scheduler_limits(
 
     The route is part of the dose's order, and whether a new route fits depends on the
     medication (esketamine is intranasal), which the scheduler may not see: it is refused
-    whatever the medication. A dose's timed record (vitals, events, dosing and discharge times)
-    can only exist from RECORD_LEAD before its start (record times are never in the future
-    and lie within RECORD_LEAD before the start), so refusing moves from then on, for every
-    dose alike, means a scheduler's move never meets that record.
+    whatever the medication. A dose's timed record (vitals, events, the dosing, ready-to-leave
+    and discharge times) can only exist from RECORD_LEAD before its start (record times are
+    never in the future and lie within RECORD_LEAD before the start), so refusing moves from
+    then on, for every dose alike, means a scheduler's move never meets that record.
     """
     if principal.role is not Role.scheduler or session.kind is not SessionKind.ketamine:
         return

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
     func,
     literal_column,
 )
@@ -89,12 +90,23 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     vitals: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     adverse_events: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     dosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ready_to_leave_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     transport_confirmed: Mapped[bool | None]
     rems_form_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The highest pre-dose reading, kept beside the vitals so the flag filter needs no JSON.
+    # The REMS form's concomitant-medication answers; NULL = not yet answered.
+    concomitant_benzodiazepines: Mapped[bool | None]
+    concomitant_non_benzodiazepine_sedative_hypnotics: Mapped[bool | None]
+    concomitant_psychostimulants: Mapped[bool | None]
+    concomitant_maois: Mapped[bool | None]
+    # Facts derived from the vitals (and dosed_at) at write time, kept beside them so the flag
+    # filters need no JSON search (app/sessions/dosing/schemas.py, vitals_facts): the highest
+    # pre-dose reading, and the REMS readings.
     pre_dose_systolic_peak: Mapped[int | None]
     pre_dose_diastolic_peak: Mapped[int | None]
+    has_bp_30_to_60_min: Mapped[bool] = mapped_column(default=False, server_default=false())
+    has_discharge_bp: Mapped[bool] = mapped_column(default=False, server_default=false())
+    has_spo2_after_dose: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Integration
     ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
 

@@ -5,7 +5,8 @@ from typing import Any
 
 from app.audit.trail import note_read
 from app.sessions.dosing.policy import DosingPolicy
-from app.sessions.dosing.rules import rems_form_due_at, safety_flags
+from app.sessions.dosing.rules import rems_form_due_at, rems_record_missing, safety_flags
+from app.sessions.dosing.schemas import CONCOMITANT_COLUMNS, ConcomitantMedicationsRead
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
@@ -67,10 +68,15 @@ def to_read(
             vitals=session.vitals or [],
             adverse_events=session.adverse_events or [],
             dosed_at=session.dosed_at,
+            ready_to_leave_at=session.ready_to_leave_at,
             discharged_at=session.discharged_at,
             transport_confirmed=session.transport_confirmed,
+            concomitant_medications=ConcomitantMedicationsRead(
+                **{name: getattr(session, column) for name, column in CONCOMITANT_COLUMNS.items()}
+            ),
             rems_form_submitted_at=session.rems_form_submitted_at,
             rems_form_due_at=rems_form_due_at(session, dosing),
+            rems_record_missing=rems_record_missing(session, dosing),
             safety_flags=safety_flags(session, dosing, now),
             integration=DoseIntegrationRead.model_validate(evaluation, from_attributes=True),
         )

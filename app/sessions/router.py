@@ -15,7 +15,7 @@ from app.db import DbSession
 from app.errors import Forbidden, Unauthorized, responses_for
 from app.idempotency.dependencies import body_rule, idempotent, replay_responses
 from app.sessions.dependencies import SessionFiltersDep
-from app.sessions.dosing.rules import SafetyFlag
+from app.sessions.dosing.rules import RemsRecordIncomplete, SafetyFlag
 from app.sessions.edits import forbid_clinical_write
 from app.sessions.enums import SessionKind
 from app.sessions.read_models import SessionReadModel
@@ -32,7 +32,9 @@ from app.sessions.schemas import (
     SessionCreate,
 )
 from app.sessions.shared_routes import (
+    EDIT_ERROR_TYPES,
     EDIT_ERRORS,
+    WRITE_ERROR_TYPES,
     WRITE_ERRORS,
     add_shared_routes,
     create,
@@ -57,6 +59,10 @@ def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
     """The Idempotency-Key guard of a booking: a replay meets the scheduler's field rule too."""
     return idempotent(AnyStaff, authorize=body_rule(model, forbid_clinical_write))
 
+
+# A dose's record may also meet the REMS rule for marking its form submitted.
+DOSE_WRITE_ERRORS = responses_for(*WRITE_ERROR_TYPES, RemsRecordIncomplete)
+DOSE_EDIT_ERRORS = responses_for(*EDIT_ERROR_TYPES, RemsRecordIncomplete)
 
 preparation = _router(SessionKind.preparation)
 ketamine = _router(SessionKind.ketamine)
@@ -113,7 +119,7 @@ async def update_preparation_session(
     status_code=201,
     response_model=KetamineSessionRead,
     dependencies=[idempotent_booking(KetamineSessionCreate)],
-    responses=replay_responses(WRITE_ERRORS),
+    responses=replay_responses(DOSE_WRITE_ERRORS),
 )
 async def create_ketamine_session(
     body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
@@ -145,7 +151,7 @@ async def list_ketamine_sessions(
     return await list_kind(db, principal, SessionKind.ketamine, filters, page, now)
 
 
-@ketamine.patch("/{session_id}", response_model=KetamineSessionRead, responses=EDIT_ERRORS)
+@ketamine.patch("/{session_id}", response_model=KetamineSessionRead, responses=DOSE_EDIT_ERRORS)
 async def update_ketamine_session(
     session_id: uuid.UUID,
     body: KetamineSessionUpdate,
@@ -163,7 +169,9 @@ async def update_ketamine_session(
     corrects a completed dose's route, times, clinician or location only with a
     `correction_reason` (422 `correction_reason_required`); those of a cancelled or no-show dose
     cannot change (409 `invalid_transition`). The dosing record and notes stay writable by
-    clinical roles.
+    clinical roles. On an esketamine dose, `rems_form_submitted_at` is set only on a completed
+    dose whose REMS monitoring record is complete after this request (409
+    `rems_record_incomplete`, with the `missing` conditions).
     """
     return await update(
         db, principal, SessionKind.ketamine, session_id, body, if_match, now, response

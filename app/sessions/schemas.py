@@ -15,12 +15,16 @@ from app.common.schemas import (
     PatchModel,
     UTCTimestamp,
 )
-from app.sessions.dosing.rules import SafetyFlag
+from app.sessions.dosing.rules import RemsCondition, SafetyFlag
 from app.sessions.dosing.schemas import (
     COMPUTED_FIELDS,
     DOSING_FIELDS,
+    REMS_AND_MONITORING_EVIDENCE,
+    REMS_RECORD_EVIDENCE,
     AdverseEvent,
     AdverseEventRead,
+    ConcomitantMedications,
+    ConcomitantMedicationsRead,
     Medication,
     VitalSigns,
     VitalSignsRead,
@@ -92,6 +96,34 @@ Vitals = Annotated[list[VitalSigns], Field(max_length=50, description=CLINICAL)]
 AdverseEvents = Annotated[list[AdverseEvent], Field(max_length=20, description=CLINICAL)]
 
 
+READY_TO_LEAVE = (
+    "When sedation, dissociation and respiratory effects had resolved and the client could "
+    "have left, as the REMS patient-monitoring form asks. Within the day of the dose, after "
+    "the session starts and after dosed_at; discharged_at may not precede it. Asked of "
+    "esketamine doses, accepted on any dose."
+)
+CONCOMITANT = (
+    "The REMS form's concomitant-medication answers (true: taking it). A PATCH changes the "
+    "answers it names and keeps the others; null clears them all. Asked of esketamine doses, "
+    "accepted on any dose."
+)
+REMS_FORM_SUBMITTED = (
+    "When the REMS patient-monitoring form was sent. On an esketamine dose it is set only "
+    "once the dose is completed and its monitoring record is REMS-complete (see "
+    "`rems_record_missing`), judged on the record as this request leaves it: 409 "
+    "`rems_record_incomplete` otherwise, naming the missing conditions."
+)
+REMS_MISSING = (
+    "Esketamine doses that are scheduled or completed: the REMS monitoring-record conditions "
+    "not met yet (empty when REMS-complete; a completed dose missing any raises "
+    "`rems_monitoring_incomplete`). Null for other doses."
+)
+
+
+def _clinical(text: str, evidence: str) -> str:
+    return f"{text} {CLINICAL} {evidence}"
+
+
 class DosingRecord(BaseModel):
     """The dosing record fields a ketamine session may be written with."""
 
@@ -107,12 +139,21 @@ class DosingRecord(BaseModel):
         description="When the drug was given; post-dose monitoring is measured from it "
         "(from starts_at until it is recorded). " + CLINICAL,
     )
-    discharged_at: InputTimestamp | None = Field(default=None, description=CLINICAL)
+    ready_to_leave_at: InputTimestamp | None = Field(
+        default=None, description=_clinical(READY_TO_LEAVE, REMS_AND_MONITORING_EVIDENCE)
+    )
+    discharged_at: InputTimestamp | None = Field(
+        default=None,
+        description="When the client left; not before ready_to_leave_at. " + CLINICAL,
+    )
     transport_confirmed: bool | None = Field(
         default=None, description="Someone is taking the client home. " + CLINICAL
     )
+    concomitant_medications: ConcomitantMedications | None = Field(
+        default=None, description=_clinical(CONCOMITANT, REMS_RECORD_EVIDENCE)
+    )
     rems_form_submitted_at: InputTimestamp | None = Field(
-        default=None, description="When the REMS patient-monitoring form was sent. " + CLINICAL
+        default=None, description=_clinical(REMS_FORM_SUBMITTED, REMS_RECORD_EVIDENCE)
     )
 
 
@@ -256,16 +297,30 @@ class KetamineSessionRead(SessionRead):
     vitals: list[VitalSignsRead] = Field(default_factory=list, description=CLINICAL)
     adverse_events: list[AdverseEventRead] = Field(default_factory=list, description=CLINICAL)
     dosed_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
+    ready_to_leave_at: UTCTimestamp | None = Field(
+        default=None, description=_clinical(READY_TO_LEAVE, REMS_AND_MONITORING_EVIDENCE)
+    )
     discharged_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
     transport_confirmed: bool | None = Field(default=None, description=CLINICAL)
+    concomitant_medications: ConcomitantMedicationsRead | None = Field(
+        default=None, description=_clinical(CONCOMITANT, REMS_RECORD_EVIDENCE)
+    )
     rems_form_submitted_at: UTCTimestamp | None = Field(default=None, description=CLINICAL)
+    rems_record_missing: list[RemsCondition] | None = Field(
+        default=None, description=_clinical(REMS_MISSING, REMS_RECORD_EVIDENCE)
+    )
     rems_form_due_at: UTCTimestamp | None = Field(
         default=None,
         description="Completed esketamine doses: when the REMS monitoring form is due. " + CLINICAL,
     )
     safety_flags: list[SafetyFlag] = Field(
         default_factory=list,
-        description="Computed under the clinic's clinical policy. " + CLINICAL,
+        description=_clinical(
+            "Computed under the clinic's clinical policy; `rems_monitoring_incomplete` marks a "
+            "completed esketamine dose whose REMS monitoring record misses a condition "
+            "(`rems_record_missing`).",
+            REMS_RECORD_EVIDENCE,
+        ),
     )
     integration: DoseIntegrationRead
 

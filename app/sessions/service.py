@@ -20,7 +20,7 @@ from app.errors import (
 )
 from app.events.catalogue import EventType
 from app.sessions import edits, repository
-from app.sessions.dosing.rules import check_move, check_record
+from app.sessions.dosing.rules import check_move, check_record, check_rems_form
 from app.sessions.dosing.schemas import DOSING_FIELDS, stored
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.events import emit_session
@@ -184,27 +184,22 @@ def _apply_dosing_record(
         return
     starts_at = changes.get("starts_at", session.starts_at)
     if session.kind is SessionKind.ketamine and starts_at != session.starts_at:
+        times = ("dosed_at", "ready_to_leave_at", "discharged_at")
         check_move(
             None if "vitals" in record else session.vitals,
             None if "adverse_events" in record else session.adverse_events,
-            None if "dosed_at" in record else session.dosed_at,
-            None if "discharged_at" in record else session.discharged_at,
+            {name: getattr(session, name) for name in times if name not in record},
             starts_at,
         )
     if not record and "route" not in changes:
         return
     medication = record.get("medication", session.medication)
-    check_record(
-        medication,
-        changes.get("route", session.route),
-        starts_at,
-        record,
-        now,
-        recorded_dosed_at=session.dosed_at,
-        recorded_discharged_at=session.discharged_at,
-    )
-    for name, value in stored(record).items():
+    route = changes.get("route", session.route)
+    check_record(medication, route, starts_at, record, now, session)
+    for name, value in stored(record, session).items():
         setattr(session, name, value)
+    if record.get("rems_form_submitted_at") is not None:
+        check_rems_form(session, principal.dosing)
 
 
 def _apply_external_ref(session: ClinicalSession, ref: Any) -> None:

@@ -40,10 +40,9 @@ from app.sessions.schemas import (
 )
 from app.windows.service import evaluate_all
 
-WRITE_ERRORS = responses_for(
-    Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict
-)
-EDIT_ERRORS = responses_for(
+WRITE_ERROR_TYPES = (Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict)
+WRITE_ERRORS = responses_for(*WRITE_ERROR_TYPES)
+EDIT_ERROR_TYPES = (
     Forbidden,
     edits.SessionClosed,
     edits.RouteNeedsClinician,
@@ -57,6 +56,7 @@ EDIT_ERRORS = responses_for(
     Conflict,
     VersionConflict,
 )
+EDIT_ERRORS = responses_for(*EDIT_ERROR_TYPES)
 
 
 async def respond(

@@ -8,6 +8,8 @@ from tests.support.factories import T0, Clinic
 
 CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns"}
 SESSION_CLINICAL = {"notes", "topics", "dose_mg", "weight_kg"}
+# The esketamine REMS monitoring record (issue 14), the answers' own keys included.
+REMS_RECORD = {"ready_to_leave_at", "concomitant_medications", "maois", "rems_record_missing"}
 
 
 def keys(value: Any) -> set[str]:
@@ -49,7 +51,7 @@ async def test_scheduler_reads_omit_clinical_fields(clinic: Clinic) -> None:
     ]
     for url in urls:
         seen = keys(await clinic.ok("GET", url, headers=scheduler))
-        assert not seen & (CLIENT_CLINICAL | SESSION_CLINICAL), url
+        assert not seen & (CLIENT_CLINICAL | SESSION_CLINICAL | REMS_RECORD), url
         full = keys(await clinic.ok("GET", url, headers=clinician))
         assert seen < full or url.endswith("integration"), url
     shown = await clinic.ok("GET", f"/api/v1/clients/{client['id']}", headers=scheduler)
@@ -58,6 +60,7 @@ async def test_scheduler_reads_omit_clinical_fields(clinic: Clinic) -> None:
     assert {"route", "integration", "starts_at"} <= dose_seen.keys()
     full_dose = await clinic.ok("GET", f"/api/v1/ketamine-sessions/{dose['id']}", headers=clinician)
     assert (full_dose["dose_mg"], full_dose["weight_kg"], full_dose["notes"]) == (35, 70, "n2")
+    assert keys(full_dose) >= REMS_RECORD
 
 
 async def test_scheduler_clinical_writes_are_403_and_change_nothing(clinic: Clinic) -> None:
@@ -75,10 +78,21 @@ async def test_scheduler_clinical_writes_are_403_and_change_nothing(clinic: Clin
         ("/api/v1/integration-sessions", {**base, "notes": "x"}),
         ("/api/v1/preparation-sessions", {**base, "topics": ["intentions"]}),
         ("/api/v1/ketamine-sessions", {**base, "route": "iv", "dose_mg": 10}),
+        ("/api/v1/ketamine-sessions", {**base, "route": "iv", "ready_to_leave_at": None}),
+        (
+            "/api/v1/ketamine-sessions",
+            {**base, "route": "intranasal", "concomitant_medications": {"maois": False}},
+        ),
     ):
         assert_problem(await clinic.post(url, json=body, headers=scheduler), 403, "forbidden")
     url = f"/api/v1/ketamine-sessions/{dose['id']}"
-    for change in ({"notes": "x"}, {"weight_kg": 80}, {"dose_mg": None}):
+    rems: list[dict[str, Any]] = [
+        {"ready_to_leave_at": (T0 + timedelta(days=1, hours=2)).isoformat()},
+        {"ready_to_leave_at": None},
+        {"concomitant_medications": {"maois": False}},
+        {"concomitant_medications": None},
+    ]
+    for change in ({"notes": "x"}, {"weight_kg": 80}, {"dose_mg": None}, *rems):
         assert_problem(await clinic.patch(url, json=change, headers=scheduler), 403, "forbidden")
     unchanged = await clinic.ok("GET", url)
     assert (unchanged["notes"], unchanged["weight_kg"], unchanged["version"]) == ("n2", 70, 1)

@@ -145,8 +145,22 @@ async def test_journeys_raise_every_alert(http: httpx.AsyncClient, key: str) -> 
         "pre_dose_bp_elevated",
         "monitoring_under_minimum",
         "rems_form_due",
+        "rems_monitoring_incomplete",
         "self_harm_item_positive",
     }
+
+
+async def test_esketamine_records_meet_the_rems_and_their_forms_are_in(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    doses = await items(http, key, "/api/v1/ketamine-sessions", status="completed")
+    esketamine = [dose for dose in doses if dose["medication"] == "esketamine"]
+    complete = [dose for dose in esketamine if dose["rems_record_missing"] == []]
+    assert any(dose["rems_form_submitted_at"] for dose in complete)
+    for dose in esketamine:
+        # a form is never marked submitted on a record that does not meet the REMS
+        assert dose["rems_form_submitted_at"] is None or dose in complete
+        assert ("rems_monitoring_incomplete" in dose["safety_flags"]) is (dose not in complete)
 
 
 async def journeys(http: httpx.AsyncClient, key: str) -> list[tuple[Any, ...]]:

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.support.factories import T0, Clinic, iso
+from tests.support.rems import NO_CONCOMITANT_MEDICATIONS, rems_record
 
 START = T0 - timedelta(hours=3)
 MINUTE = timedelta(minutes=1)
@@ -41,8 +42,11 @@ FULL_RECORD: dict[str, Any] = {
     "adverse_events": [
         {"kind": "nausea", "severity": "mild", "onset_at": iso(START + 30 * MINUTE)},
     ],
+    "dosed_at": iso(START + 5 * MINUTE),
+    "ready_to_leave_at": iso(START + timedelta(hours=2)),
     "discharged_at": iso(START + timedelta(hours=2, minutes=5)),
     "transport_confirmed": True,
+    "concomitant_medications": NO_CONCOMITANT_MEDICATIONS,
 }
 
 
@@ -53,11 +57,15 @@ async def test_the_dosing_record_round_trips_for_clinicians_only(clinic: Clinic)
     assert dose["vitals"][0]["taken_at"].endswith("Z")
     assert dose["adverse_events"][0]["kind"] == "nausea"
     assert dose["rems_form_due_at"] == iso(START + timedelta(days=7)).replace("+00:00", "Z")
-    assert dose["safety_flags"] == ["rems_form_due"]
+    assert dose["ready_to_leave_at"] == iso(START + timedelta(hours=2)).replace("+00:00", "Z")
+    assert dose["concomitant_medications"] == NO_CONCOMITANT_MEDICATIONS
+    assert (dose["safety_flags"], dose["rems_record_missing"]) == (["rems_form_due"], [])
 
     _, scheduler = await clinic.staff("scheduler")
     seen = await clinic.ok("GET", f"/api/v1/ketamine-sessions/{dose['id']}", headers=scheduler)
-    for field in ("medication", "vitals", "adverse_events", "safety_flags", "rems_form_due_at"):
+    hidden = ("medication", "vitals", "adverse_events", "safety_flags", "rems_form_due_at")
+    rems = ("ready_to_leave_at", "concomitant_medications", "rems_record_missing")
+    for field in (*hidden, *rems):
         assert field not in seen
     refused = await clinic.patch(
         f"/api/v1/ketamine-sessions/{dose['id']}",
@@ -143,7 +151,7 @@ async def test_monitoring_is_measured_from_the_dose_once_it_is_recorded(clinic: 
 
 
 async def test_the_rems_form_is_due_until_submitted(clinic: Clinic) -> None:
-    dose = await given_dose(clinic, medication="esketamine")
+    dose = await given_dose(clinic, **FULL_RECORD)
     assert "rems_form_due" in dose["safety_flags"]
     submitted = await write(clinic, dose, rems_form_submitted_at=iso(T0))
     assert "rems_form_due" not in submitted["safety_flags"]
@@ -185,7 +193,13 @@ async def test_flags_filter_lists_and_raise_journey_alerts(clinic: Clinic) -> No
 
 @pytest.mark.parametrize(
     "flag",
-    ["pre_dose_bp_elevated", "monitoring_under_minimum", "transport_unconfirmed", "rems_form_due"],
+    [
+        "pre_dose_bp_elevated",
+        "monitoring_under_minimum",
+        "transport_unconfirmed",
+        "rems_form_due",
+        "rems_monitoring_incomplete",
+    ],
 )
 async def test_the_sql_filter_agrees_with_the_computed_flags(clinic: Clinic, flag: str) -> None:
     client = await clinic.prepared_client()
@@ -193,7 +207,8 @@ async def test_the_sql_filter_agrees_with_the_computed_flags(clinic: Clinic, fla
     def records(at: datetime) -> list[dict[str, Any]]:
         return [
             {"medication": "esketamine", "discharged_at": iso(at + 100 * MINUTE)},
-            {"medication": "esketamine", "rems_form_submitted_at": iso(T0)},
+            # REMS-complete and submitted: raises nothing
+            {**rems_record(at + 5 * MINUTE), "rems_form_submitted_at": iso(T0)},
             {"vitals": [vital("pre_dose", at - MINUTE, systolic=145, diastolic=80)]},
             {"transport_confirmed": True},
             # 130 minutes from the start, but 100 from the dose given half an hour in
@@ -201,7 +216,6 @@ async def test_the_sql_filter_agrees_with_the_computed_flags(clinic: Clinic, fla
                 "medication": "esketamine",
                 "dosed_at": iso(at + 30 * MINUTE),
                 "discharged_at": iso(at + 130 * MINUTE),
-                "rems_form_submitted_at": iso(T0),
             },
         ]
 

@@ -63,6 +63,10 @@ FAMILIES: dict[str, tuple[datetime, str, dict[str, Variant]]] = {
             "none": {},
             "ketamine": {"medication": "ketamine", "dose_mg": 35},
             "esketamine": {"medication": "esketamine", "dose_mg": 56},
+            "rems_answers": {
+                "medication": "esketamine",
+                "concomitant_medications": {"benzodiazepines": True, "maois": False},
+            },
         },
     ),
     "vitals": (
@@ -82,6 +86,7 @@ FAMILIES: dict[str, tuple[datetime, str, dict[str, Variant]]] = {
             "none": {},
             "esketamine_iv": {"sql": {"medication": "esketamine"}},
             "stranded_vitals": {"sql": {"vitals": [stored(vital(T0 - timedelta(days=3)))]}},
+            "stranded_ready_to_leave": {"sql": {"ready_to_leave_at": T0 - timedelta(days=3)}},
         },
     ),
 }

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from app.errors import ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.sessions.dosing.policy import DosingPolicy
-from app.sessions.dosing.schemas import Medication
+from app.sessions.dosing.schemas import CONCOMITANT_COLUMNS, Medication
 from app.sessions.enums import Route, SessionStatus
 
 
@@ -19,6 +19,26 @@ class SafetyFlag(StrEnum):
     monitoring_under_minimum = "monitoring_under_minimum"
     transport_unconfirmed = "transport_unconfirmed"
     rems_form_due = "rems_form_due"
+    rems_monitoring_incomplete = "rems_monitoring_incomplete"
+
+
+class RemsCondition(StrEnum):
+    """What the REMS patient-monitoring record of an esketamine dose needs, by name."""
+
+    completed = "completed"  # the dose took place (status completed)
+    dosed_at = "dosed_at"
+    pre_dose_bp = "pre_dose_bp"  # a blood pressure labelled pre_dose
+    bp_30_to_60_min = "bp_30_to_60_min"  # a blood pressure 30-60 min after dosed_at
+    discharge_bp = "discharge_bp"  # a blood pressure labelled discharge
+    spo2_after_dose = "spo2_after_dose"  # an SpO2 reading after dosed_at
+    ready_to_leave_at = "ready_to_leave_at"
+    # discharged_at >= max(ready_to_leave_at, dosed_at + the clinic's minimum monitoring)
+    discharged_after_monitoring = "discharged_after_monitoring"
+    concomitant_medications = "concomitant_medications"  # all four answered
+
+
+class RemsRecordIncomplete(Conflict):
+    code, title = "rems_record_incomplete", "The REMS monitoring record is incomplete"
 
 
 RECORD_SPAN = timedelta(hours=24)  # vitals and events belong to the day of the dose
@@ -33,11 +53,19 @@ class DoseRecord(Protocol):
     starts_at: datetime
     medication: str | None
     dosed_at: datetime | None
+    ready_to_leave_at: datetime | None
     discharged_at: datetime | None
     transport_confirmed: bool | None
     rems_form_submitted_at: datetime | None
     pre_dose_systolic_peak: int | None
     pre_dose_diastolic_peak: int | None
+    has_bp_30_to_60_min: bool
+    has_discharge_bp: bool
+    has_spo2_after_dose: bool
+    concomitant_benzodiazepines: bool | None
+    concomitant_non_benzodiazepine_sedative_hypnotics: bool | None
+    concomitant_psychostimulants: bool | None
+    concomitant_maois: bool | None
 
 
 def rems_form_due_at(dose: DoseRecord, policy: DosingPolicy) -> datetime | None:
@@ -45,6 +73,64 @@ def rems_form_due_at(dose: DoseRecord, policy: DosingPolicy) -> datetime | None:
     if dose.medication != Medication.esketamine or dose.status is not SessionStatus.completed:
         return None
     return dose.starts_at + policy.rems_form_due
+
+
+def _discharged_after_monitoring(dose: DoseRecord, policy: DosingPolicy) -> bool:
+    """discharged_at >= max(ready_to_leave_at, dosed_at + minimum), over the bounds on record:
+    a missing dose or ready time is named by its own condition, so the names say what to fix
+    (completeness needs every condition, so it is the same rule)."""
+    if dose.discharged_at is None:
+        return False
+    bounds = [dose.ready_to_leave_at]
+    if dose.dosed_at is not None:
+        bounds.append(dose.dosed_at + policy.esketamine_min_monitoring)
+    return all(dose.discharged_at >= bound for bound in bounds if bound is not None)
+
+
+def rems_missing(dose: DoseRecord, policy: DosingPolicy) -> list[RemsCondition]:
+    """The REMS conditions a dose's record does not meet yet; none for a REMS-complete dose.
+
+    Each is read from a column (the vitals' share is derived at write time), so the rule has
+    an SQL twin (`app.sessions.dosing.sql.rems_complete`)."""
+    met = {
+        RemsCondition.completed: dose.status is SessionStatus.completed,
+        RemsCondition.dosed_at: dose.dosed_at is not None,
+        # The pre-dose peak exists exactly when a pre-dose blood pressure does.
+        RemsCondition.pre_dose_bp: dose.pre_dose_systolic_peak is not None,
+        RemsCondition.bp_30_to_60_min: dose.has_bp_30_to_60_min,
+        RemsCondition.discharge_bp: dose.has_discharge_bp,
+        RemsCondition.spo2_after_dose: dose.has_spo2_after_dose,
+        RemsCondition.ready_to_leave_at: dose.ready_to_leave_at is not None,
+        RemsCondition.discharged_after_monitoring: _discharged_after_monitoring(dose, policy),
+        RemsCondition.concomitant_medications: all(
+            getattr(dose, column) is not None for column in CONCOMITANT_COLUMNS.values()
+        ),
+    }
+    return [condition for condition, ok in met.items() if not ok]
+
+
+def rems_record_missing(dose: DoseRecord, policy: DosingPolicy) -> list[RemsCondition] | None:
+    """What an esketamine dose that is scheduled or completed still needs for its REMS record
+    (null for any other dose: no REMS record is kept for it)."""
+    active = dose.status in (SessionStatus.scheduled, SessionStatus.completed)
+    if dose.medication != Medication.esketamine or not active:
+        return None
+    return rems_missing(dose, policy)
+
+
+def check_rems_form(dose: DoseRecord, policy: DosingPolicy) -> None:
+    """The REMS form of an esketamine dose is marked submitted only on a REMS-complete record,
+    as the request leaves it (409 otherwise; the request changes nothing)."""
+    if dose.medication != Medication.esketamine:
+        return
+    missing = rems_missing(dose, policy)
+    if missing:
+        names = [condition.value for condition in missing]
+        raise RemsRecordIncomplete(
+            "The REMS patient-monitoring form is marked submitted only for a completed "
+            f"esketamine dose with a complete monitoring record; missing: {', '.join(names)}.",
+            extra={"missing": names},
+        )
 
 
 def safety_flags(dose: DoseRecord, policy: DosingPolicy, now: datetime) -> list[SafetyFlag]:
@@ -72,6 +158,9 @@ def safety_flags(dose: DoseRecord, policy: DosingPolicy, now: datetime) -> list[
         flags.append(SafetyFlag.transport_unconfirmed)
     if rems_form_due_at(dose, policy) is not None and dose.rems_form_submitted_at is None:
         flags.append(SafetyFlag.rems_form_due)
+    completed = dose.status is SessionStatus.completed
+    if esketamine and completed and rems_missing(dose, policy):
+        flags.append(SafetyFlag.rems_monitoring_incomplete)
     return flags
 
 
@@ -90,17 +179,50 @@ def _within_day(name: str, value: datetime, starts_at: datetime, now: datetime) 
         )
 
 
+class RecordedTimes(Protocol):
+    """The record's times as stored, which a change is checked against."""
+
+    dosed_at: datetime | None
+    ready_to_leave_at: datetime | None
+    discharged_at: datetime | None
+
+
+# The record's times in the order they happen: (earlier, later, may they be equal, why).
+TIME_ORDER = (
+    (
+        "dosed_at",
+        "ready_to_leave_at",
+        False,
+        "The client becomes ready to leave after the dose: ready_to_leave_at must follow dosed_at.",
+    ),
+    (
+        "dosed_at",
+        "discharged_at",
+        False,
+        "The client is discharged after the dose: discharged_at must follow dosed_at.",
+    ),
+    (
+        "ready_to_leave_at",
+        "discharged_at",
+        True,
+        "The client is discharged once ready to leave: discharged_at may not precede "
+        "ready_to_leave_at.",
+    ),
+)
+LEAVING_TIMES = ("ready_to_leave_at", "discharged_at")  # after the session starts
+
+
 def check_record(
     medication: str | None,
     route: Route | None,
     starts_at: datetime,
     changes: Mapping[str, Any],
     now: datetime,
-    *,
-    recorded_dosed_at: datetime | None = None,
-    recorded_discharged_at: datetime | None = None,
+    recorded: RecordedTimes,
 ) -> None:
-    """Rules across fields: esketamine is intranasal; times belong to the day of the dose.
+    """Rules across fields: esketamine is intranasal; times belong to the day of the dose and
+    follow each other (dose, ready to leave, discharge), checked against the recorded times
+    a change leaves in place.
 
     Only clinical roles reach these rules: their answers name clinical facts, so a scheduler's
     request is settled on its own fields first (app/sessions/edits.py)."""
@@ -116,23 +238,26 @@ def check_record(
         _within_day(f"adverse_events[{index}].onset_at", event.onset_at, starts_at, now)
     if changes.get("dosed_at") is not None:
         _within_day("dosed_at", changes["dosed_at"], starts_at, now)
-    discharged = changes.get("discharged_at")
-    if discharged is not None:
-        if discharged <= starts_at:
+    for name in LEAVING_TIMES:
+        value = changes.get(name)
+        if value is None:
+            continue
+        if value <= starts_at:
             raise ValidationFailed(
-                "discharged_at must be after the session starts.",
-                loc=("body", "discharged_at"),
+                f"{name} must be after the session starts.",
+                loc=("body", name),
                 kind="invalid_times",
             )
-        _within_day("discharged_at", discharged, starts_at, now)
-    dosed = changes.get("dosed_at", recorded_dosed_at)
-    discharged = changes.get("discharged_at", recorded_discharged_at)
-    if dosed is not None and discharged is not None and discharged <= dosed:
-        sent = "discharged_at" if "discharged_at" in changes else "dosed_at"
+        _within_day(name, value, starts_at, now)
+    for earlier, later, may_equal, why in TIME_ORDER:
+        if earlier not in changes and later not in changes:
+            continue
+        first = changes.get(earlier, getattr(recorded, earlier))
+        second = changes.get(later, getattr(recorded, later))
+        if first is None or second is None or second > first or (may_equal and second == first):
+            continue
         raise ValidationFailed(
-            "The client is discharged after the dose: discharged_at must follow dosed_at.",
-            loc=("body", sent),
-            kind="invalid_times",
+            why, loc=("body", later if later in changes else earlier), kind="invalid_times"
         )
     submitted = changes.get("rems_form_submitted_at")
     if submitted is not None and (submitted < starts_at or submitted > now):
@@ -146,18 +271,19 @@ def check_record(
 def check_move(
     vitals: Iterable[Mapping[str, Any]] | None,
     adverse_events: Iterable[Mapping[str, Any]] | None,
-    dosed_at: datetime | None,
-    discharged_at: datetime | None,
+    recorded: Mapping[str, datetime | None],
     starts_at: datetime,
 ) -> None:
-    """A dose whose record is timed (vitals, events, discharge; stored as JSON) can move only
-    so far that the record still belongs to its day."""
+    """A dose whose record is timed (vitals, events, dose, ready-to-leave and discharge
+    times; `recorded` maps those names to the times that stay) can move only so far that the
+    record still belongs to its day."""
     times = [datetime.fromisoformat(v["taken_at"]) for v in vitals or []]
     times += [datetime.fromisoformat(e["onset_at"]) for e in adverse_events or []]
-    times += [at for at in (dosed_at, discharged_at) if at is not None]
+    times += [at for at in recorded.values() if at is not None]
+    leaving = [recorded.get(name) for name in LEAVING_TIMES]
     earliest, latest = starts_at - RECORD_LEAD, starts_at + RECORD_SPAN
-    if any(not earliest <= at <= latest for at in times) or (
-        discharged_at is not None and discharged_at <= starts_at
+    if any(not earliest <= at <= latest for at in times) or any(
+        at is not None and at <= starts_at for at in leaving
     ):
         raise ValidationFailed(
             "This dose's clinical record is timed to its current start; the new start would "

@@ -67,11 +67,12 @@ async def list_assessments(
 
 @router.get("/trajectory", response_model=Trajectories)
 async def get_assessment_trajectory(
-    client_id: uuid.UUID, principal: Clinical, db: DbSession
+    client_id: uuid.UUID, principal: Clinical, db: DbSession, now: Now
 ) -> Trajectories:
-    """Per instrument: baseline, latest, change, response and remission, and every point."""
+    """Per instrument: baseline, latest, change from baseline and every point; for the PHQ-9
+    also the CMS159 / NQF 0710 remission and NQF 1885 response at twelve months, as of now."""
     client = await service.client_of_clinic(db, principal, client_id)
-    return await service.trajectories(db, principal, client)
+    return await service.trajectories(db, principal, client, now)
 
 
 @router.get("/{assessment_id}", response_model=AssessmentRead)

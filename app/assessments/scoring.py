@@ -2,7 +2,7 @@
 
 Pure functions on plain values, so every published cut-off can be tested on both sides without a
 database. The bands are the published ones (clinical-facts.md section 3); anything that is
-clinic policy rather than publication (the PCL-5 cut-off, GAD-7 response) says so where it is used.
+clinic policy rather than publication (the PCL-5 cut-off) says so where it is used.
 """
 
 import uuid
@@ -36,11 +36,12 @@ DEFAULT_PCL5_CUTOFF = 33
 """Probable PTSD at or above this total; published cut-offs run 31 to 33, the clinic uses 33."""
 
 PCL5_MEANINGFUL_DROP = 10
-PCL5_RESPONSE_DROP = 5
-"""A PCL-5 drop of at least this many points is clinically meaningful (clinical-facts.md §3)."""
+"""A PCL-5 drop of at least this many points is clinically meaningful (Blevins 2015, Bovin 2016)."""
+PCL5_RELIABLE_DROP = 5
+"""A PCL-5 drop of at least this many points is reliable change (Blevins 2015, Bovin 2016)."""
 
-REMISSION_BELOW = 5
-"""PHQ-9 and GAD-7 remission: a latest total below this (the "minimal" band)."""
+MINIMAL_BELOW = 5
+"""PHQ-9 and GAD-7: a total below this is in the "minimal" band (Kroenke 2001, Spitzer 2006)."""
 
 # Lowest total of each band, most severe first: the first floor the total reaches names the band.
 _BANDS: dict[Instrument, tuple[tuple[int, Severity], ...]] = {
@@ -170,25 +171,29 @@ class Point:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Baseline to latest for one instrument.
+    """Baseline (the first administration) to latest (the most recent) for one instrument.
 
-    `change` and `percent_change` are latest minus baseline, so improvement is negative.
-    `clinically_meaningful_change` is defined for PCL-5 only; None for the others.
+    Snapshot values only, named for what they are; none is a response or a remission (those are
+    the PHQ-9's twelve-month measures, app.assessments.measures). `change_from_baseline` is latest
+    minus baseline, so improvement is negative. The PHQ-9 / GAD-7 values are None for PCL-5 and
+    the PCL-5 values None for the others.
     """
 
     instrument: Instrument
     baseline: Point | None
     latest: Point | None
-    change: int | None
-    percent_change: float | None
-    response: bool | None
-    remission: bool | None
+    change_from_baseline: int | None
+    percent_change_from_baseline: float | None
+    halved_from_baseline: bool | None
+    latest_below_5: bool | None
+    latest_below_cutoff: bool | None
+    reliable_change: bool | None
     clinically_meaningful_change: bool | None
     points: tuple[Point, ...]
 
 
-def _chronological_key(point: Point) -> tuple[datetime, int]:
-    # The id breaks ties so that equal timestamps still give one order; a missing id sorts first.
+def chronological_key(point: Point) -> tuple[datetime, int]:
+    """Oldest first; the id breaks ties so equal timestamps still give one order (None first)."""
     return point.administered_at, -1 if point.assessment_id is None else point.assessment_id.int
 
 
@@ -201,49 +206,48 @@ def _percent(change: int, baseline: int) -> float:
 def trajectory(
     instrument: Instrument, points: Iterable[Point], *, pcl5_cutoff: int = DEFAULT_PCL5_CUTOFF
 ) -> Trajectory:
-    """Change, response and remission from the earliest to the most recent administration.
+    """Snapshot values from the earliest to the most recent administration.
 
-    PHQ-9 and GAD-7: response is a reduction of at least 50 % (PHQ-9: CMS159 / NQF 1885; GAD-7:
-    the same convention as used in the measurement-based-care literature), remission a latest total
-    below 5. PCL-5: a drop of at least 5 points is a response and of at least 10 is clinically
-    meaningful (Blevins 2015, Bovin 2016); remission is a latest total below `pcl5_cutoff`
-    (clinic policy, validated by the caller).
-    With one point, baseline and latest are the same administration and change is 0.
+    PHQ-9 and GAD-7: whether the latest total is at most half the baseline's
+    (`halved_from_baseline`, in integers so exactly half counts) and below 5, the top of the
+    "minimal" band (Kroenke 2001, Spitzer 2006). PCL-5: a drop of at least 5 points is reliable
+    change and of at least 10 clinically meaningful (Blevins 2015, Bovin 2016); the latest below
+    `pcl5_cutoff` (clinic policy, validated by the caller) is below the probable-PTSD cut-off.
+    With one point, baseline and latest are the same administration and the change is 0.
     """
     instrument = Instrument(instrument)
-    ordered = tuple(sorted(points, key=_chronological_key))
+    ordered = tuple(sorted(points, key=chronological_key))
     if not ordered:
-        return Trajectory(
-            instrument=instrument,
-            baseline=None,
-            latest=None,
-            change=None,
-            percent_change=None,
-            response=None,
-            remission=None,
-            clinically_meaningful_change=None,
-            points=(),
-        )
+        return Trajectory(instrument, None, None, None, None, None, None, None, None, None, ())
     baseline, latest = ordered[0], ordered[-1]
     change = latest.total - baseline.total
-    percent_change = _percent(change, baseline.total) if baseline.total else None
+    percent = _percent(change, baseline.total) if baseline.total else None
     if instrument is Instrument.pcl5:
-        meaningful: bool | None = baseline.total - latest.total >= PCL5_MEANINGFUL_DROP
-        response: bool | None = baseline.total - latest.total >= PCL5_RESPONSE_DROP
-        remission = latest.total < pcl5_cutoff
-    else:
-        meaningful = None
-        # In integers, so exactly half is a response with no float rounding in the way.
-        response = 2 * latest.total <= baseline.total if baseline.total else None
-        remission = latest.total < REMISSION_BELOW
+        drop = baseline.total - latest.total
+        return Trajectory(
+            instrument=instrument,
+            baseline=baseline,
+            latest=latest,
+            change_from_baseline=change,
+            percent_change_from_baseline=percent,
+            halved_from_baseline=None,
+            latest_below_5=None,
+            latest_below_cutoff=latest.total < pcl5_cutoff,
+            reliable_change=drop >= PCL5_RELIABLE_DROP,
+            clinically_meaningful_change=drop >= PCL5_MEANINGFUL_DROP,
+            points=ordered,
+        )
     return Trajectory(
         instrument=instrument,
         baseline=baseline,
         latest=latest,
-        change=change,
-        percent_change=percent_change,
-        response=response,
-        remission=remission,
-        clinically_meaningful_change=meaningful,
+        change_from_baseline=change,
+        percent_change_from_baseline=percent,
+        # A zero baseline cannot be halved: None, not a vacuous True.
+        halved_from_baseline=2 * latest.total <= baseline.total if baseline.total else None,
+        latest_below_5=latest.total < MINIMAL_BELOW,
+        latest_below_cutoff=None,
+        reliable_change=None,
+        clinically_meaningful_change=None,
         points=ordered,
     )

@@ -7,15 +7,17 @@ the events name the client and the assessment, never a score (minimum necessary)
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assessments import repository, scoring
+from app.assessments import measures, repository, scoring
 from app.assessments.models import Assessment
 from app.assessments.schemas import (
     AssessmentCreate,
+    MeasuresRead,
+    Phq9TrajectoryRead,
     PointRead,
     Trajectories,
     TrajectoryRead,
@@ -126,10 +128,22 @@ def _point(point: scoring.Point) -> PointRead:
     return PointRead.model_validate(asdict(point))
 
 
-async def trajectories(db: AsyncSession, principal: Principal, client: Client) -> Trajectories:
-    """Every instrument's baseline, latest, change, response and remission for the client."""
+def _line(line: scoring.Trajectory) -> dict[str, object]:
+    """The trajectory's fields for its read model (points as read models)."""
+    values = {f.name: getattr(line, f.name) for f in fields(line) if f.name != "instrument"}
+    values["baseline"] = _point(line.baseline) if line.baseline else None
+    values["latest"] = _point(line.latest) if line.latest else None
+    values["points"] = [_point(p) for p in line.points]
+    return values
+
+
+async def trajectories(
+    db: AsyncSession, principal: Principal, client: Client, now: datetime
+) -> Trajectories:
+    """Every instrument's snapshot values for the client, and the PHQ-9's twelve-month measures
+    as of `now`."""
     found = await repository.for_client(db, principal.clinic_id, client.id)
-    result: dict[str, TrajectoryRead] = {}
+    lines: dict[scoring.Instrument, scoring.Trajectory] = {}
     for instrument in scoring.Instrument:
         points = [
             scoring.Point(
@@ -142,17 +156,18 @@ async def trajectories(db: AsyncSession, principal: Principal, client: Client) -
             for a in found
             if a.instrument == instrument.value
         ]
-        line = scoring.trajectory(instrument, points, pcl5_cutoff=principal.clinic.pcl5_cutoff)
-        result[instrument.value] = TrajectoryRead(
-            baseline=_point(line.baseline) if line.baseline else None,
-            latest=_point(line.latest) if line.latest else None,
-            change=line.change,
-            percent_change=line.percent_change,
-            response=line.response,
-            remission=line.remission,
-            clinically_meaningful_change=line.clinically_meaningful_change,
-            points=[_point(p) for p in line.points],
+        lines[instrument] = scoring.trajectory(
+            instrument, points, pcl5_cutoff=principal.clinic.pcl5_cutoff
         )
+    phq9 = lines[scoring.Instrument.phq9]
+    twelve_months = measures.twelve_month_measures(phq9.points, now)
     for assessment in found:
         note_read("assessment", assessment.id)
-    return Trajectories.model_validate(result)
+    return Trajectories(
+        phq9=Phq9TrajectoryRead(
+            **_line(phq9), measures=MeasuresRead.model_validate(asdict(twelve_months))
+        ),
+        gad7=TrajectoryRead(**_line(lines[scoring.Instrument.gad7])),
+        pcl5=TrajectoryRead(**_line(lines[scoring.Instrument.pcl5])),
+    )
+

@@ -3,7 +3,8 @@
 Written through the same services as the API, so every value passes the API's validation.
 A few records are meant to raise flags (a high pre-dose pressure, a short esketamine
 monitoring that leaves the REMS record incomplete, a REMS form still due, a positive PHQ-9
-item 9), so that the demo shows them; the other esketamine records are REMS-complete.
+item 9), and a few PHQ-9 histories show the twelve-month measures (app.demo.outcomes); the
+other esketamine records are REMS-complete.
 """
 
 import random
@@ -20,6 +21,8 @@ from app.assessments.service import record
 from app.auth.principal import Principal
 from app.clients.models import Client, PresentingConcern
 from app.sessions.dosing.schemas import ConcomitantMedications, Medication
+from app.demo.outcomes import Showcase, first_course, series_totals
+from app.sessions.dosing.schemas import Medication
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import KetamineSessionUpdate
@@ -140,10 +143,18 @@ async def measure(
     rng: random.Random,
     now: datetime,
     *,
-    self_harm: bool = False,
+    shows: Showcase | None = None,
 ) -> None:
     """PHQ-9 and GAD-7 (and PCL-5 for trauma) at baseline and after each integration session,
-    improving over the course, for a client who has been dosed."""
+    improving over the course, for a client who has been dosed; first the PHQ-9s carried over
+    from an earlier course, for the clients that show the twelve-month measures."""
+    for days_ago, total in first_course(shows):
+        phq9 = Instrument.phq9
+        at = now - timedelta(days=days_ago)
+        body = AssessmentCreate(
+            instrument=phq9, administered_at=at, item_scores=_items(phq9, total, rng)
+        )
+        await record(db, admin, client, body, now)
     sessions = (
         await db.execute(
             select(ClinicalSession)
@@ -160,7 +171,7 @@ async def measure(
     if PresentingConcern.trauma.value in client.presenting_concerns:
         instruments.append(Instrument.pcl5)
     for instrument in instruments:
-        await _series(db, admin, client, instrument, moments, rng, now, self_harm=self_harm)
+        await _series(db, admin, client, instrument, moments, rng, now, shows=shows)
 
 
 async def _series(
@@ -172,17 +183,20 @@ async def _series(
     rng: random.Random,
     now: datetime,
     *,
-    self_harm: bool,
+    shows: Showcase | None,
 ) -> None:
     top = ITEM_COUNT[instrument] * ITEM_MAX[instrument]
     total = rng.randint(int(top * 0.55), int(top * 0.8))
+    fixed = series_totals(shows, instrument, total, len(moments))
     for n, session in enumerate(moments):
         last = n == len(moments) - 1
-        item9 = 1 if self_harm and last and instrument is Instrument.phq9 else 0
+        if fixed is not None:
+            total = fixed[n]
+        self_harm = shows is Showcase.self_harm and last and instrument is Instrument.phq9
         body = AssessmentCreate(
             instrument=instrument,
             administered_at=min(session.starts_at + 45 * MINUTE, now),
-            item_scores=_items(instrument, total, rng, item9=item9),
+            item_scores=_items(instrument, total, rng, item9=1 if self_harm else 0),
             session_id=session.id,
         )
         await record(db, admin, client, body, now)

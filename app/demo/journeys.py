@@ -28,6 +28,7 @@ from app.clients.schemas import ClientCreate
 from app.clients.service import archive_client, create_client
 from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
 from app.demo.clinical import measure, record_dose
+from app.demo.outcomes import Showcase
 from app.demo.people import (
     CONCERN_WEIGHTS,
     PREFERRED,
@@ -329,6 +330,14 @@ CYCLE: tuple[Journey, ...] = (
     _maintenance_oral,
 )
 
+# Clients that show what a random set may miss (a positive PHQ-9 item 9, CMS159 remission
+# `met` and `open`): see app.demo.outcomes.
+SHOWCASE: dict[tuple[Journey, int], Showcase] = {
+    (_iv_series, 0): Showcase.self_harm,
+    (_maintenance_im, 0): Showcase.remission_met,
+    (_preparation, 0): Showcase.remission_open,
+}
+
 
 def _plan(clients: int) -> list[tuple[Journey, int]]:
     """Each client's journey shape and how many of that shape came before (its variant)."""
@@ -385,8 +394,6 @@ async def fill_demo_clinic(
         for (journey, variant), (first, last) in zip(_plan(clients), people, strict=True):
             client = await demo.new_client(first, last)
             await journey(demo, client, variant)
-            # One client's latest PHQ-9 is positive on item 9, so the demo shows that alert.
-            self_harm = journey is _iv_series and variant == 0
-            await measure(db, demo.admin, client, rng, now, self_harm=self_harm)
+            await measure(db, demo.admin, client, rng, now, shows=SHOWCASE.get((journey, variant)))
             advance()
     return made

@@ -89,7 +89,9 @@ async def test_a_future_time_or_another_clients_session_is_refused(clinic: Clini
     assert linked.json()["errors"][0]["type"] == "invalid_reference"
 
 
-async def test_the_trajectory_shows_response_and_remission(clinic: Clinic) -> None:
+async def test_the_trajectory_shows_snapshot_values_named_for_what_they_are(
+    clinic: Clinic,
+) -> None:
     client = await clinic.client()
     for weeks, items in [(8, [2] * 9), (4, [1] * 9), (0, [1, 1, 1, 0, 0, 0, 0, 0, 0])]:
         at = T0 - timedelta(weeks=weeks)
@@ -99,18 +101,44 @@ async def test_the_trajectory_shows_response_and_remission(clinic: Clinic) -> No
     line = await clinic.ok("GET", f"/api/v1/clients/{client['id']}/assessments/trajectory")
     phq = line["phq9"]
     assert [p["total"] for p in phq["points"]] == [18, 9, 3]
-    assert (phq["baseline"]["total"], phq["latest"]["total"], phq["change"]) == (18, 3, -15)
-    assert (phq["response"], phq["remission"], phq["percent_change"]) == (True, True, -83.3)
+    assert (phq["baseline"]["total"], phq["latest"]["total"]) == (18, 3)
+    assert (phq["change_from_baseline"], phq["percent_change_from_baseline"]) == (-15, -83.3)
+    assert (phq["halved_from_baseline"], phq["latest_below_5"]) == (True, True)
+    # Eight weeks is not twelve months: the measure has not begun, whatever the snapshot says.
+    assert phq["measures"]["remission_12m"]["status"] == "not_due"
+    assert (phq["latest_below_cutoff"], phq["reliable_change"]) == (None, None)
     assert line["gad7"] == {
         "baseline": None,
         "latest": None,
-        "change": None,
-        "percent_change": None,
-        "response": None,
-        "remission": None,
+        "change_from_baseline": None,
+        "percent_change_from_baseline": None,
+        "halved_from_baseline": None,
+        "latest_below_5": None,
+        "latest_below_cutoff": None,
+        "reliable_change": None,
         "clinically_meaningful_change": None,
         "points": [],
     }
+
+
+async def test_the_pcl5_trajectory_follows_the_clinic_cutoff_and_blevins_bovin(
+    clinic: Clinic,
+) -> None:
+    client = await clinic.client()
+    await clinic.ok(
+        "PATCH", "/api/v1/clinic", json={"clinical_policy": {"pcl5_probable_ptsd_cutoff": 31}}
+    )
+    for weeks, total in [(8, 45), (0, 32)]:  # 32 is below the default 33, not 31
+        items = [4] * (total // 4) + [total % 4] + [0] * (19 - total // 4)
+        at = iso(T0 - timedelta(weeks=weeks))
+        await _record(
+            clinic, client["id"], instrument="pcl5", item_scores=items, administered_at=at
+        )
+    pcl = (await clinic.ok("GET", f"/api/v1/clients/{client['id']}/assessments/trajectory"))["pcl5"]
+    assert (pcl["change_from_baseline"], pcl["latest_below_cutoff"]) == (-13, False)
+    assert (pcl["reliable_change"], pcl["clinically_meaningful_change"]) == (True, True)
+    assert (pcl["halved_from_baseline"], pcl["latest_below_5"]) == (None, None)
+    assert "measures" not in pcl
 
 
 async def test_a_positive_item_9_alerts_and_emits_an_event_without_a_score(

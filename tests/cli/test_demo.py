@@ -163,6 +163,24 @@ async def test_esketamine_records_meet_the_rems_and_their_forms_are_in(
         assert ("rems_monitoring_incomplete" in dose["safety_flags"]) is (dose not in complete)
 
 
+async def test_the_demo_shows_cms159_remission_met_and_open(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for client in await items(http, key, "/api/v1/clients"):
+        url = f"/api/v1/clients/{client['id']}/assessments/trajectory"
+        response = await http.get(url, headers=bearer(key))
+        assert response.status_code == 200, response.text
+        remission = response.json()["phq9"]["measures"]["remission_12m"]
+        if remission is not None:
+            found.setdefault(remission["status"], []).append(remission)
+    assert {"met", "open"} <= set(found), set(found)
+    # Relative to the demo's now: a `met` decided by a PHQ-9 in a period not over yet, and an
+    # `open` period that has begun with no PHQ-9 in it.
+    assert any(not m["final"] and m["assessment_id"] for m in found["met"])
+    assert all(not m["final"] and m["assessment_id"] is None for m in found["open"])
+
+
 async def journeys(http: httpx.AsyncClient, key: str) -> list[tuple[Any, ...]]:
     """Each client and their sessions, without ids: what a seed should reproduce."""
     shape: list[tuple[Any, ...]] = []

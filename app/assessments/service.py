@@ -170,4 +170,3 @@ async def trajectories(
         gad7=TrajectoryRead(**_line(lines[scoring.Instrument.gad7])),
         pcl5=TrajectoryRead(**_line(lines[scoring.Instrument.pcl5])),
     )
-

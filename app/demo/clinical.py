@@ -20,9 +20,8 @@ from app.assessments.scoring import ITEM_COUNT, ITEM_MAX, Instrument
 from app.assessments.service import record
 from app.auth.principal import Principal
 from app.clients.models import Client, PresentingConcern
-from app.sessions.dosing.schemas import ConcomitantMedications, Medication
 from app.demo.outcomes import Showcase, first_course, series_totals
-from app.sessions.dosing.schemas import Medication
+from app.sessions.dosing.schemas import ConcomitantMedications, Medication
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import KetamineSessionUpdate

@@ -1,7 +1,7 @@
 """safety reviews
 
 Revision ID: d14a5afe7e01
-Revises: a12c0de5ec12
+Revises: c14c0a5e7b2d
 Create Date: 2026-12-03 18:00:00.000000
 
 Issue 14 item 5: the `safety_reviews` table, and an open review for every PHQ-9 already stored
@@ -21,7 +21,7 @@ from alembic import op
 import app.db
 
 revision: str = "d14a5afe7e01"
-down_revision: str | None = "a12c0de5ec12"
+down_revision: str | None = "c14c0a5e7b2d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

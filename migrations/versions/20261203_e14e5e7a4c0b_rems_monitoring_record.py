@@ -1,7 +1,7 @@
 """rems monitoring record
 
 Revision ID: e14e5e7a4c0b
-Revises: a12c0de5ec12
+Revises: d14a5afe7e01
 Create Date: 2026-12-03 18:00:00.000000
 
 Issue 14, the esketamine REMS monitoring record: the ready-to-leave time, the four
@@ -19,7 +19,7 @@ from alembic import op
 import app.db
 
 revision: str = "e14e5e7a4c0b"
-down_revision: str | None = "a12c0de5ec12"
+down_revision: str | None = "d14a5afe7e01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

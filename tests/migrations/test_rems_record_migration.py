@@ -19,7 +19,7 @@ from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
-BEFORE = "a12c0de5ec12"
+BEFORE = "d14a5afe7e01"  # the revision before the REMS record
 AFTER = "e14e5e7a4c0b"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DOSED = NOW - timedelta(hours=3)

@@ -18,7 +18,7 @@ from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
-BEFORE = "a12c0de5ec12"  # any revision before the safety reviews
+BEFORE = "c14c0a5e7b2d"  # the revision before the safety reviews
 AFTER = "d14a5afe7e01"
 RECORDED = datetime(2026, 2, 1, 9, 30, tzinfo=UTC)
 

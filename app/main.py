@@ -29,6 +29,7 @@ from app.journeys.router import router as journeys_router
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
+from app.screenings.router import router as screenings_router
 from app.security import install_security
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
@@ -70,6 +71,11 @@ TAGS = [
     },
     {"name": "clients", "description": "Clients and their derived journey stage."},
     {"name": "journeys", "description": "A client's whole journey with alerts."},
+    {
+        "name": "screenings",
+        "description": "Medical screenings, their contraindications and decisions, and the "
+        "medical clearance they give (clinical roles; deciding is a prescriber's).",
+    },
     {
         "name": "assessments",
         "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
@@ -253,6 +259,7 @@ def create_app(
         calendar_router,
         clients_router,
         journeys_router,
+        screenings_router,
         assessments_router,
         *session_routers,
         webhooks_router,

@@ -12,6 +12,7 @@ def load_all_models() -> None:
     import app.events.models
     import app.idempotency.models
     import app.inbound.models
+    import app.screenings.models
     import app.sessions.models
     import app.staff.models
     import app.webhooks.models

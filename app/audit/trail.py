@@ -29,6 +29,7 @@ TAG_RESOURCES = {
     "clinic": "clinic",
     "audit": "audit_event",
     "assessments": "assessment",
+    "screenings": "screening",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",

@@ -16,7 +16,7 @@ from app.errors import Forbidden, Unauthorized, responses_for
 from app.idempotency.dependencies import body_rule, idempotent, replay_responses
 from app.sessions.dependencies import SessionFiltersDep
 from app.sessions.dosing.rules import SafetyFlag
-from app.sessions.edits import forbid_clinical_write
+from app.sessions.edits import check_writer
 from app.sessions.enums import SessionKind
 from app.sessions.read_models import SessionReadModel
 from app.sessions.schemas import (
@@ -32,6 +32,8 @@ from app.sessions.schemas import (
     SessionCreate,
 )
 from app.sessions.shared_routes import (
+    DOSE_EDIT_ERRORS,
+    DOSE_WRITE_ERRORS,
     EDIT_ERRORS,
     WRITE_ERRORS,
     add_shared_routes,
@@ -54,8 +56,9 @@ def _router(kind: SessionKind) -> APIRouter:
 
 
 def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
-    """The Idempotency-Key guard of a booking: a replay meets the scheduler's field rule too."""
-    return idempotent(AnyStaff, authorize=body_rule(model, forbid_clinical_write))
+    """The Idempotency-Key guard of a booking: a replay meets the field rules too (the
+    scheduler's clinical fields, the prescriber's order)."""
+    return idempotent(AnyStaff, authorize=body_rule(model, check_writer))
 
 
 preparation = _router(SessionKind.preparation)
@@ -113,12 +116,13 @@ async def update_preparation_session(
     status_code=201,
     response_model=KetamineSessionRead,
     dependencies=[idempotent_booking(KetamineSessionCreate)],
-    responses=replay_responses(WRITE_ERRORS),
+    responses=replay_responses(DOSE_WRITE_ERRORS),
 )
 async def create_ketamine_session(
     body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> SessionReadModel:
-    """Book a dosing session. With the clinic's preparation rule, a preparation must come first."""
+    """Book a dosing session. With the clinic's preparation rule, a preparation must come first.
+    Only a prescriber writes the order, `dose_mg` or `medication` (403 `prescriber_required`)."""
     return await create(db, principal, SessionKind.ketamine, body, now, response)
 
 
@@ -145,7 +149,7 @@ async def list_ketamine_sessions(
     return await list_kind(db, principal, SessionKind.ketamine, filters, page, now)
 
 
-@ketamine.patch("/{session_id}", response_model=KetamineSessionRead, responses=EDIT_ERRORS)
+@ketamine.patch("/{session_id}", response_model=KetamineSessionRead, responses=DOSE_EDIT_ERRORS)
 async def update_ketamine_session(
     session_id: uuid.UUID,
     body: KetamineSessionUpdate,
@@ -163,7 +167,8 @@ async def update_ketamine_session(
     corrects a completed dose's route, times, clinician or location only with a
     `correction_reason` (422 `correction_reason_required`); those of a cancelled or no-show dose
     cannot change (409 `invalid_transition`). The dosing record and notes stay writable by
-    clinical roles.
+    clinical roles; only a prescriber writes the order, `dose_mg` or `medication` (403
+    `prescriber_required`).
     """
     return await update(
         db, principal, SessionKind.ketamine, session_id, body, if_match, now, response

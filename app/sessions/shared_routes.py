@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.prescribers import PrescriberRequired
 from app.auth.principal import Principal
 from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
@@ -40,10 +41,10 @@ from app.sessions.schemas import (
 )
 from app.windows.service import evaluate_all
 
-WRITE_ERRORS = responses_for(
-    Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict
-)
-EDIT_ERRORS = responses_for(
+_WRITE = (Forbidden, ValidationFailed, ScheduleConflict, PreparationRequired, Conflict)
+WRITE_ERRORS = responses_for(*_WRITE)
+DOSE_WRITE_ERRORS = responses_for(*_WRITE, PrescriberRequired)
+_EDIT = (
     Forbidden,
     edits.SessionClosed,
     edits.RouteNeedsClinician,
@@ -57,6 +58,8 @@ EDIT_ERRORS = responses_for(
     Conflict,
     VersionConflict,
 )
+EDIT_ERRORS = responses_for(*_EDIT)
+DOSE_EDIT_ERRORS = responses_for(*_EDIT, PrescriberRequired)
 
 
 async def respond(
@@ -76,7 +79,7 @@ async def create(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
-    edits.forbid_clinical_write(principal, body)
+    edits.check_writer(principal, body)
     session = await service.create_session(db, principal, kind, body, now)
     response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
     return await respond(db, principal, session, now, response)
@@ -92,7 +95,7 @@ async def update(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
-    edits.forbid_clinical_write(principal, body)
+    edits.check_writer(principal, body)
     session = await service.get_session(db, principal.clinic_id, session_id, kind)
     check_version(if_match, session.version)
     session = await service.update_session(db, principal, session, body, now)

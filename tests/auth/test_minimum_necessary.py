@@ -6,7 +6,7 @@ from typing import Any
 from tests.support.apps import assert_problem
 from tests.support.factories import T0, Clinic
 
-CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns"}
+CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns", "medical_clearance"}
 SESSION_CLINICAL = {"notes", "topics", "dose_mg", "weight_kg"}
 
 

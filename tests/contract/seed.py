@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from app.screenings.schemas import CONTRAINDICATION_CODES
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
 from tests.support.factories import T0, Clinic, FakeClock, bootstrap
@@ -99,6 +100,16 @@ async def seed_clinic(
             "item_scores": [2, 2, 1, 2, 1, 1, 2, 1, 0],
         },
     )
+    screening = await clinic.ok(
+        "POST",
+        f"/api/v1/clients/{dosed['id']}/screenings",
+        201,
+        json={
+            "screened_at": (T0 - 20 * DAY).isoformat(),
+            "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+            "decision": "cleared",
+        },
+    )
 
     endpoint, doomed_endpoint = [
         await clinic.ok(
@@ -128,6 +139,7 @@ async def seed_clinic(
             "integration_id": [scheduler_integration["id"]],
             "unmatched_id": unmatched,
             "assessment_id": [assessment["id"]],
+            "screening_id": [screening["id"]],
             "token": [calendar["token"]],
             "url": [WEBHOOK_URL],
             **{f"{kind}-sessions": ids for kind, ids in sessions.items()},

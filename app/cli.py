@@ -141,6 +141,14 @@ def bootstrap(
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/New_York.")],
     admin_email: Annotated[str, typer.Option(help="Email of the first admin.")],
     admin_name: Annotated[str, typer.Option(help="Name of the first admin.")] = "Clinic admin",
+    prescriber: Annotated[
+        bool,
+        typer.Option(
+            "--prescriber",
+            help="The first admin is a licensed prescriber (MD, DO, NP, PA), e.g. the medical "
+            "director: they may clear screenings and write medication orders.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
     ] = False,
@@ -164,6 +172,7 @@ def bootstrap(
             admin_email=data.admin_email,
             admin_name=data.admin_name,
             now=datetime.now(UTC),
+            prescriber=prescriber,
         )
     )
     result = {
@@ -175,7 +184,8 @@ def bootstrap(
         typer.echo(json.dumps(result))
         return
     err.print(f"clinic [bold]{made.clinic.name}[/bold] created: {made.clinic.id}")
-    err.print(f"admin {made.admin.email}: {made.admin.id}")
+    role = "admin and prescriber" if made.admin.prescriber else "admin"
+    err.print(f"{role} {made.admin.email}: {made.admin.id}")
     err.print("API key (shown once, store it now):")
     typer.echo(made.api_key)
 

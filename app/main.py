@@ -31,6 +31,7 @@ from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
 from app.safety_reviews.router import router as safety_reviews_router
+from app.screenings.router import router as screenings_router
 from app.security import install_security
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
@@ -72,6 +73,11 @@ TAGS = [
     },
     {"name": "clients", "description": "Clients and their derived journey stage."},
     {"name": "journeys", "description": "A client's whole journey with alerts."},
+    {
+        "name": "screenings",
+        "description": "Medical screenings, their contraindications and decisions, and the "
+        "medical clearance they give (clinical roles; deciding is a prescriber's).",
+    },
     {
         "name": "assessments",
         "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
@@ -266,6 +272,7 @@ def create_app(
         calendar_router,
         clients_router,
         journeys_router,
+        screenings_router,
         assessments_router,
         consents_router,
         safety_reviews_router,

@@ -14,6 +14,7 @@ def load_all_models() -> None:
     import app.idempotency.models
     import app.inbound.models
     import app.safety_reviews.models
+    import app.screenings.models
     import app.sessions.models
     import app.staff.models
     import app.webhooks.models

@@ -15,7 +15,15 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DENIALS = {401: Outcome.unauthenticated, 403: Outcome.denied, 404: Outcome.not_found}
 # Resources that hold PHI: a write to one that is refused (409, 412, 422, ...) is audited too.
 PHI_RESOURCES = frozenset(
-    {"client", "session", "assessment", "consent", "safety_review", "unmatched_booking"}
+    {
+        "client",
+        "session",
+        "assessment",
+        "consent",
+        "safety_review",
+        "screening",
+        "unmatched_booking",
+    }
 )
 # A throttled write was not looked at, so there is nothing about it to audit (and floods are not).
 NOT_REFUSALS = frozenset({429})

@@ -31,6 +31,7 @@ TAG_RESOURCES = {
     "assessments": "assessment",
     "consents": "consent",
     "safety-reviews": "safety_review",
+    "screenings": "screening",
     "scheduling-integrations": "scheduling_integration",
     "inbound": "inbound_delivery",
     "unmatched-bookings": "unmatched_booking",

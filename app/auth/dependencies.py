@@ -74,7 +74,7 @@ async def _principal(
     if verifier is None:
         raise Unauthorized("The API key is malformed.")
     staff, clinic = await verifier.authenticate(db, token, now)
-    return Principal(staff.id, clinic.id, staff.role, None, clinic)
+    return Principal.of(staff, clinic, None)
 
 
 async def _api_key_principal(
@@ -99,7 +99,7 @@ async def _api_key_principal(
             await record_key_use(session, key_id, now)
 
         on_success(request, record_use)
-    return Principal(staff.id, clinic.id, staff.role, key.id, clinic)
+    return Principal.of(staff, clinic, key.id)
 
 
 def _usable(key: ApiKey, staff: Staff, now: datetime) -> bool:

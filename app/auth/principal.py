@@ -1,11 +1,11 @@
 """Who is calling, as the services see it: the staff member, their role and their clinic."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.clinics.models import Clinic
 from app.sessions.dosing.policy import DosingPolicy
-from app.staff.models import Role
+from app.staff.models import Role, Staff
 from app.windows.policy import WindowPolicy
 
 
@@ -27,6 +27,14 @@ class Principal:
     role: Role
     api_key_id: uuid.UUID | None  # None when authenticated by an OIDC token
     clinic: Clinic
+    # A licensed prescriber (docs/decisions.md, "Prescribers"); False unless said, so a
+    # principal built without it can do no prescriber-only act.
+    prescriber: bool = field(default=False, kw_only=True)
+
+    @classmethod
+    def of(cls, staff: Staff, clinic: Clinic, api_key_id: uuid.UUID | None) -> "Principal":
+        """The principal of a staff member as stored now: role and prescriber flag included."""
+        return cls(staff.id, clinic.id, staff.role, api_key_id, clinic, prescriber=staff.prescriber)
 
     @property
     def policy(self) -> WindowPolicy:

@@ -74,7 +74,7 @@ async def authenticate_feed(
 
         on_success(request, record_use)
     # No API key: the feed token stands in. As principal, it files the read under the clinic.
-    principal = Principal(staff.id, clinic.id, staff.role, None, clinic)
+    principal = Principal.of(staff, clinic, None)
     request.state.principal = principal
     note_read("calendar_feed_token", feed_token.id)
     return FeedReader(principal, staff, feed_token)

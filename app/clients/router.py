@@ -46,7 +46,14 @@ async def _read(
     """Re-read the client with its derived stage after a write."""
     _, stage = await service.get_client(db, principal, client.id, now)
     set_etag(response, client.version)
-    return to_read(client, stage)
+    return await _with_clearance(db, principal, client, stage, now)
+
+
+async def _with_clearance(
+    db: AsyncSession, principal: Principal, client: Client, stage: ClientStage, now: datetime
+) -> ClientRead:
+    clearances = await service.medical_clearances(db, principal, [client.id], now)
+    return to_read(client, stage, clearances.get(client.id))
 
 
 @router.post(
@@ -78,23 +85,26 @@ async def list_clients(
     primary_clinician_id: Annotated[uuid.UUID | None, Query()] = None,
     include_archived: Annotated[bool, Query(description="Include archived clients.")] = False,
 ) -> Page[ClientRead]:
-    """Clients by last name, then first name."""
+    """Clients by last name, then first name; for clinical roles each with their medical
+    clearance."""
     filters = repository.ClientFilters(q, stage, primary_clinician_id, include_archived)
     rows = await repository.list_page(db, principal.clinic_id, filters, page, principal.policy, now)
     items, cursor = split_page(
         rows, page, lambda row: (row[0].last_name, row[0].first_name, row[0].id)
     )
-    return Page[ClientRead](items=[to_read(c, s) for c, s in items], next_cursor=cursor)
+    clearances = await service.medical_clearances(db, principal, [c.id for c, _ in items], now)
+    reads = [to_read(c, s, clearances.get(c.id)) for c, s in items]
+    return Page[ClientRead](items=reads, next_cursor=cursor)
 
 
 @router.get("/{client_id}", response_model=ClientRead, responses=responses_for(NotFound))
 async def get_client(
     client_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> ClientRead:
-    """One client with their current stage."""
+    """One client with their current stage and, for clinical roles, medical clearance."""
     client, stage = await service.get_client(db, principal, client_id, now)
     set_etag(response, client.version)
-    return to_read(client, stage)
+    return await _with_clearance(db, principal, client, stage, now)
 
 
 @router.patch(

@@ -15,6 +15,7 @@ from app.common.schemas import (
     ShortText,
     UTCTimestamp,
 )
+from app.screenings.schemas import MedicalClearanceRead
 
 CLINICAL = "Clinical: absent from responses to the scheduler role."
 CLIENT_CLINICAL_FIELDS = frozenset({"date_of_birth", "presenting_concerns"})
@@ -74,7 +75,7 @@ class ClientUpdate(PatchModel):
 class ClientRead(OutputModel):
     """A client. Schedulers see names and contact details only."""
 
-    clinical_fields = CLIENT_CLINICAL_FIELDS
+    clinical_fields = CLIENT_CLINICAL_FIELDS | {"medical_clearance"}
 
     id: uuid.UUID
     first_name: str
@@ -86,6 +87,11 @@ class ClientRead(OutputModel):
     primary_clinician_id: uuid.UUID | None
     presenting_concerns: list[PresentingConcern] = Field(default_factory=list, description=CLINICAL)
     stage: ClientStage = Field(description="Derived from the client's sessions; never written.")
+    medical_clearance: MedicalClearanceRead | None = Field(
+        default=None,
+        description="The client's medical clearance as of now, from their screenings "
+        "(`/clients/{id}/screenings`). " + CLINICAL,
+    )
     archived: bool
     version: int
     created_at: UTCTimestamp

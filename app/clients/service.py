@@ -1,6 +1,7 @@
 """Client rules: valid references and dates, and archiving instead of deleting."""
 
 import uuid
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,9 +12,12 @@ from app.clients import repository
 from app.clients.events import client_data
 from app.clients.models import Client, ClientStage
 from app.clients.schemas import ClientCreate, ClientUpdate
+from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS
 from app.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, invalid_reference
 from app.events.catalogue import EventType
 from app.events.service import emit
+from app.screenings import service as screenings_service
+from app.screenings.rules import MedicalClearance
 from app.staff import repository as staff_repository
 from app.staff.models import Role
 
@@ -35,6 +39,16 @@ async def get_client(
     if found is None:
         raise ClientNotFound(f"No client {client_id} in this clinic.")
     return found
+
+
+async def medical_clearances(
+    db: AsyncSession, principal: Principal, client_ids: Collection[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, MedicalClearance]:
+    """The clients' medical clearance as of now for a clinical role, in one statement; nothing
+    (and nothing read) for a role that may not see it."""
+    if principal.role.value in ROLES_WITHOUT_CLINICAL_ACCESS:
+        return {}
+    return await screenings_service.clearances_at(db, principal.clinic_id, client_ids, now)
 
 
 def _check_birth_date(value: date, now: datetime) -> None:

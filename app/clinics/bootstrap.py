@@ -27,13 +27,17 @@ async def bootstrap_clinic(
     admin_email: str,
     admin_name: str,
     now: datetime,
+    prescriber: bool = False,
 ) -> Bootstrapped:
-    """A clinic with default policy, its first admin, and a key for that admin."""
+    """A clinic with default policy, its first admin (a prescriber if `prescriber`, as a
+    medical director is), and a key for that admin."""
     clinic = Clinic(name=name, timezone=timezone)
     db.add(clinic)
     await db.flush()
     email = canonical_email(admin_email)  # the form staff emails are stored in
-    admin = Staff(clinic_id=clinic.id, email=email, name=admin_name, role=Role.admin)
+    admin = Staff(
+        clinic_id=clinic.id, email=email, name=admin_name, role=Role.admin, prescriber=prescriber
+    )
     db.add(admin)
     await db.flush()
     _, plaintext = await issue_key(db, admin, "bootstrap", now)

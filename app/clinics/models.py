@@ -42,3 +42,9 @@ class Clinic(TimestampedMixin, VersionedMixin, Base):
         default=120, server_default="120"
     )
     rems_form_due_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    # The dosing gate's settings (docs/decisions.md, "Medical screening and clearance"). The
+    # server defaults '1'/'0' are true/false to both databases and let SQLite add the column
+    # in place (see the b14c1ea2a9c1 migration).
+    require_medical_clearance: Mapped[bool] = mapped_column(default=True, server_default="1")
+    require_consent: Mapped[bool] = mapped_column(default=True, server_default="1")
+    screening_valid_days: Mapped[int] = mapped_column(default=365, server_default="365")

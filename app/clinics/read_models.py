@@ -33,6 +33,9 @@ def to_read(clinic: Clinic) -> ClinicRead:
             ),
             esketamine_min_monitoring_minutes=clinic.esketamine_min_monitoring_minutes,
             rems_form_due_days=clinic.rems_form_due_days,
+            require_medical_clearance=clinic.require_medical_clearance,
+            require_consent=clinic.require_consent,
+            screening_valid_days=clinic.screening_valid_days,
         ),
         version=clinic.version,
     )

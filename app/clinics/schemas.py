@@ -9,7 +9,7 @@ from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from app.common.schemas import ONE_LINE, InputModel, PatchModel, ShortText
 from app.sessions.enums import Route
@@ -88,6 +88,26 @@ DiastolicMax = Annotated[int, Field(ge=40, le=150, examples=[90])]
 # The esketamine REMS asks for at least two hours of monitoring; a clinic may ask for more.
 MonitoringMinutes = Annotated[int, Field(ge=120, le=24 * 60, examples=[120])]
 DueDays = Annotated[int, Field(ge=1, le=90, examples=[7])]
+# A screening is valid 1 to 730 days: no label or guideline sets a period; past two years a
+# medical history is too stale to call a clearance (docs/decisions.md).
+ValidDays = Annotated[int, Field(ge=1, le=730, examples=[365])]
+GATE = "Evidence: /docs/clinical-evidence#dosing-gate"
+REQUIRE_MEDICAL_CLEARANCE = (
+    "Completing a ketamine session needs the client's medical clearance at the dose's start "
+    "(409 `medical_clearance_required`; a prescriber may override). Scheduling is never "
+    "refused by it. " + GATE
+)
+REQUIRE_CONSENT = (
+    "Completing a ketamine session needs a `kap_treatment` consent in force at the dose's "
+    "start, and for esketamine an `esketamine_rems_enrollment` one (409 `consent_required`, "
+    "`rems_enrollment_required`; a prescriber may override). Scheduling is never refused by "
+    "it. " + GATE
+)
+SCREENING_VALID_DAYS = (
+    "A screening's `valid_until` is its `screened_at` plus this many days (24-hour days), "
+    "fixed when it is recorded: a change applies to screenings recorded afterwards. 1 to 730. "
+    "Evidence: /docs/clinical-evidence#screening-validity"
+)
 
 PCL5_CUTOFF = (
     "PCL-5 total at or above which PTSD is probable (published range 31-33). "
@@ -129,6 +149,9 @@ class ClinicalPolicy(BaseModel):
         default=120, description=MIN_MONITORING
     )
     rems_form_due_days: DueDays = Field(default=7, description=REMS_FORM_DUE)
+    require_medical_clearance: bool = Field(default=True, description=REQUIRE_MEDICAL_CLEARANCE)
+    require_consent: bool = Field(default=True, description=REQUIRE_CONSENT)
+    screening_valid_days: ValidDays = Field(default=365, description=SCREENING_VALID_DAYS)
 
 
 class BloodPressureMaxPatch(InputModel):
@@ -143,6 +166,11 @@ class ClinicalPolicyPatch(InputModel):
         default=None, description=MIN_MONITORING
     )
     rems_form_due_days: DueDays | None = Field(default=None, description=REMS_FORM_DUE)
+    require_medical_clearance: StrictBool | None = Field(
+        default=None, description=REQUIRE_MEDICAL_CLEARANCE
+    )
+    require_consent: StrictBool | None = Field(default=None, description=REQUIRE_CONSENT)
+    screening_valid_days: ValidDays | None = Field(default=None, description=SCREENING_VALID_DAYS)
 
 
 class ClinicRead(BaseModel):

@@ -21,6 +21,9 @@ CLINICAL_COLUMNS = {
     "pcl5_probable_ptsd_cutoff": "pcl5_cutoff",
     "esketamine_min_monitoring_minutes": "esketamine_min_monitoring_minutes",
     "rems_form_due_days": "rems_form_due_days",
+    "require_medical_clearance": "require_medical_clearance",
+    "require_consent": "require_consent",
+    "screening_valid_days": "screening_valid_days",
 }
 
 

@@ -106,8 +106,11 @@ def _check_type(value: Any, column: SortKey) -> None:
         raise InvalidCursor("The cursor belongs to another list.")
 
 
-def keyset(stmt: SelectT, order: Sequence[SortKey], page: PageParams) -> SelectT:
-    """Order by `order`, resume after the cursor and fetch one extra row to detect a next page."""
+def keyset(
+    stmt: SelectT, order: Sequence[SortKey], page: PageParams, *, descending: bool = False
+) -> SelectT:
+    """Order by `order` (every key ascending, or with `descending` every key descending),
+    resume after the cursor and fetch one extra row to detect a next page."""
     if page.cursor is not None:
         after = decode_cursor(page.cursor, len(order))
         for value, column in zip(after, order, strict=True):
@@ -115,7 +118,10 @@ def keyset(stmt: SelectT, order: Sequence[SortKey], page: PageParams) -> SelectT
         bound = [
             literal(value, type_=column.type) for value, column in zip(after, order, strict=True)
         ]
-        stmt = stmt.where(tuple_(*order) > tuple_(*bound))
+        keys, position = tuple_(*order), tuple_(*bound)
+        stmt = stmt.where(keys < position if descending else keys > position)
+    if descending:
+        return stmt.order_by(*(key.desc() for key in order)).limit(page.limit + 1)
     return stmt.order_by(*order).limit(page.limit + 1)
 
 

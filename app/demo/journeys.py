@@ -349,13 +349,19 @@ async def _principal(db: AsyncSession, made: Bootstrapped) -> Principal:
     key_id = (
         await db.execute(select(ApiKey.id).where(ApiKey.staff_id == made.admin.id))
     ).scalar_one()
-    return Principal(made.admin.id, made.clinic.id, Role.admin, key_id, made.clinic)
+    return Principal.of(made.admin, made.clinic, key_id)
 
 
 async def _hire(
-    db: AsyncSession, clinic_id: uuid.UUID, who: tuple[str, str], role: Role
+    db: AsyncSession,
+    clinic_id: uuid.UUID,
+    who: tuple[str, str],
+    role: Role,
+    *,
+    prescriber: bool = False,
 ) -> uuid.UUID:
-    staff = await create_staff(db, clinic_id, StaffCreate(name=who[0], email=who[1], role=role))
+    body = StaffCreate(name=who[0], email=who[1], role=role, prescriber=prescriber)
+    staff = await create_staff(db, clinic_id, body)
     return staff.id
 
 
@@ -381,11 +387,12 @@ async def fill_demo_clinic(
         name=clinic_name,
         timezone=timezone,
         admin_email="admin@example.com",
-        admin_name="Demo Admin",
+        admin_name="Dr. Lena Hart, MD (medical director)",
         now=now,
+        prescriber=True,  # the medical director, who writes the orders the demo's doses carry
     )
     clinic_id = made.clinic.id
-    prescriber = await _hire(db, clinic_id, PRESCRIBER, Role.clinician)
+    prescriber = await _hire(db, clinic_id, PRESCRIBER, Role.clinician, prescriber=True)
     therapists = [await _hire(db, clinic_id, who, Role.clinician) for who in THERAPISTS]
     await _hire(db, clinic_id, SCHEDULER, Role.scheduler)
     demo = _Demo(db, await _principal(db, made), now, rng, zone, prescriber, therapists)

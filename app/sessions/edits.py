@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change, note_read
+from app.auth.prescribers import require_prescriber
 from app.auth.principal import Principal
 from app.common.pagination import PageParams, split_page
 from app.common.schemas import InputModel, Page
@@ -114,6 +115,27 @@ def forbid_clinical_write(principal: Principal, body: InputModel) -> None:
     sent = body.clinical_fields_sent()
     if sent and principal.role is Role.scheduler:
         raise Forbidden(f"The scheduler role cannot write {', '.join(sorted(sent))}.")
+
+
+# A dose's order: what is given and how much. Writing it is a prescriber's act (docs/decisions.md,
+# "Prescribers"); the rest of the dosing record (vitals, times, lot) is documented by any
+# clinical role.
+ORDER_FIELDS = frozenset({"dose_mg", "medication"})
+
+
+def forbid_unprescribed_order(principal: Principal, body: InputModel) -> None:
+    """Only a prescriber writes `dose_mg` or `medication` (403 `prescriber_required`); sending
+    one counts as writing it, even with the value it already has or null."""
+    sent = sorted(ORDER_FIELDS & body.model_fields_set)
+    if sent:
+        require_prescriber(principal, f"write {' or '.join(sent)} (the dose's order)")
+
+
+def check_writer(principal: Principal, body: InputModel) -> None:
+    """Who may write what a session body sends: the scheduler no clinical field (403
+    `forbidden`), and only a prescriber the order (403 `prescriber_required`)."""
+    forbid_clinical_write(principal, body)
+    forbid_unprescribed_order(principal, body)
 
 
 def check_scheduler_limits(

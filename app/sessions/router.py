@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, params
 
 from app.auth.dependencies import AnyStaff
+from app.auth.prescribers import PrescriberRequired
 from app.clock import Now
 from app.common.http import IfMatch
 from app.common.pagination import Pagination
@@ -16,7 +17,7 @@ from app.errors import Forbidden, Unauthorized, responses_for
 from app.idempotency.dependencies import body_rule, idempotent, replay_responses
 from app.sessions.dependencies import SessionFiltersDep
 from app.sessions.dosing.rules import RemsRecordIncomplete, SafetyFlag
-from app.sessions.edits import forbid_clinical_write
+from app.sessions.edits import check_writer
 from app.sessions.enums import SessionKind
 from app.sessions.read_models import SessionReadModel
 from app.sessions.schemas import (
@@ -56,13 +57,14 @@ def _router(kind: SessionKind) -> APIRouter:
 
 
 def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
-    """The Idempotency-Key guard of a booking: a replay meets the scheduler's field rule too."""
-    return idempotent(AnyStaff, authorize=body_rule(model, forbid_clinical_write))
+    """The Idempotency-Key guard of a booking: a replay meets the field rules too (the
+    scheduler's clinical fields, the prescriber's order)."""
+    return idempotent(AnyStaff, authorize=body_rule(model, check_writer))
 
 
 # A dose's record may also meet the REMS rule for marking its form submitted.
-DOSE_WRITE_ERRORS = responses_for(*WRITE_ERROR_TYPES, RemsRecordIncomplete)
-DOSE_EDIT_ERRORS = responses_for(*EDIT_ERROR_TYPES, RemsRecordIncomplete)
+DOSE_WRITE_ERRORS = responses_for(*WRITE_ERROR_TYPES, PrescriberRequired, RemsRecordIncomplete)
+DOSE_EDIT_ERRORS = responses_for(*EDIT_ERROR_TYPES, PrescriberRequired, RemsRecordIncomplete)
 
 preparation = _router(SessionKind.preparation)
 ketamine = _router(SessionKind.ketamine)
@@ -124,7 +126,8 @@ async def update_preparation_session(
 async def create_ketamine_session(
     body: KetamineSessionCreate, principal: AnyStaff, db: DbSession, now: Now, response: Response
 ) -> SessionReadModel:
-    """Book a dosing session. With the clinic's preparation rule, a preparation must come first."""
+    """Book a dosing session. With the clinic's preparation rule, a preparation must come first.
+    Only a prescriber writes the order, `dose_mg` or `medication` (403 `prescriber_required`)."""
     return await create(db, principal, SessionKind.ketamine, body, now, response)
 
 
@@ -169,8 +172,9 @@ async def update_ketamine_session(
     corrects a completed dose's route, times, clinician or location only with a
     `correction_reason` (422 `correction_reason_required`); those of a cancelled or no-show dose
     cannot change (409 `invalid_transition`). The dosing record and notes stay writable by
-    clinical roles. On an esketamine dose, `rems_form_submitted_at` is set only on a completed
-    dose whose REMS monitoring record is complete after this request (409
+    clinical roles; only a prescriber writes the order, `dose_mg` or `medication` (403
+    `prescriber_required`). On an esketamine dose, `rems_form_submitted_at` is set only on a
+    completed dose whose REMS monitoring record is complete after this request (409
     `rems_record_incomplete`, with the `missing` conditions).
     """
     return await update(

@@ -141,6 +141,7 @@ async def create_session(
     now: datetime,
 ) -> ClinicalSession:
     """Book a session of `kind` after checking every scheduling rule."""
+    edits.forbid_unprescribed_order(principal, body)
     await _schedulable_client(db, principal.clinic_id, body.client_id)
     fields: dict[str, Any] = body.model_dump(
         exclude={"external_ref", "clinician_id", *DOSING_FIELDS}
@@ -216,6 +217,7 @@ async def update_session(
 ) -> ClinicalSession:
     """Reschedule or edit a scheduled session, document a closed one, or correct a completed
     one; every rule is checked against the result. Who may change what: app/sessions/edits.py."""
+    edits.forbid_unprescribed_order(principal, body)
     changes = body.changes()
     reason: str | None = changes.pop("correction_reason", None)
     previous = edits.corrected_values(session, changes)

@@ -76,7 +76,7 @@ async def create(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
-    edits.forbid_clinical_write(principal, body)
+    edits.check_writer(principal, body)
     session = await service.create_session(db, principal, kind, body, now)
     response.headers["Location"] = f"/api/v1/{kind.value}-sessions/{session.id}"
     return await respond(db, principal, session, now, response)
@@ -92,7 +92,7 @@ async def update(
     now: datetime,
     response: Response,
 ) -> SessionReadModel:
-    edits.forbid_clinical_write(principal, body)
+    edits.check_writer(principal, body)
     session = await service.get_session(db, principal.clinic_id, session_id, kind)
     check_version(if_match, session.version)
     session = await service.update_session(db, principal, session, body, now)

@@ -17,6 +17,10 @@ class Role(StrEnum):
     scheduler = "scheduler"
 
 
+PRESCRIBING_ROLES = frozenset({Role.admin, Role.clinician})
+"""The roles a prescriber may hold: the prescriber-only acts are clinical."""
+
+
 class Staff(TimestampedMixin, VersionedMixin, Base):
     """A clinic's staff member; email is unique within the clinic, stored case-folded
     (app/staff/emails.py)."""
@@ -39,3 +43,6 @@ class Staff(TimestampedMixin, VersionedMixin, Base):
         )
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # A licensed prescriber (MD, DO, NP, PA): an admin or clinician only (app/staff/service.py).
+    # Server default '0' (false to both databases): see the b14c1ea2a9c1 migration.
+    prescriber: Mapped[bool] = mapped_column(default=False, server_default="0")

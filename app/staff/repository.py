@@ -50,8 +50,11 @@ async def list_page(
     *,
     role: Role | None,
     active: bool | None,
+    prescriber: bool | None = None,
 ) -> Sequence[Staff]:
     stmt = clinic_scoped(Staff, clinic_id)
+    if prescriber is not None:
+        stmt = stmt.where(Staff.prescriber.is_(prescriber))
     if role is not None:
         stmt = stmt.where(Staff.role == role)
     if active is not None:

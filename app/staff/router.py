@@ -57,9 +57,14 @@ async def list_staff(
     page: Pagination,
     role: Annotated[Role | None, Query(description="Only this role.")] = None,
     active: Annotated[bool | None, Query(description="Only active or inactive members.")] = None,
+    prescriber: Annotated[
+        bool | None, Query(description="Only prescribers, or only staff who are not.")
+    ] = None,
 ) -> Page[StaffRead]:
     """Your clinic's staff, ordered by email (admin)."""
-    rows = await repository.list_page(db, principal.clinic_id, page, role=role, active=active)
+    rows = await repository.list_page(
+        db, principal.clinic_id, page, role=role, active=active, prescriber=prescriber
+    )
     items, cursor = split_page(rows, page, lambda s: (s.email, s.id))
     return Page[StaffRead](items=[StaffRead.model_validate(s) for s in items], next_cursor=cursor)
 
@@ -87,7 +92,7 @@ async def update_staff(
     response: Response,
     if_match: IfMatch = None,
 ) -> StaffRead:
-    """Rename, change the role of, or deactivate a staff member (admin)."""
+    """Rename, change the role or prescriber flag of, or deactivate a staff member (admin)."""
     staff = await service.get_staff(db, principal.clinic_id, staff_id)
     check_version(if_match, staff.version)
     staff = await service.update_staff(db, staff, body)

@@ -2,11 +2,19 @@
 
 import uuid
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
 from app.staff.emails import StaffEmail
 from app.staff.models import Role
+
+PRESCRIBER = (
+    "A licensed prescriber (MD, DO, NP, PA). Only an admin or a clinician can be one (422 "
+    "otherwise). Prescriber-only acts: a screening decision of `cleared` or `not_cleared`, "
+    "writing `dose_mg` or `medication` on a ketamine session (the order) and a dosing-gate "
+    "override; anyone else gets 403 `prescriber_required`. "
+    "Evidence: /docs/clinical-evidence#prescriber-acts"
+)
 
 
 class StaffCreate(InputModel):
@@ -15,15 +23,21 @@ class StaffCreate(InputModel):
     email: StaffEmail
     name: ShortText = Field(examples=["Dr. Ana Rivera"])
     role: Role = Field(examples=["clinician"])
+    prescriber: StrictBool = Field(default=False, description=PRESCRIBER)
 
 
 class StaffUpdate(PatchModel):
-    required_fields = frozenset({"email", "name", "role", "active"})
+    required_fields = frozenset({"email", "name", "role", "active", "prescriber"})
 
     email: StaffEmail | None = None
     name: ShortText | None = None
     role: Role | None = None
     active: bool | None = Field(default=None, description="Inactive staff cannot authenticate.")
+    prescriber: StrictBool | None = Field(
+        default=None,
+        description=PRESCRIBER + " A prescriber who becomes a scheduler must drop the flag in "
+        "the same request.",
+    )
 
 
 class StaffRead(OutputModel):
@@ -31,6 +45,7 @@ class StaffRead(OutputModel):
     email: str
     name: str
     role: Role
+    prescriber: bool = Field(description=PRESCRIBER)
     active: bool
     version: int
     created_at: UTCTimestamp

@@ -1,4 +1,5 @@
-"""Staff rules: unique emails per clinic, and a clinic never loses its last admin."""
+"""Staff rules: unique emails per clinic, a clinic never loses its last admin, and only an
+admin or a clinician is a prescriber."""
 
 import uuid
 
@@ -6,9 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.staff import repository
-from app.staff.models import Role, Staff
+from app.staff.models import PRESCRIBING_ROLES, Role, Staff
 from app.staff.schemas import StaffCreate, StaffUpdate
 
 
@@ -24,6 +25,17 @@ class StaffNotFound(NotFound):
     title = "Staff member not found"
 
 
+def _check_prescriber(role: Role, prescriber: bool) -> None:
+    """A scheduler is never a prescriber: the flag grants clinical acts its role cannot do."""
+    if prescriber and role not in PRESCRIBING_ROLES:
+        raise ValidationFailed(
+            f"A {role.value} cannot be a prescriber: only an admin or a clinician can (to make "
+            "a prescriber a scheduler, send prescriber: false in the same request).",
+            loc=("body", "prescriber"),
+            kind="prescriber_needs_clinical_role",
+        )
+
+
 async def get_staff(db: AsyncSession, clinic_id: uuid.UUID, staff_id: uuid.UUID) -> Staff:
     staff = await repository.get(db, clinic_id, staff_id)
     if staff is None:
@@ -32,21 +44,29 @@ async def get_staff(db: AsyncSession, clinic_id: uuid.UUID, staff_id: uuid.UUID)
 
 
 async def create_staff(db: AsyncSession, clinic_id: uuid.UUID, body: StaffCreate) -> Staff:
+    _check_prescriber(body.role, body.prescriber)
     email = body.email  # already in the one normal form (app/staff/emails.py)
     if await repository.email_taken(db, clinic_id, email):
         raise EmailTaken(f"{email} is already a staff member of this clinic.")
-    staff = Staff(clinic_id=clinic_id, email=email, name=body.name, role=body.role)
+    staff = Staff(
+        clinic_id=clinic_id,
+        email=email,
+        name=body.name,
+        role=body.role,
+        prescriber=body.prescriber,
+    )
     db.add(staff)
     try:
         await db.flush()
     except IntegrityError as exc:  # a concurrent request took the email first
         raise EmailTaken(f"{email} is already a staff member of this clinic.") from exc
-    note_change("staff", staff.id, ["email", "name", "role"])
+    note_change("staff", staff.id, ["email", "name", "prescriber", "role"])
     return staff
 
 
 async def update_staff(db: AsyncSession, staff: Staff, body: StaffUpdate) -> Staff:
     changes = body.changes()
+    _check_prescriber(changes.get("role", staff.role), changes.get("prescriber", staff.prescriber))
     if "email" in changes and await repository.email_taken(
         db, staff.clinic_id, changes["email"], excluding=staff.id
     ):

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.screenings.schemas import CONTRAINDICATION_CODES
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
 from tests.support.factories import T0, Clinic
@@ -171,6 +172,19 @@ def review_call(method: str, suffix: str = "", body: dict[str, Any] | None = Non
         return Call(method, f"/api/v1/safety-reviews/{review['id']}{suffix}", body)
 
     return make
+
+
+SCREENING = {
+    "screened_at": T0.isoformat(),
+    "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+    "decision": "pending",
+}
+
+
+async def _screening_read(world: World) -> Call:
+    url = f"/api/v1/clients/{world.client_id}/screenings"
+    made = await world.clinic.ok("POST", url, 201, json=SCREENING)
+    return Call("GET", f"{url}/{made['id']}")
 
 
 async def _issue_calendar_token(world: World) -> Call:
@@ -344,6 +358,12 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
             {"instrument": "gad7", "item_scores": [1] * 7, "administered_at": T0.isoformat()},
         ),
     ),
+    "create_screening": (
+        CLINICAL,
+        fixed("POST", "/api/v1/clients/{client}/screenings", SCREENING),
+    ),
+    "list_screenings": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/screenings")),
+    "get_screening": (CLINICAL, _screening_read),
     "list_assessments": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/assessments")),
     "get_assessment": (CLINICAL, _assessment_read),
     "get_assessment_trajectory": (

@@ -157,12 +157,14 @@ def tamper(token: str, payload: dict[str, Any]) -> str:
     return f"{header}.{b64(json.dumps(payload).encode())}.{signature}"
 
 
-async def member(clinic: Clinic, role: str = "clinician", email: str | None = None) -> Member:
-    """A new staff member of `clinic`, by default with an email unique in the whole database."""
+async def member(
+    clinic: Clinic, role: str = "clinician", email: str | None = None, *, prescriber: bool = False
+) -> Member:
+    """A new staff member of `clinic` (a prescriber if said), by default with an email unique in
+    the whole database."""
     email = email or f"{role}-{uuid.uuid4().hex[:12]}@sso.example"
-    made = await clinic.ok(
-        "POST", "/api/v1/staff", 201, json={"email": email, "name": f"SSO {role}", "role": role}
-    )
+    body = {"email": email, "name": f"SSO {role}", "role": role, "prescriber": prescriber}
+    made = await clinic.ok("POST", "/api/v1/staff", 201, json=body)
     return Member(made["email"], clinic.id)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from tests.support.apps import assert_problem
 from tests.support.factories import T0, Clinic
 
-CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns"}
+CLIENT_CLINICAL = {"date_of_birth", "presenting_concerns", "medical_clearance"}
 SESSION_CLINICAL = {"notes", "topics", "dose_mg", "weight_kg"}
 # The esketamine REMS monitoring record (issue 14), the answers' own keys included.
 REMS_RECORD = {"ready_to_leave_at", "concomitant_medications", "maois", "rems_record_missing"}

@@ -59,6 +59,32 @@ async def test_bootstrap_json_prints_one_object_with_a_working_key(
     assert clinic["timezone"] == "America/Denver"
     assert staff["role"] == "admin"
     assert staff["email"] == "owner@cedar.example"
+    assert staff["prescriber"] is False
+
+
+async def test_bootstrap_prescriber_makes_the_first_admin_a_prescriber(tmp_path: Path) -> None:
+    made = run(
+        tmp_path,
+        "bootstrap",
+        "--clinic-name",
+        "Cedar KAP",
+        "--timezone",
+        "America/Denver",
+        "--admin-email",
+        "director@cedar.example",
+        "--prescriber",
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    payload = json.loads(made.stdout)
+    assert set(payload) == {"clinic_id", "admin_id", "api_key"}
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kap.test") as http:
+        headers = {"Authorization": f"Bearer {payload['api_key']}"}
+        staff = (await http.get(f"/api/v1/staff/{payload['admin_id']}", headers=headers)).json()
+    await app.state.engine.dispose()
+    assert (staff["role"], staff["prescriber"]) == ("admin", True)
 
 
 def test_create_api_key_for_existing_staff(tmp_path: Path, bootstrapped: dict[str, str]) -> None:

@@ -98,6 +98,14 @@ async def test_clients_cover_every_stage_and_one_is_archived(
         assert {c["stage"] for c in staged} == {stage}
 
 
+async def test_the_medical_staff_are_the_prescribers(http: httpx.AsyncClient, key: str) -> None:
+    staff = await items(http, key, "/api/v1/staff")
+    prescribers = {member["name"] for member in staff if member["prescriber"]}
+    assert prescribers == {"Dr. Lena Hart, MD (medical director)", "Dr. Ana Rivera, MD"}
+    doses = await items(http, key, "/api/v1/ketamine-sessions")
+    assert any(dose["dose_mg"] for dose in doses)  # written by the prescribers, as ordered
+
+
 async def test_doses_cover_the_routes_and_integration_states(
     http: httpx.AsyncClient, key: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from app.screenings.schemas import CONTRAINDICATION_CODES
 from tests.support.factories import T0, Clinic
 from tests.support.statements import StatementCounter
 
@@ -56,3 +57,28 @@ async def test_journey_statements_do_not_grow_with_its_length(
     assert short_count <= 8
     worklist = await _statements(sql_statements, clinic, "/api/v1/worklists/integration")
     assert worklist <= 9
+
+
+async def test_medical_clearance_on_client_reads_is_one_statement_for_the_page(
+    clinic: Clinic, sql_statements: StatementCounter
+) -> None:
+    screening = {
+        "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+        "decision": "cleared",
+    }
+    for n in range(4):
+        client = await clinic.client(last_name=f"Screened {n}")
+        for days in range(n + 1):
+            at = (T0 - timedelta(days=days)).isoformat()
+            url = f"/api/v1/clients/{client['id']}/screenings"
+            await clinic.ok("POST", url, 201, json={**screening, "screened_at": at})
+    await clinic.client(last_name="Unscreened")
+    _, scheduler = await clinic.staff("scheduler")
+    await clinic.ok("GET", "/api/v1/clinic", headers=scheduler)  # records the key's first use
+    small = await _statements(sql_statements, clinic, "/api/v1/clients", limit=1)
+    large = await _statements(sql_statements, clinic, "/api/v1/clients", limit=200)
+    assert small == large
+    before = sql_statements.count
+    await clinic.ok("GET", "/api/v1/clients", params={"limit": 200}, headers=scheduler)
+    # The scheduler's page reads no screening at all: one statement fewer.
+    assert sql_statements.count - before == large - 1

@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from app.screenings.schemas import CONTRAINDICATION_CODES
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
 from tests.support.factories import T0, Clinic, FakeClock, bootstrap
@@ -121,6 +122,16 @@ async def seed_clinic(
     )
     reviews = await clinic.ok("GET", "/api/v1/safety-reviews", params={"client_id": dosed["id"]})
     review_ids = [r["id"] for r in reviews["items"] if r["assessment_id"] == flagged["id"]]
+    screening = await clinic.ok(
+        "POST",
+        f"/api/v1/clients/{dosed['id']}/screenings",
+        201,
+        json={
+            "screened_at": (T0 - 20 * DAY).isoformat(),
+            "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+            "decision": "cleared",
+        },
+    )
 
     endpoint, doomed_endpoint = [
         await clinic.ok(
@@ -152,6 +163,7 @@ async def seed_clinic(
             "assessment_id": [assessment["id"], flagged["id"]],
             "consent_id": [consent["id"]],
             "review_id": review_ids,
+            "screening_id": [screening["id"]],
             "token": [calendar["token"]],
             "url": [WEBHOOK_URL],
             **{f"{kind}-sessions": ids for kind, ids in sessions.items()},

@@ -212,7 +212,7 @@ async def test_a_repeated_or_empty_correction_records_nothing(clinic: Clinic) ->
 
 async def test_documentation_stays_writable_without_a_reason(clinic: Clinic) -> None:
     dose = await closed_dose(clinic, "completed")
-    _, clinician = await clinic.staff("clinician")
+    _, clinician = await clinic.staff("clinician", prescriber=True)  # the order is in the record
     record = {
         "notes": "Tolerated well.\nNo nausea.",
         "dose_mg": 35,

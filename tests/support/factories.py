@@ -79,8 +79,11 @@ class Clinic:
         body: dict[str, Any] = response.json() if response.content else {}
         return body
 
-    async def staff(self, role: str = "clinician") -> tuple[str, dict[str, str]]:
-        """A new staff member of this clinic and headers carrying their own key."""
+    async def staff(
+        self, role: str = "clinician", *, prescriber: bool = False
+    ) -> tuple[str, dict[str, str]]:
+        """A new staff member of this clinic (a prescriber if said) and headers carrying their
+        own key."""
         self._counter[0] += 1
         member = await self.ok(
             "POST",
@@ -90,6 +93,7 @@ class Clinic:
                 "email": f"{role}{self._counter[0]}@clinic.example",
                 "name": f"{role} {self._counter[0]}",
                 "role": role,
+                "prescriber": prescriber,
             },
         )
         key = await self.ok(
@@ -158,7 +162,8 @@ class Clinic:
 
 async def new_clinic(db: AsyncSession, now: datetime) -> Bootstrapped:
     """A new clinic with its first admin and key, written the way the CLI does it (in `db`'s
-    write transaction, not committed)."""
+    write transaction, not committed). The admin is a prescriber, as a clinic's medical
+    director is (`kap-journey bootstrap --prescriber`)."""
     return await bootstrap_clinic(
         db,
         name=f"Clinic {uuid.uuid4().hex[:8]}",
@@ -166,6 +171,7 @@ async def new_clinic(db: AsyncSession, now: datetime) -> Bootstrapped:
         admin_email="admin@clinic.example",
         admin_name="Admin",
         now=now,
+        prescriber=True,
     )
 
 

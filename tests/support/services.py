@@ -44,12 +44,18 @@ class ClinicDb:
         self._made[0] += 1
         return self._made[0]
 
-    async def staff(self, role: Role) -> Principal:
-        """A new staff member of the clinic with `role`, as the services see a caller."""
+    async def staff(self, role: Role, *, prescriber: bool = False) -> Principal:
+        """A new staff member of the clinic with `role` (a prescriber if said), as the services
+        see a caller."""
         number = self._next()
-        body = StaffCreate(email=f"{role.value}{number}@clinic.example", name="Staff", role=role)
+        body = StaffCreate(
+            email=f"{role.value}{number}@clinic.example",
+            name="Staff",
+            role=role,
+            prescriber=prescriber,
+        )
         member = await create_staff(self.db, self.clinic_id, body)
-        return Principal(member.id, self.clinic_id, role, None, self.admin.clinic)
+        return Principal.of(member, self.admin.clinic, None)
 
     async def client(self, **overrides: Any) -> Client:
         body: dict[str, Any] = {
@@ -77,7 +83,7 @@ async def clinic_db(app: FastAPI) -> AsyncIterator[ClinicDb]:
     async with app.state.sessionmaker() as db:
         await begin_write(db)
         made = await new_clinic(db, T0)
-        admin = Principal(made.admin.id, made.clinic.id, Role.admin, None, made.clinic)
+        admin = Principal.of(made.admin, made.clinic, None)
         try:
             yield ClinicDb(db, admin)
         finally:

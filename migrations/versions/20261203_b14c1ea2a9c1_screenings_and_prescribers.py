@@ -1,7 +1,7 @@
 """screenings and prescribers
 
 Revision ID: b14c1ea2a9c1
-Revises: a12c0de5ec12
+Revises: e14e5e7a4c0b
 Create Date: 2026-12-03 18:00:00.000000
 
 Issue 14, screening part: the staff's prescriber flag, the dosing gate's clinic settings and
@@ -18,7 +18,7 @@ from alembic import op
 import app.db
 
 revision: str = "b14c1ea2a9c1"
-down_revision: str | None = "a12c0de5ec12"
+down_revision: str | None = "e14e5e7a4c0b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

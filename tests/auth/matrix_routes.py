@@ -4,18 +4,21 @@ a call to it in a fresh world (tests/auth/test_matrix.py runs it).
 Every route of the OpenAPI document needs an entry here: test_matrix fails on a missing one.
 """
 
-import itertools
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
-
-from app.screenings.schemas import CONTRAINDICATION_CODES
+from tests.auth.matrix_clinical import (
+    CONSENT,
+    SCREENING,
+    assessment_read,
+    consent_call,
+    review_call,
+    screening_read,
+)
+from tests.auth.matrix_world import Call, Make, World
 from tests.inbound.payloads import standard_body, standard_headers
 from tests.inbound.support import SECRETS, drain, make_integration
-from tests.support.factories import T0, Clinic
+from tests.support.factories import T0
 
 ALL = frozenset({"admin", "clinician", "scheduler"})
 CLINICAL = frozenset({"admin", "clinician"})
@@ -23,37 +26,6 @@ ADMIN = frozenset({"admin"})
 PUBLIC = frozenset({"public"})
 SIGNED = frozenset({"signed"})  # no bearer token: the provider's signature on the body
 FEED = frozenset({"feed"})  # no bearer token: the feed token in the URL
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    json: dict[str, Any] | None = None
-
-
-@dataclass
-class World:
-    clinic: Clinic
-    headers: dict[str, dict[str, str]]
-    app: FastAPI
-    clinician_id: str
-    client_id: str
-    slot: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    def past(self) -> Any:
-        """A distinct past hour for a new session of the world's client."""
-        return T0 - timedelta(days=2, hours=3 * next(self.slot))
-
-    async def session(self, kind: str) -> dict[str, Any]:
-        extra: dict[str, Any] = {"route": "iv"} if kind == "ketamine" else {}
-        return await self.clinic.session(kind, self.client_id, self.past(), **extra)
-
-    async def client(self) -> str:
-        return str((await self.clinic.client(last_name=f"M{next(self.slot)}"))["id"])
-
-
-Make = Callable[[World], Awaitable[Call]]
 
 
 def fixed(method: str, path: str, body: dict[str, Any] | None = None) -> Make:
@@ -153,40 +125,6 @@ def _calendar_token(world: World) -> str:
     return f"/api/v1/staff/{world.clinician_id}/calendar-token"
 
 
-async def _assessment_read(world: World) -> Call:
-    url = f"/api/v1/clients/{world.client_id}/assessments"
-    body = {"instrument": "phq9", "item_scores": [0] * 9, "administered_at": T0.isoformat()}
-    made = await world.clinic.ok("POST", url, 201, json=body)
-    return Call("GET", f"{url}/{made['id']}")
-
-
-def review_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
-    """A new open safety review of the world's client (a PHQ-9 with item 9 above 0)."""
-
-    async def make(world: World) -> Call:
-        url = f"/api/v1/clients/{world.client_id}/assessments"
-        phq9 = {"instrument": "phq9", "item_scores": [1] * 9, "administered_at": T0.isoformat()}
-        made = await world.clinic.ok("POST", url, 201, json=phq9)
-        page = await world.clinic.ok("GET", "/api/v1/safety-reviews", params={"status": "open"})
-        [review] = [r for r in page["items"] if r["assessment_id"] == made["id"]]
-        return Call(method, f"/api/v1/safety-reviews/{review['id']}{suffix}", body)
-
-    return make
-
-
-SCREENING = {
-    "screened_at": T0.isoformat(),
-    "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
-    "decision": "pending",
-}
-
-
-async def _screening_read(world: World) -> Call:
-    url = f"/api/v1/clients/{world.client_id}/screenings"
-    made = await world.clinic.ok("POST", url, 201, json=SCREENING)
-    return Call("GET", f"{url}/{made['id']}")
-
-
 async def _issue_calendar_token(world: World) -> Call:
     # The world's clinician: admin (anyone's) and clinician (their own) may, a scheduler not.
     return Call("POST", _calendar_token(world))
@@ -202,24 +140,6 @@ async def _calendar_feed(world: World) -> Call:
     await world.clinic.ok("POST", _calendar_token(world), 201)
     token = "kapcal_000000000000_not-the-token"
     return Call("GET", f"/api/v1/staff/{world.clinician_id}/calendar.ics?token={token}")
-
-
-CONSENT = {
-    "kind": "kap_treatment",
-    "document_version": "v1",
-    "signed_at": (T0 - timedelta(days=1)).isoformat(),
-}
-
-
-def consent_call(method: str, template: str, body: dict[str, Any] | None = None) -> Make:
-    """A call naming a new consent of the world's client (`template` takes client, consent)."""
-
-    async def make(world: World) -> Call:
-        url = f"/api/v1/clients/{world.client_id}/consents"
-        made = await world.clinic.ok("POST", url, 201, json=CONSENT)
-        return Call(method, template.format(client=world.client_id, consent=made["id"]), body)
-
-    return make
 
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "event_types": ["session.scheduled"]}
@@ -363,9 +283,9 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
         fixed("POST", "/api/v1/clients/{client}/screenings", SCREENING),
     ),
     "list_screenings": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/screenings")),
-    "get_screening": (CLINICAL, _screening_read),
+    "get_screening": (CLINICAL, screening_read),
     "list_assessments": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/assessments")),
-    "get_assessment": (CLINICAL, _assessment_read),
+    "get_assessment": (CLINICAL, assessment_read),
     "get_assessment_trajectory": (
         CLINICAL,
         fixed("GET", "/api/v1/clients/{client}/assessments/trajectory"),

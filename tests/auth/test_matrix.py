@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.auth.matrix_routes import ALL, FEED, PUBLIC, SIGNED, SPECS, Call, World
+from tests.auth.matrix_routes import ALL, FEED, PUBLIC, SIGNED, SPECS
+from tests.auth.matrix_world import Call, World
 from tests.support.factories import T0, Clinic, bootstrap
 
 

@@ -33,9 +33,9 @@ class AssessmentCreate(InputModel):
     )
 
 
-BANDS = "Evidence: /docs/clinical-evidence#phq9-gad7-bands"
-PCL5 = "Evidence: /docs/clinical-evidence#pcl5-cutoff"
-MEASURES = "Evidence: /docs/clinical-evidence#measures-cms159"
+BANDS = "Evidence: [phq9-gad7-bands](/docs/clinical-evidence#phq9-gad7-bands)"
+PCL5 = "Evidence: [pcl5-cutoff](/docs/clinical-evidence#pcl5-cutoff)"
+MEASURES = "Evidence: [measures-cms159](/docs/clinical-evidence#measures-cms159)"
 SEVERITY = (
     "The published severity band of the total: PHQ-9 0-4 minimal, 5-9 mild, 10-14 moderate, "
     "15-19 moderately severe, 20-27 severe (Kroenke, Spitzer & Williams 2001); GAD-7 0-4 "
@@ -73,7 +73,7 @@ class AssessmentRead(BaseModel):
         description="PHQ-9 item 9 (thoughts of being better off dead or of self-harm) is above 0, "
         "which needs a clinician's follow-up whatever the total (AACN; Simon 2013). "
         "Always false for GAD-7 and PCL-5. A positive item 9 opens a safety review "
-        "(`/api/v1/safety-reviews`). Evidence: /docs/clinical-evidence#phq9-item-9"
+        "(`/api/v1/safety-reviews`). Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"
     )
     recorded_by: uuid.UUID
     created_at: UTCTimestamp

@@ -91,7 +91,7 @@ DueDays = Annotated[int, Field(ge=1, le=90, examples=[7])]
 # A screening is valid 1 to 730 days: no label or guideline sets a period; past two years a
 # medical history is too stale to call a clearance (docs/decisions.md).
 ValidDays = Annotated[int, Field(ge=1, le=730, examples=[365])]
-GATE = "Evidence: /docs/clinical-evidence#dosing-gate"
+GATE = "Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"
 REQUIRE_MEDICAL_CLEARANCE = (
     "Completing a ketamine session needs the client's medical clearance at the dose's start "
     "(409 `medical_clearance_required`; a prescriber may override). Scheduling is never "
@@ -106,7 +106,7 @@ REQUIRE_CONSENT = (
 SCREENING_VALID_DAYS = (
     "A screening's `valid_until` is its `screened_at` plus this many days (24-hour days), "
     "fixed when it is recorded: a change applies to screenings recorded afterwards. 1 to 730. "
-    "Evidence: /docs/clinical-evidence#screening-validity"
+    "Evidence: [screening-validity](/docs/clinical-evidence#screening-validity)"
 )
 
 PCL5_CUTOFF = (

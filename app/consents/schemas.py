@@ -9,8 +9,8 @@ from app.common.schemas import ONE_LINE, InputModel, InputTimestamp, UTCTimestam
 from app.consents.models import DOCUMENT_VERSION_LENGTH, REASON_LENGTH
 from app.consents.rules import ConsentKind, ConsentStatus
 
-EVIDENCE = "Evidence: /docs/clinical-evidence#consent"
-GATE_EVIDENCE = "Evidence: /docs/clinical-evidence#dosing-gate"
+EVIDENCE = "Evidence: [consent](/docs/clinical-evidence#consent)"
+GATE_EVIDENCE = "Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"
 IN_FORCE = (
     "A consent is in force at an instant t when `signed_at` ≤ t, t is before `expires_at` (at "
     "`expires_at` it has expired) and it was not withdrawn at or before t."

@@ -31,7 +31,7 @@ class Alert(BaseModel):
         default=None,
         description="`self_harm_item_positive`: the open safety review it stands for (one alert "
         "per open review; resolving the review clears it). "
-        "Evidence: /docs/clinical-evidence#phq9-item-9",
+        "Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)",
     )
     detail: str
 

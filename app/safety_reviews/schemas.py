@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.common.schemas import FREE_TEXT, InputModel, UTCTimestamp
 from app.safety_reviews.models import ResolutionAction, ReviewStatus
 
-EVIDENCE = "Evidence: /docs/clinical-evidence#phq9-item-9"
+EVIDENCE = "Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"
 
 # Free text, like session notes: line breaks kept, other control characters refused.
 ResolutionNote = Annotated[str, StringConstraints(max_length=4000), FREE_TEXT]
@@ -17,7 +17,7 @@ ResolutionNote = Annotated[str, StringConstraints(max_length=4000), FREE_TEXT]
 class SafetyReviewRead(BaseModel):
     """The follow-up of one PHQ-9 whose item 9 (thoughts of self-harm) was above 0. It is
     opened with the assessment and stays open, whatever later PHQ-9s score, until a clinician
-    resolves it with what was done. Evidence: /docs/clinical-evidence#phq9-item-9"""
+    resolves it with what was done. Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"""
 
     id: uuid.UUID
     client_id: uuid.UUID

@@ -10,7 +10,7 @@ from app.screenings.rules import ClearanceStatus, Decision
 from app.sessions.dosing.schemas import Diastolic, Systolic
 from app.sessions.schemas import Reason
 
-EVIDENCE = " Evidence: /docs/clinical-evidence#contraindications"
+EVIDENCE = " Evidence: [contraindications](/docs/clinical-evidence#contraindications)"
 LABEL = "Spravato label: contraindicated."
 CAUTION = "Spravato label: use with caution."
 TRIALS = "An exclusion of ketamine trials and KAP programmes."
@@ -86,7 +86,7 @@ OVERRIDE_REASON = (
 )
 VALID_UNTIL = (
     "`screened_at` + the clinic's `screening_valid_days` when the screening was recorded. "
-    "Evidence: /docs/clinical-evidence#screening-validity"
+    "Evidence: [screening-validity](/docs/clinical-evidence#screening-validity)"
 )
 
 
@@ -125,7 +125,7 @@ class ScreeningRead(BaseModel):
 
 class MedicalClearanceRead(BaseModel):
     """The client's medical clearance as of now (docs/decisions.md, "Medical screening and
-    clearance"). Evidence: /docs/clinical-evidence#dosing-gate"""
+    clearance"). Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"""
 
     status: ClearanceStatus = Field(
         description="`cleared`: the latest decision clears the client and has not run out; "

@@ -13,7 +13,7 @@ PRESCRIBER = (
     "otherwise). Prescriber-only acts: a screening decision of `cleared` or `not_cleared`, "
     "writing `dose_mg` or `medication` on a ketamine session (the order) and a dosing-gate "
     "override; anyone else gets 403 `prescriber_required`. "
-    "Evidence: /docs/clinical-evidence#prescriber-acts"
+    "Evidence: [prescriber-acts](/docs/clinical-evidence#prescriber-acts)"
 )
 
 

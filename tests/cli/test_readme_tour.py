@@ -60,6 +60,8 @@ def test_readme_tour_runs_and_shows_the_flags(server: tuple[str, dict[str, str]]
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert "2027-01-05T15:30:00Z" in out  # the screening's valid_until: cleared for a year
+    assert "active" in out  # the consent, in force
     assert "'status': 'in_window'" in out
     assert "'hours_after_dose': 24.92" in out
     assert "after_window" in out

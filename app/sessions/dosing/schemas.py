@@ -95,7 +95,9 @@ class AdverseEventRead(BaseModel):
     notes: str | None
 
 
-REMS_RECORD_EVIDENCE = "Evidence: /docs/clinical-evidence#rems-monitoring-record"
+REMS_RECORD_EVIDENCE = (
+    "Evidence: [rems-monitoring-record](/docs/clinical-evidence#rems-monitoring-record)"
+)
 REMS_AND_MONITORING_EVIDENCE = (
     REMS_RECORD_EVIDENCE + " and /docs/clinical-evidence#esketamine-monitoring"
 )

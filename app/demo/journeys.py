@@ -1,19 +1,18 @@
 """`kap-journey demo`: a clinic filled with realistic, repeatable KAP journeys.
 
 Everything is written through the service layer as the clinic's admin, so the demo obeys the same
-rules as the API (no overlaps, preparation before doses, 12 h cap). Days are counted from `now` in
-the clinic's time zone and never fall on today: past sessions are completed (or cancelled, or
-no-shows), future ones stay scheduled. One journey shape per helper below; the plan cycles through
-them so that any set of eight or more clients covers every stage, route and window status.
+rules as the API (no overlaps, preparation, screening and consent before doses, 12 h cap). Days
+are counted from `now` in the clinic's time zone and never fall on today: past sessions are
+completed (or cancelled, or no-shows), future ones stay scheduled (app.demo.booking). One journey
+shape per helper below; the plan cycles through them so that any set of eight or more clients
+covers every stage, route and window status.
 """
 
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -23,43 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
 from app.auth.principal import Principal
-from app.clients.models import Client, PresentingConcern
-from app.clients.schemas import ClientCreate
-from app.clients.service import archive_client, create_client
+from app.clients.models import Client
+from app.clients.service import archive_client
 from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
-from app.demo.clinical import measure, record_dose
+from app.demo.booking import SCREENING, DemoClinic
+from app.demo.clinical import measure
 from app.demo.outcomes import Showcase
-from app.demo.people import (
-    CONCERN_WEIGHTS,
-    PREFERRED,
-    PRESCRIBER,
-    SCHEDULER,
-    THERAPISTS,
-    names,
-)
-from app.sessions.enums import Location, PreparationTopic, Route, SessionKind
-from app.sessions.models import ClinicalSession
-from app.sessions.schemas import (
-    IntegrationSessionCreate,
-    KetamineSessionCreate,
-    PreparationSessionCreate,
-    SessionCreate,
-)
-from app.sessions.service import cancel_session, complete_session, create_session, mark_no_show
+from app.demo.people import PRESCRIBER, SCHEDULER, THERAPISTS, names
+from app.demo.safety import Clearance
+from app.sessions.enums import PreparationTopic, Route
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate
 from app.staff.service import create_staff
 
-DOSE_MINUTES = {
-    Route.iv: 120,
-    Route.im: 120,
-    Route.intranasal: 120,
-    Route.sublingual: 180,
-    Route.oral: 180,
-}
-# Therapists see clients between 9 and 6 (doses run in parallel: the clinic has several chairs).
-TALK_HOURS = [9.0, 10.5, 12.0, 13.5, 15.0, 16.5, 18.0]
-SCREENING = [PreparationTopic.medical_screening, PreparationTopic.consent_review]
 INTENTIONS = [PreparationTopic.intentions, PreparationTopic.set_and_setting]
 SAFETY = [PreparationTopic.set_and_setting, PreparationTopic.safety_plan]
 POSTPONED = (
@@ -68,158 +43,26 @@ POSTPONED = (
 )
 BP_HIGH = "Blood pressure 158/96 at check-in; infusion moved to the next day"
 SICK = "Clinician out sick; client chose not to rebook"
-CREATE: dict[SessionKind, type[SessionCreate]] = {
-    SessionKind.preparation: PreparationSessionCreate,
-    SessionKind.ketamine: KetamineSessionCreate,
-    SessionKind.integration: IntegrationSessionCreate,
-}
 
 
-@dataclass
-class _Demo:
-    """What every journey helper needs: the admin's principal, a clock, dice and the clinicians."""
-
-    db: AsyncSession
-    admin: Principal
-    now: datetime
-    rng: random.Random
-    zone: ZoneInfo
-    prescriber: uuid.UUID
-    therapists: list[uuid.UUID]
-    busy: dict[uuid.UUID | None, list[tuple[datetime, datetime]]] = field(default_factory=dict)
-
-    def at(self, day: int, hour: float) -> datetime:
-        """`hour` o'clock, clinic time, `day` days from today."""
-        date = self.now.astimezone(self.zone).date() + timedelta(days=day)
-        clock = time(int(hour), round(hour % 1 * 60))
-        return datetime.combine(date, clock, tzinfo=self.zone).astimezone(UTC)
-
-    async def new_client(self, first: str, last: str) -> Client:
-        rng = self.rng
-        concerns = list(CONCERN_WEIGHTS)
-        primary = rng.choices(concerns, weights=list(CONCERN_WEIGHTS.values()))[0]
-        others = [c for c in concerns if c not in (primary, PresentingConcern.other)]
-        body = ClientCreate(
-            first_name=first,
-            last_name=last,
-            preferred_name=PREFERRED.get(first),
-            date_of_birth=self.now.date() - timedelta(days=rng.randint(23 * 365, 70 * 365)),
-            email=f"{first}.{last}@example.com".lower(),
-            phone=f"+1 503 555 01{rng.randint(0, 99):02d}",
-            primary_clinician_id=rng.choice(self.therapists),
-            presenting_concerns=[primary, *rng.sample(others, rng.randint(0, 2))],
-        )
-        return await create_client(self.db, self.admin, body, self.now)
-
-    def slot(self, clinician: uuid.UUID | None, day: int, minutes: int) -> datetime:
-        """A start that day when the therapist is free (double-booked only if the day is full)."""
-        taken = self.busy.setdefault(clinician, [])
-        starts = [self.at(day, hour) for hour in self.rng.sample(TALK_HOURS, len(TALK_HOURS))]
-        for start in starts:
-            end = start + timedelta(minutes=minutes)
-            if all(end <= other_start or start >= other_end for other_start, other_end in taken):
-                taken.append((start, end))
-                return start
-        return starts[0]
-
-    async def book(
-        self,
-        client: Client,
-        kind: SessionKind,
-        starts_at: datetime,
-        minutes: int,
-        *,
-        cancel: str | None = None,
-        no_show: bool = False,
-        **fields: Any,
-    ) -> ClinicalSession:
-        """Book a session; one in the past is then completed unless cancelled or a no-show."""
-        fields.setdefault("clinician_id", client.primary_clinician_id)
-        body = CREATE[kind](
-            client_id=client.id,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes),
-            **fields,
-        )
-        session = await create_session(self.db, self.admin, kind, body, self.now)
-        if cancel is not None:
-            return await cancel_session(self.db, self.admin, session, cancel, self.now)
-        if no_show:
-            return await mark_no_show(self.db, self.admin, session, self.now)
-        if starts_at <= self.now:
-            ended_at = None
-            if kind is SessionKind.ketamine:  # the recorded end: recovery ran short or long
-                late = timedelta(minutes=self.rng.choice((-10, 0, 5, 15, 25)))
-                ended_at = min(session.ends_at + late, self.now)
-            await complete_session(self.db, self.admin, session, ended_at, self.now)
-        if kind is SessionKind.ketamine:
-            await record_dose(self.db, self.admin, session, self.rng, self.now)
-        return session
-
-    async def prep(
-        self, client: Client, day: int, topics: list[PreparationTopic], **kw: Any
-    ) -> ClinicalSession:
-        starts_at = self.slot(client.primary_clinician_id, day, 75)
-        kind = SessionKind.preparation
-        return await self.book(client, kind, starts_at, 75, topics=topics, **kw)
-
-    async def dose(
-        self, client: Client, day: int, route: Route, weight: float, **kw: Any
-    ) -> ClinicalSession:
-        rng = self.rng
-        if route is Route.iv:  # 0.5 mg/kg over 40 minutes
-            mg = round(0.5 * weight)
-        elif route is Route.im:
-            mg = round(rng.choice((0.75, 1.0)) * weight)
-        elif route is Route.intranasal:  # esketamine nasal spray
-            mg = rng.choice((56, 84))
-        else:  # lozenges (troches) and oral solution
-            mg = rng.choice((150, 200, 300))
-        return await self.book(
-            client,
-            SessionKind.ketamine,
-            self.at(day, rng.choice((9, 9.5, 10, 10.5))),
-            DOSE_MINUTES[route],
-            clinician_id=self.prescriber,
-            route=route,
-            dose_mg=float(mg),
-            weight_kg=weight,
-            **kw,
-        )
-
-    async def integrate(
-        self, client: Client, day: int, link: ClinicalSession | None = None, **kw: Any
-    ) -> ClinicalSession:
-        """An integration session; `link` anchors it explicitly, else the latest dose does."""
-        return await self.book(
-            client,
-            SessionKind.integration,
-            self.slot(client.primary_clinician_id, day, 50),
-            50,
-            location=self.rng.choice(list(Location)),
-            ketamine_session_id=link.id if link is not None else None,
-            **kw,
-        )
-
-    def weight(self) -> float:
-        return round(self.rng.uniform(52, 112), 1)
+Journey = Callable[[DemoClinic, Client, int], Awaitable[None]]
 
 
-Journey = Callable[[_Demo, Client, int], Awaitable[None]]
-
-
-async def _intake(d: _Demo, client: Client, variant: int) -> None:
+async def _intake(d: DemoClinic, client: Client, variant: int) -> None:
     """New referrals; some booked a screening and cancelled it, which keeps them at intake."""
     if variant % 2 == 0:
         await d.prep(client, d.rng.randint(2, 6), SCREENING, cancel=d.rng.choice(POSTPONED))
 
 
-async def _preparation(d: _Demo, client: Client, variant: int) -> None:
+async def _preparation(d: DemoClinic, client: Client, variant: int) -> None:
     """Screened, second preparation booked; some already have their first dose on the calendar."""
     first = -d.rng.randint(6, 12)
     if variant % 2 == 1:  # missed the first screening, came a few days later
         await d.prep(client, first - 4, SCREENING, no_show=True)
-    await d.prep(client, first, SCREENING)
+    # The first of them still waits on the prescriber's clearance: the dose booked below would
+    # fail the dosing gate, which its journey shows before the day.
+    clearance = Clearance.pending if variant == 0 else Clearance.cleared
+    await d.prep(client, first, SCREENING, clearance=clearance)
     second = d.rng.randint(1, 4)
     await d.prep(client, second, INTENTIONS)
     if variant % 2 == 0:
@@ -229,7 +72,7 @@ async def _preparation(d: _Demo, client: Client, variant: int) -> None:
         await d.integrate(client, second + 2, link=dose)
 
 
-async def _iv_series(d: _Demo, client: Client, variant: int) -> None:
+async def _iv_series(d: DemoClinic, client: Client, variant: int) -> None:
     """A series of six IV infusions, 2-3 a week; the latest one has no integration yet."""
     last = -d.rng.choice((1, 2))
     weight = d.weight()
@@ -246,11 +89,11 @@ async def _iv_series(d: _Demo, client: Client, variant: int) -> None:
         await d.integrate(client, day + 1, link=dose if n % 2 == 0 else None)
 
 
-async def _intranasal(d: _Demo, client: Client, variant: int) -> None:
+async def _intranasal(d: DemoClinic, client: Client, variant: int) -> None:
     """Esketamine nasal spray twice a week with a telehealth integration call after most doses."""
     last = -d.rng.choice((1, 2))
     weight = d.weight()
-    await d.prep(client, last - 21, SCREENING)
+    await d.prep(client, last - 21, SCREENING, esketamine=True)
     await d.prep(client, last - 17, SAFETY)
     for n, day in enumerate([last - 14, last - 11, last - 7, last - 4, last, last + 3, last + 7]):
         dose = await d.dose(client, day, Route.intranasal, weight)
@@ -260,7 +103,7 @@ async def _intranasal(d: _Demo, client: Client, variant: int) -> None:
         await d.integrate(client, after, link=dose if n % 3 == 0 else None)
 
 
-async def _sublingual(d: _Demo, client: Client, variant: int) -> None:
+async def _sublingual(d: DemoClinic, client: Client, variant: int) -> None:
     """Weekly lozenge sessions in the office, integration 1-5 days later (168 h window)."""
     last = -d.rng.randint(2, 5)
     weight = d.weight()
@@ -277,7 +120,7 @@ async def _sublingual(d: _Demo, client: Client, variant: int) -> None:
         await d.integrate(client, after, link=dose if variant % 2 == 0 else None)
 
 
-async def _maintenance_im(d: _Demo, client: Client, variant: int) -> None:
+async def _maintenance_im(d: DemoClinic, client: Client, variant: int) -> None:
     """A finished weekly IM series, a booster weeks ago integrated too late, nothing dosed since."""
     start = -d.rng.randint(56, 70)
     weight = d.weight()
@@ -293,7 +136,7 @@ async def _maintenance_im(d: _Demo, client: Client, variant: int) -> None:
         await d.integrate(client, d.rng.randint(3, 10))
 
 
-async def _maintenance_oral(d: _Demo, client: Client, variant: int) -> None:
+async def _maintenance_oral(d: DemoClinic, client: Client, variant: int) -> None:
     """Oral doses every two weeks, finished a few weeks ago; one integration fell through."""
     start = -d.rng.randint(45, 60)
     weight = d.weight()
@@ -309,7 +152,7 @@ async def _maintenance_oral(d: _Demo, client: Client, variant: int) -> None:
             await d.integrate(client, day + 9)
 
 
-async def _archived(d: _Demo, client: Client, variant: int) -> None:
+async def _archived(d: DemoClinic, client: Client, variant: int) -> None:
     """A course finished months ago; the client moved away and was archived."""
     start = -d.rng.randint(120, 150)
     weight = d.weight()
@@ -395,7 +238,7 @@ async def fill_demo_clinic(
     prescriber = await _hire(db, clinic_id, PRESCRIBER, Role.clinician, prescriber=True)
     therapists = [await _hire(db, clinic_id, who, Role.clinician) for who in THERAPISTS]
     await _hire(db, clinic_id, SCHEDULER, Role.scheduler)
-    demo = _Demo(db, await _principal(db, made), now, rng, zone, prescriber, therapists)
+    demo = DemoClinic(db, await _principal(db, made), now, rng, zone, prescriber, therapists)
     people = names(rng, clients)
     with _progress(clients) as advance:
         for (journey, variant), (first, last) in zip(_plan(clients), people, strict=True):

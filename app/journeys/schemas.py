@@ -19,6 +19,11 @@ class AlertCode(StrEnum):
     transport_unconfirmed = "transport_unconfirmed"
     rems_form_due = "rems_form_due"
     rems_monitoring_incomplete = "rems_monitoring_incomplete"
+    gate_overridden = "gate_overridden"
+    # A scheduled dose that would fail the dosing gate if completed as things stand.
+    medical_clearance_missing = "medical_clearance_missing"
+    consent_missing = "consent_missing"
+    rems_enrollment_missing = "rems_enrollment_missing"
 
 
 class Alert(BaseModel):

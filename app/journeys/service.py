@@ -17,6 +17,7 @@ from app.sessions import repository as session_repository
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, rems_missing, safety_flags
 from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.gate import GateCheck, scheduled_doses_failing
 from app.sessions.models import ClinicalSession
 from app.sessions.read_models import to_read
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
@@ -98,6 +99,7 @@ async def journey(
     alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
     if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles
         alerts += _safety_alerts(sessions, principal.dosing, now)
+        alerts += await _gate_alerts(db, principal, client.id, sessions)
         alerts += await _clinical_alerts(db, principal, client.id)
     return Journey(
         client_id=client.id,
@@ -115,6 +117,24 @@ SAFETY_DETAIL = {
     SafetyFlag.rems_form_due: "The REMS patient-monitoring form has not been submitted",
     SafetyFlag.rems_monitoring_incomplete: "The esketamine monitoring record does not meet the "
     "REMS yet",
+    SafetyFlag.gate_overridden: "Completed by a prescriber's override of the dosing gate",
+}
+GATE_ALERT = {
+    GateCheck.medical_clearance_required: (
+        AlertCode.medical_clearance_missing,
+        "No medical clearance will be in force at this dose's start: a prescriber records a "
+        "cleared screening before it",
+    ),
+    GateCheck.consent_required: (
+        AlertCode.consent_missing,
+        "No kap_treatment consent will be in force at this dose's start: record the signed "
+        "consent before it",
+    ),
+    GateCheck.rems_enrollment_required: (
+        AlertCode.rems_enrollment_missing,
+        "No esketamine_rems_enrollment consent will be in force at this esketamine dose's "
+        "start: enroll the client in the REMS before it",
+    ),
 }
 
 
@@ -132,7 +152,27 @@ def _safety_alerts(
             if flag is SafetyFlag.rems_monitoring_incomplete:
                 missing = ", ".join(condition.value for condition in rems_missing(dose, policy))
                 detail += f" (missing: {missing})."
+            if flag is SafetyFlag.gate_overridden:
+                checks = ", ".join(dose.gate_override_checks or [])
+                detail += f" ({checks}; see gate_override)."
             alerts.append(Alert(code=AlertCode(flag.value), session_id=dose.id, detail=detail))
+    return alerts
+
+
+async def _gate_alerts(
+    db: AsyncSession,
+    principal: Principal,
+    client_id: uuid.UUID,
+    sessions: Sequence[ClinicalSession],
+) -> list[Alert]:
+    """One alert per check a scheduled dose would fail at its start, so staff act before the
+    day (the gate never refuses a booking)."""
+    alerts = []
+    for found in await scheduled_doses_failing(db, principal, client_id, sessions):
+        for check in found.failed:
+            code, detail = GATE_ALERT[check]
+            when = _iso(found.dose.starts_at)
+            alerts.append(Alert(code=code, session_id=found.dose.id, detail=f"{detail} ({when})."))
     return alerts
 
 

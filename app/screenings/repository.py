@@ -81,3 +81,23 @@ async def governing_facts(
         )
         found.setdefault(row.client_id, []).append(fact)
     return found
+
+
+async def client_facts(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> list[ScreeningFact]:
+    """What the clearance rule needs of every screening of one client, for asking it about
+    several instants (a journey's scheduled doses) with one statement."""
+    stmt = select(
+        Screening.id,
+        Screening.screened_at,
+        Screening.created_at,
+        Screening.decision,
+        Screening.valid_until,
+    ).where(in_clinic(Screening, clinic_id), Screening.client_id == client_id)
+    return [
+        ScreeningFact(
+            row.id, row.screened_at, row.created_at, Decision(row.decision), row.valid_until
+        )
+        for row in await db.execute(stmt)
+    ]

@@ -128,3 +128,11 @@ async def clearance_at(
 ) -> MedicalClearance:
     """The client's medical clearance at `at` (`.cleared` is what the dosing gate asks)."""
     return (await clearances_at(db, clinic_id, [client_id], at))[client_id]
+
+
+async def client_screening_facts(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> list[rules.ScreeningFact]:
+    """Every screening of the client as the clearance rule reads it, for callers that ask
+    `rules.clearance_at` about several instants (one query for a journey's scheduled doses)."""
+    return await repository.client_facts(db, clinic_id, client_id)

@@ -107,6 +107,13 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
     has_bp_30_to_60_min: Mapped[bool] = mapped_column(default=False, server_default=false())
     has_discharge_bp: Mapped[bool] = mapped_column(default=False, server_default=false())
     has_spo2_after_dose: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The dosing gate: a prescriber completed the dose although these checks failed (error
+    # codes, app/sessions/gate.py), with a reason. Set once, never cleared: the dose carries the
+    # safety flag `gate_overridden` for good.
+    gate_overridden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    gate_overridden_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    gate_override_reason: Mapped[str | None] = mapped_column(String(500))
+    gate_override_checks: Mapped[list[str] | None] = mapped_column(JSON)
     # Integration
     ketamine_session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id"))
 

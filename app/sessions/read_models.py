@@ -12,6 +12,7 @@ from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
     DoseIntegrationRead,
     ExternalRef,
+    GateOverrideRead,
     IntegrationSessionRead,
     IntegrationWindowRead,
     KetamineSessionRead,
@@ -49,6 +50,17 @@ def _core(session: ClinicalSession) -> dict[str, Any]:
     return core
 
 
+def _gate_override(session: ClinicalSession) -> GateOverrideRead | None:
+    if session.gate_overridden_at is None or session.gate_overridden_by is None:
+        return None
+    return GateOverrideRead(
+        reason=session.gate_override_reason or "",
+        overridden_by=session.gate_overridden_by,
+        overridden_at=session.gate_overridden_at,
+        failed_checks=session.gate_override_checks or [],
+    )
+
+
 def to_read(
     session: ClinicalSession, evaluation: Evaluation, dosing: DosingPolicy, now: datetime
 ) -> SessionReadModel:
@@ -78,6 +90,7 @@ def to_read(
             rems_form_due_at=rems_form_due_at(session, dosing),
             rems_record_missing=rems_record_missing(session, dosing),
             safety_flags=safety_flags(session, dosing, now),
+            gate_override=_gate_override(session),
             integration=DoseIntegrationRead.model_validate(evaluation, from_attributes=True),
         )
     if session.kind is SessionKind.integration:

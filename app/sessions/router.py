@@ -19,6 +19,7 @@ from app.sessions.dependencies import SessionFiltersDep
 from app.sessions.dosing.rules import RemsRecordIncomplete, SafetyFlag
 from app.sessions.edits import check_writer
 from app.sessions.enums import SessionKind
+from app.sessions.gate import RemsEnrollmentRequired
 from app.sessions.read_models import SessionReadModel
 from app.sessions.schemas import (
     IntegrationSessionCreate,
@@ -64,7 +65,9 @@ def idempotent_booking(model: type[SessionCreate]) -> params.Depends:
 
 # A dose's record may also meet the REMS rule for marking its form submitted.
 DOSE_WRITE_ERRORS = responses_for(*WRITE_ERROR_TYPES, PrescriberRequired, RemsRecordIncomplete)
-DOSE_EDIT_ERRORS = responses_for(*EDIT_ERROR_TYPES, PrescriberRequired, RemsRecordIncomplete)
+DOSE_EDIT_ERRORS = responses_for(
+    *EDIT_ERROR_TYPES, PrescriberRequired, RemsRecordIncomplete, RemsEnrollmentRequired
+)
 
 preparation = _router(SessionKind.preparation)
 ketamine = _router(SessionKind.ketamine)
@@ -175,7 +178,9 @@ async def update_ketamine_session(
     clinical roles; only a prescriber writes the order, `dose_mg` or `medication` (403
     `prescriber_required`). On an esketamine dose, `rems_form_submitted_at` is set only on a
     completed dose whose REMS monitoring record is complete after this request (409
-    `rems_record_incomplete`, with the `missing` conditions).
+    `rems_record_incomplete`, with the `missing` conditions). A completed dose recorded as
+    esketamine only afterwards needs an `esketamine_rems_enrollment` consent in force at its
+    start, unless its completion overrode the dosing gate (409 `rems_enrollment_required`).
     """
     return await update(
         db, principal, SessionKind.ketamine, session_id, body, if_match, now, response

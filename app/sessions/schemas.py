@@ -227,10 +227,25 @@ class IntegrationSessionUpdate(SessionUpdate):
     ketamine_session_id: uuid.UUID | None = None
 
 
+GATE_EVIDENCE = "Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"
+OVERRIDE_REASON = (
+    "Ketamine sessions only: complete a dose that fails the dosing gate (no medical "
+    "clearance, no treatment consent or no REMS enrollment in force at its start). A "
+    "prescriber's act (403 `prescriber_required`); refused when the dose passes the gate (422 "
+    "`override_not_needed`). The dose keeps the reason, who and when, and the safety flag "
+    "`gate_overridden` for good. " + GATE_EVIDENCE
+)
+
+
 class CompleteBody(InputModel):
     ended_at: InputTimestamp | None = Field(
         default=None,
         description="When it actually ended; a dose's window is measured from this when given.",
+    )
+    override_reason: Reason | None = Field(
+        default=None,
+        description=OVERRIDE_REASON,
+        examples=["Consent signed on paper; scan to follow"],
     )
 
 
@@ -285,8 +300,21 @@ class PreparationSessionRead(SessionRead):
     topics: list[PreparationTopic] = Field(default_factory=list, description=CLINICAL)
 
 
+class GateOverrideRead(BaseModel):
+    """A prescriber completed the dose although it failed the dosing gate."""
+
+    reason: str
+    overridden_by: uuid.UUID
+    overridden_at: UTCTimestamp
+    failed_checks: list[str] = Field(
+        description="The gate's refusals at the time, by code: `medical_clearance_required`, "
+        "`consent_required`, `rems_enrollment_required`.",
+        examples=[["consent_required"]],
+    )
+
+
 class KetamineSessionRead(SessionRead):
-    clinical_fields = DOSE_CLINICAL_FIELDS | COMPUTED_FIELDS
+    clinical_fields = DOSE_CLINICAL_FIELDS | COMPUTED_FIELDS | {"gate_override"}
 
     kind: Literal[SessionKind.ketamine] = SessionKind.ketamine
     route: Route
@@ -321,6 +349,11 @@ class KetamineSessionRead(SessionRead):
             "(`rems_record_missing`).",
             REMS_RECORD_EVIDENCE,
         ),
+    )
+    gate_override: GateOverrideRead | None = Field(
+        default=None,
+        description="Set when a prescriber completed the dose despite the dosing gate (it "
+        "then carries the safety flag `gate_overridden`). " + CLINICAL + " " + GATE_EVIDENCE,
     )
     integration: DoseIntegrationRead
 

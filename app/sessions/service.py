@@ -24,6 +24,7 @@ from app.sessions.dosing.rules import check_move, check_record, check_rems_form
 from app.sessions.dosing.schemas import DOSING_FIELDS, stored
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.events import emit_session
+from app.sessions.gate import pass_gate, recheck_late_esketamine
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
     MAX_SESSION_LENGTH,
@@ -241,7 +242,9 @@ async def update_session(
     if "external_ref" in changes:
         _apply_external_ref(session, body.external_ref)
         del changes["external_ref"]
+    medication_before = session.medication
     _apply_dosing_record(principal, session, body, changes, now)
+    await recheck_late_esketamine(db, principal, session, medication_before)
     if isinstance(body, IntegrationSessionUpdate) and "ketamine_session_id" in changes:
         await _ensure_link(db, session, changes["ketamine_session_id"])
     for name, value in changes.items():
@@ -306,8 +309,16 @@ async def complete_session(
     session: ClinicalSession,
     ended_at: datetime | None,
     now: datetime,
+    override_reason: str | None = None,
 ) -> ClinicalSession:
-    """Mark a session completed, optionally recording when it actually ended."""
+    """Mark a session completed, optionally recording when it actually ended. A dose passes
+    the preparation rule, then the dosing gate (or a prescriber's `override_reason`)."""
+    if override_reason is not None and session.kind is not SessionKind.ketamine:
+        raise ValidationFailed(
+            "override_reason overrides the dosing gate, which only ketamine sessions pass.",
+            loc=("body", "override_reason"),
+            kind="override_reason_not_applicable",
+        )
     _ensure_scheduled(session, "completed")
     _ensure_started(session, now, "completed")
     if ended_at is not None:
@@ -325,6 +336,7 @@ async def complete_session(
             await _ensure_overrun_is_free(db, session, ended_at)
     if session.kind is SessionKind.ketamine:
         await _ensure_preparation(db, principal, session, (SessionStatus.completed,))
+        await pass_gate(db, principal, session, override_reason, now)
     session.status = SessionStatus.completed
     session.ended_at = ended_at
     note_change("session", session.id, ["ended_at", "status"] if ended_at else ["status"])

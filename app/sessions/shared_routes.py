@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from app.auth.dependencies import AnyStaff, Clinical
+from app.auth.prescribers import PrescriberRequired
 from app.auth.principal import Principal
 from app.clock import Now
 from app.common.http import IfMatch, check_version, set_etag
@@ -17,6 +18,7 @@ from app.common.pagination import PageParams, Pagination, split_page
 from app.common.schemas import Page
 from app.db import DbSession
 from app.errors import (
+    AppError,
     Conflict,
     Forbidden,
     InvalidTransition,
@@ -29,6 +31,12 @@ from app.errors import (
 )
 from app.sessions import edits, repository, service
 from app.sessions.enums import SessionKind
+from app.sessions.gate import (
+    ConsentRequired,
+    MedicalClearanceRequired,
+    OverrideNotNeeded,
+    RemsEnrollmentRequired,
+)
 from app.sessions.models import ClinicalSession
 from app.sessions.read_models import SessionReadModel, to_read
 from app.sessions.schemas import (
@@ -126,14 +134,24 @@ GET_DOC = {
     SessionKind.integration: "One integration session, with where it falls against its window.",
 }
 COMPLETE_DOC = "Mark it completed (once it has started); `ended_at` records when it really ended."
+DOSE_COMPLETE_DOC = (
+    " The dose's window is measured from it. A completed preparation session must come first "
+    "(409 `preparation_required`). Then the dosing gate, at the dose's `starts_at`, under the "
+    "clinic's `clinical_policy`: no medical clearance → 409 `medical_clearance_required`; no "
+    "`kap_treatment` consent in force → 409 `consent_required`; esketamine without an "
+    "`esketamine_rems_enrollment` consent in force → 409 `rems_enrollment_required`. The 409 "
+    "names the first failed check and lists all in `failed_checks`. A prescriber completes it "
+    "anyway with `override_reason` (the dose then carries `gate_overridden` and "
+    "`gate_override`); the reason is refused when the gate passes (422 `override_not_needed`). "
+    "Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"
+)
+GATE_ERRORS = (MedicalClearanceRequired, ConsentRequired, RemsEnrollmentRequired, OverrideNotNeeded)
 
 
 def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any]) -> None:
     """GET one and the three status actions, identical for every kind."""
     label, noun = kind.value, NOUN[kind]
-    complete_doc = COMPLETE_DOC + (
-        " The dose's window is measured from it." if kind is SessionKind.ketamine else ""
-    )
+    complete_doc = COMPLETE_DOC + (DOSE_COMPLETE_DOC if kind is SessionKind.ketamine else "")
 
     async def get_session(
         session_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
@@ -187,7 +205,9 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
         if_match: IfMatch = None,
     ) -> SessionReadModel:
         session = await load(principal, db, session_id, if_match)
-        session = await service.complete_session(db, principal, session, body.ended_at, now)
+        session = await service.complete_session(
+            db, principal, session, body.ended_at, now, body.override_reason
+        )
         return await respond(db, principal, session, now, response)
 
     async def cancel_session(
@@ -232,7 +252,11 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
             "Record that the client did not come (once the session has started).",
         ),
     ]
+    action_errors = (Forbidden, NotFound, VersionConflict, Conflict, ValidationFailed)
     for path, verb, endpoint, summary, doc in actions:
+        errors: tuple[type[AppError], ...] = action_errors
+        if kind is SessionKind.ketamine and path == "complete":
+            errors += (PreparationRequired, PrescriberRequired, *GATE_ERRORS)
         router.add_api_route(
             f"/{{session_id}}/{path}",
             endpoint,
@@ -241,7 +265,5 @@ def add_shared_routes(router: APIRouter, kind: SessionKind, read_model: type[Any
             summary=summary,
             description=doc,
             response_model=read_model,
-            responses=responses_for(
-                Forbidden, NotFound, VersionConflict, Conflict, ValidationFailed
-            ),
+            responses=responses_for(*errors),
         )

@@ -40,11 +40,15 @@ async def _act(clinic: Clinic, name: str) -> Act:
     client = await clinic.prepared_client()
     screenings = f"/api/v1/clients/{client['id']}/screenings"
 
+    recorded = len((await clinic.ok("GET", screenings))["items"])
+
     async def no_screening() -> bool:
-        return not (await clinic.ok("GET", screenings))["items"]
+        return len((await clinic.ok("GET", screenings))["items"]) == recorded
 
     if name.startswith("screening_"):
         return Act("POST", screenings, _screening(name.removeprefix("screening_")), no_screening)
+    if name == "complete_overriding_the_gate":
+        return await _gate_override(clinic, client, screenings)
     booking = {
         "client_id": client["id"],
         "route": "iv",
@@ -69,7 +73,23 @@ async def _act(clinic: Clinic, name: str) -> Act:
     return Act("PATCH", url, order, same_dose)
 
 
+async def _gate_override(clinic: Clinic, client: dict[str, Any], screenings: str) -> Act:
+    """A dose that took place two days ago although a screening the day before it found the
+    client not cleared: completing it needs a prescriber's override."""
+    refused = {**_screening("not_cleared"), "screened_at": iso(T0 - timedelta(days=3))}
+    await clinic.ok("POST", screenings, 201, json=refused)
+    dose = await clinic.dose(client["id"], T0 - timedelta(days=2))
+    url = f"/api/v1/ketamine-sessions/{dose['id']}"
+
+    async def still_scheduled() -> bool:
+        return bool((await clinic.ok("GET", url))["status"] == "scheduled")
+
+    body = {"override_reason": "Cleared by phone by the medical director; note to follow"}
+    return Act("POST", f"{url}/complete", body, still_scheduled)
+
+
 ACTS = [
+    "complete_overriding_the_gate",
     "screening_cleared",
     "screening_not_cleared",
     "book_with_dose_mg",

@@ -155,7 +155,34 @@ async def test_journeys_raise_every_alert(http: httpx.AsyncClient, key: str) -> 
         "rems_form_due",
         "rems_monitoring_incomplete",
         "self_harm_item_positive",
+        "medical_clearance_missing",
     }
+
+
+async def test_the_demo_shows_cleared_and_blocked_clients_and_an_open_review(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    clients = await items(http, key, "/api/v1/clients")
+    by_status = Counter(client["medical_clearance"]["status"] for client in clients)
+    assert by_status["cleared"] >= 1, by_status
+    assert by_status["pending"] == 1, by_status
+    pending = next(c for c in clients if c["medical_clearance"]["status"] == "pending")
+    url = f"/api/v1/clients/{pending['id']}/journey"
+    journey = (await http.get(url, headers=bearer(key))).json()
+    blocked = [a for a in journey["alerts"] if a["code"] == "medical_clearance_missing"]
+    scheduled_doses = {
+        s["id"]
+        for s in journey["sessions"]
+        if s["kind"] == "ketamine" and s["status"] == "scheduled"
+    }
+    assert blocked
+    assert {a["session_id"] for a in blocked} == scheduled_doses
+    # Every dose the demo completed passed the gate honestly: none was overridden.
+    doses = await items(http, key, "/api/v1/ketamine-sessions", status="completed")
+    assert doses
+    assert not any("gate_overridden" in dose["safety_flags"] for dose in doses)
+    reviews = await items(http, key, "/api/v1/safety-reviews", status="open")
+    assert reviews
 
 
 async def test_esketamine_records_meet_the_rems_and_their_forms_are_in(

@@ -16,7 +16,14 @@ async def test_everything_is_one_valid_bundle(clinic: Clinic, app: FastAPI) -> N
 
     found = resources(bundle)
     kinds = [r["resourceType"] for r in found]
-    assert kinds == ["Patient"] + ["Appointment"] * 6 + ["Encounter"] * 3 + ["Observation"] * 12
+    # The two consents are the treatment and REMS-enrollment ones a dosed client signed.
+    assert kinds == (
+        ["Patient"]
+        + ["Appointment"] * 6
+        + ["Encounter"] * 3
+        + ["Observation"] * 12
+        + ["Consent"] * 2
+    )
     assert found[0]["birthDate"] == "1988-04-17"
     references = {
         ref["reference"]

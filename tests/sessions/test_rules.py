@@ -77,8 +77,9 @@ async def test_a_dose_needs_preparation_first(clinic: Clinic) -> None:
     # Completing the dose needs that preparation completed.
     clinic.clock.set(dose_at + timedelta(hours=3))
     response = await clinic.post(f"/api/v1/ketamine-sessions/{booked['id']}/complete", json={})
-    assert_problem(response, 409, "preparation_required")
+    assert_problem(response, 409, "preparation_required")  # before the dosing gate's checks
     await clinic.action("preparation", prep["id"], "complete")
+    await clinic.clear_for_dosing(client["id"], dose_at - timedelta(days=2))
     done = await clinic.action("ketamine", booked["id"], "complete")
     assert done["status"] == "completed"
 

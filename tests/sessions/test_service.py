@@ -337,6 +337,7 @@ async def test_a_dose_is_completed_only_after_a_completed_preparation(clinic_db:
     with refused("preparation_required"):
         await service.complete_session(db, admin, dose, None, NOW)
     await service.complete_session(db, admin, prep, None, NOW)
+    await clinic_db.clear_for_dosing(client, at(-47))
     completed = await service.complete_session(db, admin, dose, None, NOW)
 
     assert completed.status is SessionStatus.completed

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.bootstrap import Bootstrapped, bootstrap_clinic
 from app.db import begin_write
+from app.screenings.schemas import CONTRAINDICATION_CODES
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+DOSING_CONSENTS = ("kap_treatment", "esketamine_rems_enrollment")
 
 
 class FakeClock:
@@ -149,15 +151,39 @@ class Clinic:
     async def prepared_client(
         self, prep_at: datetime | None = None, **overrides: Any
     ) -> dict[str, Any]:
-        """A client with a completed preparation session, ready to be dosed."""
+        """A client ready to be dosed: a completed preparation session, and at its end a
+        cleared screening and the treatment and REMS-enrollment consents (the dosing gate)."""
         client = await self.client(**overrides)
         at = prep_at or (self.clock.now - timedelta(days=10))
         prep = await self.prep(client["id"], at)
         saved = self.clock.now
         self.clock.set(max(saved, at + timedelta(hours=1)))
         await self.action("preparation", prep["id"], "complete")
+        await self.clear_for_dosing(client["id"], at + timedelta(hours=1))
         self.clock.set(saved)
         return client
+
+    async def clear_for_dosing(
+        self, client_id: str, at: datetime, consents: tuple[str, ...] = DOSING_CONSENTS
+    ) -> None:
+        """A cleared screening and signed `consents` at `at` (not after the clock)."""
+        await self.ok(
+            "POST",
+            f"/api/v1/clients/{client_id}/screenings",
+            201,
+            json={
+                "screened_at": iso(at),
+                "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+                "decision": "cleared",
+            },
+        )
+        for kind in consents:
+            await self.ok(
+                "POST",
+                f"/api/v1/clients/{client_id}/consents",
+                201,
+                json={"kind": kind, "document_version": "2026-01", "signed_at": iso(at)},
+            )
 
 
 async def new_clinic(db: AsyncSession, now: datetime) -> Bootstrapped:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -20,8 +20,13 @@ from app.auth.principal import Principal
 from app.clients.models import Client
 from app.clients.schemas import ClientCreate
 from app.clients.service import create_client
+from app.consents import service as consents
+from app.consents.rules import ConsentKind
+from app.consents.schemas import ConsentCreate
 from app.db import begin_write
 from app.errors import AppError
+from app.screenings import service as screenings
+from app.screenings.schemas import CONTRAINDICATION_CODES, ScreeningCreate
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate
 from app.staff.service import create_staff
@@ -65,6 +70,19 @@ class ClinicDb:
         }
         made = ClientCreate.model_validate(body | overrides)
         return await create_client(self.db, self.admin, made, T0)
+
+    async def clear_for_dosing(self, client: Client, at: datetime) -> None:
+        """A cleared screening and a treatment consent at `at`, as the dosing gate asks."""
+        screening = ScreeningCreate.model_validate(
+            {
+                "screened_at": at,
+                "contraindications": dict.fromkeys(CONTRAINDICATION_CODES, False),
+                "decision": "cleared",
+            }
+        )
+        await screenings.record(self.db, self.admin, client, screening, T0)
+        consent = ConsentCreate(kind=ConsentKind.kap_treatment, document_version="1", signed_at=at)
+        await consents.record(self.db, self.admin, client, consent, T0)
 
 
 @contextmanager

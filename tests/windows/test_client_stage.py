@@ -18,6 +18,7 @@ async def test_stage_follows_the_journey(clinic: Clinic, clock: FakeClock) -> No
     await assert_stage(clinic, client_id, "preparation")
     clock.set(T0 + DAY + HOUR)
     await clinic.action("preparation", prep["id"], "complete")
+    await clinic.clear_for_dosing(client_id, T0 + DAY + HOUR)
     await assert_stage(clinic, client_id, "preparation")
 
     dose = await clinic.dose(client_id, T0 + 2 * DAY)

@@ -20,6 +20,7 @@ class SafetyFlag(StrEnum):
     transport_unconfirmed = "transport_unconfirmed"
     rems_form_due = "rems_form_due"
     rems_monitoring_incomplete = "rems_monitoring_incomplete"
+    gate_overridden = "gate_overridden"  # completed by a prescriber despite the dosing gate
 
 
 class RemsCondition(StrEnum):
@@ -66,6 +67,7 @@ class DoseRecord(Protocol):
     concomitant_non_benzodiazepine_sedative_hypnotics: bool | None
     concomitant_psychostimulants: bool | None
     concomitant_maois: bool | None
+    gate_overridden_at: datetime | None
 
 
 def rems_form_due_at(dose: DoseRecord, policy: DosingPolicy) -> datetime | None:
@@ -161,6 +163,8 @@ def safety_flags(dose: DoseRecord, policy: DosingPolicy, now: datetime) -> list[
     completed = dose.status is SessionStatus.completed
     if esketamine and completed and rems_missing(dose, policy):
         flags.append(SafetyFlag.rems_monitoring_incomplete)
+    if dose.gate_overridden_at is not None:
+        flags.append(SafetyFlag.gate_overridden)
     return flags
 
 

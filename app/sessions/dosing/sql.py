@@ -57,6 +57,9 @@ def flag_condition(
             epoch_us(s.starts_at) <= to_epoch_us(now + TRANSPORT_NOTICE),
             func.coalesce(s.transport_confirmed, False).is_(False),
         )
+    if flag is SafetyFlag.gate_overridden:
+        overridden: ColumnElement[bool] = s.gate_overridden_at.is_not(None)
+        return overridden
     completed = s.status == SessionStatus.completed
     if flag is SafetyFlag.rems_monitoring_incomplete:
         return and_(esketamine, completed, not_(rems_complete(s, policy)))

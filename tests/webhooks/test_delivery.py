@@ -235,6 +235,7 @@ async def test_payloads_carry_no_patient_details(
     await clinic.ok("PATCH", f"/api/v1/clients/{client['id']}", json={"preferred_name": "Tavi"})
     prep = await clinic.prep(client["id"], now - timedelta(days=2), notes="Fears loss of control")
     await clinic.action("preparation", prep["id"], "complete")
+    await clinic.clear_for_dosing(client["id"], now - timedelta(days=2))
     dose = await clinic.dose(client["id"], now - timedelta(hours=6), dose_mg=42.5, weight_kg=61.2,
                              notes="Octavia tolerated well")  # fmt: skip
     await clinic.action("ketamine", dose["id"], "complete")

@@ -7,17 +7,24 @@ from app.fhir.common import Resource, instant
 
 
 def searchset(
-    base_url: str, resources: Sequence[Resource], now: datetime, self_url: str | None = None
+    base_url: str,
+    resources: Sequence[Resource],
+    now: datetime,
+    self_url: str | None = None,
+    *,
+    total: int | None = None,
+    next_url: str | None = None,
 ) -> Resource:
-    """Every match in one page (a client's records are few): total equals len(entry)."""
+    """One page of matches; `total` counts every match (all of them are here when not given)."""
     bundle: Resource = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": instant(now),
-        "total": len(resources),
+        "total": len(resources) if total is None else total,
     }
+    links = [("self", self_url), ("next", next_url)]
     if self_url is not None:
-        bundle["link"] = [{"relation": "self", "url": self_url}]
+        bundle["link"] = [{"relation": rel, "url": url} for rel, url in links if url is not None]
     if resources:  # FHIR JSON has no empty arrays
         bundle["entry"] = [
             {

@@ -1,45 +1,42 @@
 """The CapabilityStatement: what this FHIR server can do, for clients to discover."""
 
 from app.fhir.common import Resource
+from app.fhir.search import DEFAULT_COUNT, MAX_COUNT, SEARCH_PARAMS
 
 FHIR_VERSION = "4.0.1"
 # When this statement last changed (CapabilityStatement.date); bump it with the capabilities.
-STATEMENT_DATE = "2026-12-03"
-PATIENT_PARAM = {
-    "name": "patient",
-    "type": "reference",
-    "documentation": "Required. The client's id, bare or as `Patient/<id>`; a patient outside "
-    "your clinic matches nothing. Without it the search is a 400.",
-}
-CATEGORY_PARAM = {
-    "name": "category",
-    "type": "token",
-    "documentation": "`vital-signs` (dosing-session vitals) or `survey` (PHQ-9 and GAD-7 totals);"
-    " comma-separated values match either.",
-}
-CONSENT_STATUS_PARAM = {
-    "name": "status",
-    "type": "token",
-    "documentation": "`active` or `inactive` (a withdrawn or expired consent is `inactive`); "
-    "comma-separated values match either.",
-}
+STATEMENT_DATE = "2026-12-04"
 SECURITY = {
     "service": [{"text": "Bearer"}],
     "description": "Send `Authorization: Bearer <API key>` (or the identity provider's access "
     "token where single sign-on is configured). A missing or bad token is a 401 with "
-    "`WWW-Authenticate: Bearer`. Any staff role reads Patient and Appointment (a scheduler's "
-    "Patient has no birthDate); Encounter, Observation, Consent and $everything need a "
+    "`WWW-Authenticate: Bearer`. Any staff role reads Patient, Appointment and Practitioner (a "
+    "scheduler's Patient has no birthDate); Encounter, Observation, Consent and $everything need a "
     "clinical role. "
     "Only your clinic's patients exist for you. Every read is recorded in the audit trail.",
 }
 
 
-def _searchable(resource_type: str, *params: Resource) -> Resource:
-    return {
-        "type": resource_type,
-        "interaction": [{"code": "search-type"}],
-        "searchParam": list(params),
-    }
+READS = ("Patient", "Appointment", "Encounter", "Observation", "Consent", "Practitioner")
+EVERYTHING = {
+    "name": "everything",
+    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+}
+
+
+def _resource(resource_type: str) -> Resource:
+    """One type: `read` for each, `search-type` with its parameters where it is searchable."""
+    entry: Resource = {"type": resource_type, "interaction": [{"code": "read"}]}
+    params = SEARCH_PARAMS.get(resource_type)
+    if params is not None:
+        entry["interaction"].append({"code": "search-type"})
+        entry["searchParam"] = [
+            {"name": name, "type": kind, "documentation": doc}
+            for name, (kind, doc) in params.items()
+        ]
+    if resource_type == "Patient":
+        entry["operation"] = [EVERYTHING]
+    return entry
 
 
 def capability_statement(base_url: str, software_version: str) -> Resource:
@@ -58,30 +55,13 @@ def capability_statement(base_url: str, software_version: str) -> Resource:
         "rest": [
             {
                 "mode": "server",
-                "documentation": "Read-only. Search results come in one page (a Bundle of type "
-                "searchset with every match); unknown search parameters are ignored.",
+                "documentation": "Read-only. Searches page with `_count` (default "
+                f"{DEFAULT_COUNT}, at most {MAX_COUNT}: more is capped) and `Bundle.link` "
+                "`next`; `_summary=count` answers the total alone. Unknown search parameters "
+                "are ignored and left out of the `self` link; with `Prefer: handling=strict` "
+                "they are a 400. Observation searches need `patient` or `subject`.",
                 "security": SECURITY,
-                "resource": [
-                    {
-                        "type": "Patient",
-                        "interaction": [{"code": "read"}],
-                        "operation": [
-                            {
-                                "name": "everything",
-                                "definition": "http://hl7.org/fhir/OperationDefinition/"
-                                "Patient-everything",
-                            }
-                        ],
-                    },
-                    _searchable("Appointment", PATIENT_PARAM),
-                    _searchable("Encounter", PATIENT_PARAM),
-                    _searchable("Observation", PATIENT_PARAM, CATEGORY_PARAM),
-                    {
-                        "type": "Consent",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [PATIENT_PARAM, CONSENT_STATUS_PARAM],
-                    },
-                ],
+                "resource": [_resource(resource_type) for resource_type in READS],
             }
         ],
     }

@@ -41,24 +41,58 @@ def _schema(resource_type: str, description: str) -> dict[str, Any]:
 
 OUTCOME_SCHEMA = _schema(
     "OperationOutcome",
-    "The error: `issue[].code` is security (401), forbidden (403), not-found (404) or invalid "
-    "(400/422); `issue[].details.coding[].code` is the problem code of the rest of the API",
+    "The error: `issue[].code` is security (401), forbidden (403), not-found (404), invalid "
+    "(400/422) or throttled (429); `issue[].details.coding[].code` is the problem code of the "
+    "rest of the API",
 )
-# OperationOutcome is not RFC 9457 problem+json, so the 4xx are documented as one `default`
-# response in the FHIR media type instead of per status.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    "default": {
-        "description": "An OperationOutcome with the error's HTTP status (401, 403, 404, 400).",
-        "content": {FHIR_JSON: {"schema": OUTCOME_SCHEMA}},
-    }
+ERROR_DESCRIPTIONS = {
+    400: "A search value the server cannot read, a missing required parameter, or an unknown "
+    "parameter under `Prefer: handling=strict`",
+    401: "No or a bad bearer token (with `WWW-Authenticate: Bearer`)",
+    403: "The caller's role may not read this",
+    404: "No such resource in the caller's clinic",
+    422: "A `_cursor` that is malformed or belongs to another list",
+    429: "Too many requests (with `Retry-After` and the RateLimit headers)",
+}
+RATE_LIMIT_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("Retry-After", "Seconds to wait before retrying."),
+        ("RateLimit-Policy", "The quota: requests per window."),
+        ("RateLimit", "What is left of it and when the window resets."),
+    )
 }
 
 
-def documented(resource_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for these error statuses, each an OperationOutcome (never problem+json:
+    under /fhir/R4 every failure, middleware ones included, is rendered as one)."""
+    found: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {FHIR_JSON: {"schema": OUTCOME_SCHEMA}},
+        }
+        if status == 429:
+            response["headers"] = RATE_LIMIT_HEADERS
+        if status == 401:
+            response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        found[status] = response
+    return found
+
+
+READ_ERRORS = (401, 403, 404, 429)
+SEARCH_ERRORS = (400, 401, 403, 422, 429)
+
+
+def documented(
+    resource_type: str, description: str, failures: tuple[int, ...] = READ_ERRORS
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route answering one FHIR resource (a Bundle for searches)."""
     return {
         200: {
             "description": description,
             "content": {FHIR_JSON: {"schema": _schema(resource_type, description)}},
-        }
+        },
+        **errors(*failures),
     }

@@ -1,7 +1,7 @@
 """Dosing-session vitals and assessment totals -> FHIR Observations (LOINC coded).
 
-PCL-5 totals are not exported: the project's clinical reference gives LOINC codes for the
-PHQ-9 and GAD-7 totals only, and a guessed code is worse than none.
+Codes: docs/clinical-evidence.md, "FHIR codes". The PCL-5 total is LOINC 101698-9 "PTSD
+PCL-5 score [PCL-5]", the score member of the PCL-5 panel 101697-1 (LOINC 2.75 and later).
 """
 
 from collections import Counter
@@ -46,8 +46,16 @@ INSTRUMENT_CODES = {
         "GAD-7",
         coding(LOINC, "70274-6", "Generalized anxiety disorder 7 item (GAD-7) total score"),
     ),
+    # LOINC 101698-9, member of panel 101697-1 (PCL-5, civilian version, DSM-5).
+    "pcl5": ("PCL-5", coding(LOINC, "101698-9", "PTSD PCL-5 score [PCL-5]")),
 }
 EXPORTED_INSTRUMENTS = tuple(INSTRUMENT_CODES)
+# The Observation.code codings of each vitals reading kind (its id suffix), for code search.
+VITAL_CODES = {
+    "bp": (BP_PANEL,),
+    "hr": (HEART_RATE,),
+    "spo2": (SPO2_ARTERIAL, SPO2_PULSE_OXIMETRY),
+}
 
 
 def _quantity(value: int, unit: str, code: str) -> Resource:
@@ -152,7 +160,8 @@ def _epoch_second(taken_at: Any) -> str:
 
 
 def assessment_observation(assessment: Assessment, encounter_id: str | None) -> Resource | None:
-    """The total score of a PHQ-9 or GAD-7 with its severity band; None for other instruments."""
+    """The total score of a PHQ-9, GAD-7 or PCL-5 (with its severity band where the instrument
+    has one); None for other instruments."""
     known = INSTRUMENT_CODES.get(assessment.instrument)
     if known is None:
         return None

@@ -3,7 +3,7 @@
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.security.exceptions import PayloadTooLarge, render
+from app.security.exceptions import PayloadTooLarge, respond
 
 
 class _BodyTooLarge(Exception):
@@ -70,7 +70,8 @@ class BodyLimitMiddleware:
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes.")
         # The client may still be sending: ask the server to close rather than drain it.
-        await render(error)(scope, receive, _closing(send))
+        # Under /fhir/ an OperationOutcome, like every other FHIR failure.
+        await respond(scope, error)(scope, receive, _closing(send))
 
 
 def _content_length(scope: Scope) -> int | None:

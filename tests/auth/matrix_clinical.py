@@ -1,5 +1,5 @@
 """Calls naming a new clinical record of the matrix world's client: an assessment, a safety
-review, a screening, a consent."""
+review, a screening, a consent, and their FHIR reads."""
 
 from datetime import timedelta
 from typing import Any
@@ -57,5 +57,28 @@ def consent_call(method: str, template: str, body: dict[str, Any] | None = None)
         url = f"/api/v1/clients/{world.client_id}/consents"
         made = await world.clinic.ok("POST", url, 201, json=CONSENT)
         return Call(method, template.format(client=world.client_id, consent=made["id"]), body)
+
+    return make
+
+
+async def fhir_practitioner(world: World) -> Call:
+    return Call("GET", f"/fhir/R4/Practitioner/{world.clinician_id}")
+
+
+async def fhir_observation(world: World) -> Call:
+    """The FHIR Observation of a new PHQ-9 total of the world's client."""
+    read = await assessment_read(world)
+    return Call("GET", f"/fhir/R4/Observation/{read.path.rsplit('/', 1)[-1]}")
+
+
+def fhir_session(resource_type: str, *, complete: bool) -> Make:
+    """A new preparation session of the world's client (completed: an Encounter) by FHIR id."""
+
+    async def make(world: World) -> Call:
+        session = await world.session("preparation")
+        if complete:
+            url = f"/api/v1/preparation-sessions/{session['id']}/complete"
+            await world.clinic.ok("POST", url, json={})
+        return Call("GET", f"/fhir/R4/{resource_type}/{session['id']}")
 
     return make

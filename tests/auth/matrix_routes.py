@@ -12,6 +12,9 @@ from tests.auth.matrix_clinical import (
     SCREENING,
     assessment_read,
     consent_call,
+    fhir_observation,
+    fhir_practitioner,
+    fhir_session,
     review_call,
     screening_read,
 )
@@ -322,6 +325,11 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
     "list_fhir_observations": (CLINICAL, fixed("GET", "/fhir/R4/Observation?patient={client}")),
     "get_fhir_consent": (CLINICAL, consent_call("GET", "/fhir/R4/Consent/{consent}")),
     "list_fhir_consents": (CLINICAL, fixed("GET", "/fhir/R4/Consent?patient={client}")),
+    "list_fhir_patients": (ALL, fixed("GET", "/fhir/R4/Patient")),
+    "get_fhir_practitioner": (ALL, fhir_practitioner),
+    "get_fhir_appointment": (ALL, fhir_session("Appointment", complete=False)),
+    "get_fhir_encounter": (CLINICAL, fhir_session("Encounter", complete=True)),
+    "get_fhir_observation": (CLINICAL, fhir_observation),
 }
 for _kind in ("preparation", "ketamine", "integration"):
     SPECS |= {

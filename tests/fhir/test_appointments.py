@@ -1,5 +1,7 @@
 """GET /fhir/R4/Appointment?patient=: every session, any status, for any staff role."""
 
+from datetime import timedelta
+
 import httpx
 from fastapi import FastAPI
 
@@ -78,15 +80,19 @@ async def test_a_scheduler_searches_appointments(clinic: Clinic) -> None:
     assert [a["id"] for a in resources(bundle)] == [session["id"]]
 
 
-async def test_search_needs_a_patient_and_ignores_unknown_parameters(clinic: Clinic) -> None:
-    client = await clinic.client()
+async def test_without_a_patient_the_search_spans_the_clinic_only(
+    clinic: Clinic, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    first = await clinic.client()
+    second = await clinic.client(first_name="Ola")
+    early = await clinic.prep(first["id"], clinic.clock.now + timedelta(days=1))
+    late = await clinic.prep(second["id"], clinic.clock.now + timedelta(days=2))
+    other = await bootstrap(app, http, clinic.clock)
+    await other.prep((await other.client())["id"], clinic.clock.now + timedelta(days=1))
 
-    outcome = await fhir(clinic, "/Appointment", status=400)
-    assert outcome["issue"][0]["code"] == "invalid"
-    assert "patient" in outcome["issue"][0]["diagnostics"]
-    bundle = await fhir(clinic, f"/Appointment?patient={client['id']}&_count=5&date=ge2026")
-    assert bundle["total"] == 0
-    assert "entry" not in bundle
+    bundle = await fhir(clinic, "/Appointment")
+
+    assert [a["id"] for a in resources(bundle)] == [early["id"], late["id"]]
 
 
 async def test_another_clinics_patient_matches_nothing(
@@ -94,10 +100,11 @@ async def test_another_clinics_patient_matches_nothing(
 ) -> None:
     other = await bootstrap(app, http, clinic.clock)
     theirs = await other.client()
-    await other.prep(theirs["id"], clinic.clock.now)
+    session = await other.prep(theirs["id"], clinic.clock.now)
 
     response = await clinic.get(f"/fhir/R4/Appointment?patient={theirs['id']}")
 
     assert response.status_code == 200
     assert response.json()["total"] == 0
-    assert theirs["id"] not in response.text
+    assert "entry" not in response.json()
+    assert session["id"] not in response.text

@@ -21,7 +21,7 @@ async def test_everything_is_one_valid_bundle(clinic: Clinic, app: FastAPI) -> N
         ["Patient"]
         + ["Appointment"] * 6
         + ["Encounter"] * 3
-        + ["Observation"] * 12
+        + ["Observation"] * 13
         + ["Consent"] * 2
     )
     assert found[0]["birthDate"] == "1988-04-17"
@@ -32,7 +32,8 @@ async def test_everything_is_one_valid_bundle(clinic: Clinic, app: FastAPI) -> N
         if not ref["reference"].startswith("Practitioner/")
     }
     exported = {f"{r['resourceType']}/{r['id']}" for r in found}
-    assert references <= exported  # nothing dangles, apart from the (unserved) Practitioners
+    # Nothing dangles; Practitioners are read by id (tests/fhir/test_references.py).
+    assert references <= exported
 
 
 def _references(node: Any) -> list[dict[str, str]]:
@@ -89,4 +90,8 @@ async def test_fhir_reads_are_audited_by_operation(clinic: Clinic, app: FastAPI)
     on_score = {e["action"] for e in await _audit(clinic, made.phq9_id)}
     assert {"list_fhir_observations", "get_fhir_patient_everything"} <= on_score
     on_pcl5 = {e["action"] for e in await _audit(clinic, made.pcl5_id)}
-    assert on_pcl5 == {"create_assessment"}  # not exported, so not read
+    assert on_pcl5 == {
+        "create_assessment",
+        "list_fhir_observations",
+        "get_fhir_patient_everything",
+    }

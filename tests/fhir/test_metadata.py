@@ -19,17 +19,8 @@ async def test_metadata_is_public_and_describes_the_server(http: httpx.AsyncClie
     (rest,) = statement["rest"]
     assert rest["mode"] == "server"
     assert "Bearer" in rest["security"]["description"]
-    served = {r["type"]: r for r in rest["resource"]}
-    assert set(served) == {"Patient", "Appointment", "Encounter", "Observation", "Consent"}
-    assert served["Patient"]["interaction"] == [{"code": "read"}]
-    assert served["Patient"]["operation"][0]["name"] == "everything"
-    for kind in ("Appointment", "Encounter", "Observation"):
-        assert served[kind]["interaction"] == [{"code": "search-type"}]
-    params = {p["name"]: p["type"] for p in served["Observation"]["searchParam"]}
-    assert params == {"patient": "reference", "category": "token"}
-    assert served["Consent"]["interaction"] == [{"code": "read"}, {"code": "search-type"}]
-    params = {p["name"]: p["type"] for p in served["Consent"]["searchParam"]}
-    assert params == {"patient": "reference", "status": "token"}
+    # What each resource offers is checked against the live router in test_capability.py.
+    assert {r["type"] for r in rest["resource"]} >= {"Patient", "Practitioner"}
 
 
 async def test_an_unknown_fhir_path_is_an_operation_outcome(http: httpx.AsyncClient) -> None:

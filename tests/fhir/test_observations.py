@@ -72,11 +72,13 @@ async def test_scores_are_survey_observations(clinic: Clinic, app: FastAPI) -> N
     )
 
     found = {o["id"]: o for o in resources(bundle, "Observation")}
-    assert set(found) == {made.phq9_id, made.gad7_id}  # PCL-5 has no LOINC code here
-    phq9, gad7 = found[made.phq9_id], found[made.gad7_id]
+    assert set(found) == {made.phq9_id, made.gad7_id, made.pcl5_id}
+    phq9, gad7, pcl5 = found[made.phq9_id], found[made.gad7_id], found[made.pcl5_id]
     assert codes(phq9) == ["44261-6"]
     assert codes(gad7) == ["70274-6"]
-    assert (phq9["valueInteger"], gad7["valueInteger"]) == (12, 7)
+    assert codes(pcl5) == ["101698-9"]  # PTSD PCL-5 score, of the PCL-5 panel 101697-1
+    assert (phq9["valueInteger"], gad7["valueInteger"], pcl5["valueInteger"]) == (12, 7, 20)
+    assert "interpretation" not in pcl5  # the PCL-5 has no severity bands
     assert phq9["interpretation"][0]["text"] == "moderate"
     assert gad7["interpretation"][0]["text"] == "mild"
     assert phq9["category"][0]["coding"][0]["code"] == "survey"
@@ -96,5 +98,5 @@ async def test_without_category_both_kinds_come_back(clinic: Clinic, app: FastAP
     )
     nothing = await fhir(clinic, f"/Observation?patient={made.client['id']}&category=laboratory")
 
-    assert everything["total"] == either["total"] == 12
+    assert everything["total"] == either["total"] == 13
     assert nothing["total"] == 0

@@ -1,4 +1,5 @@
-"""A client's records as FHIR resources, each exposed record noted in the audit trail."""
+"""A client's records as FHIR resources ($everything, Patient and Consent reads), each exposed
+record noted in the audit trail."""
 
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -159,28 +160,6 @@ async def observations(
     return sorted(out, key=lambda o: datetime.fromisoformat(o["effectiveDateTime"]))
 
 
-async def appointment_search(
-    db: AsyncSession, principal: Principal, client: Client, now: datetime
-) -> list[Resource]:
-    note_read("client", client.id)
-    return await appointments(db, principal, await load_sessions(db, principal, client), now)
-
-
-async def encounter_search(
-    db: AsyncSession, principal: Principal, client: Client
-) -> list[Resource]:
-    note_read("client", client.id)
-    return encounters(await load_sessions(db, principal, client))
-
-
-async def observation_search(
-    db: AsyncSession, principal: Principal, client: Client, categories: Collection[str] | None
-) -> list[Resource]:
-    note_read("client", client.id)
-    found = await load_sessions(db, principal, client)
-    return await observations(db, principal, client, found, categories)
-
-
 def _resource_id(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -219,17 +198,6 @@ async def consents(
     ]
 
 
-async def consent_search(
-    db: AsyncSession,
-    principal: Principal,
-    client: Client,
-    now: datetime,
-    statuses: Collection[str] | None,
-) -> list[Resource]:
-    note_read("client", client.id)
-    return await consents(db, principal, client, now, statuses)
-
-
 async def everything(
     db: AsyncSession, principal: Principal, client: Client, now: datetime
 ) -> list[Resource]:
@@ -242,10 +210,3 @@ async def everything(
         *await observations(db, principal, client, found),
         *await consents(db, principal, client, now),
     ]
-
-
-def token_codes(value: str | None) -> set[str] | None:
-    """The codes of a token search (`code` or `system|code`, comma = or)."""
-    if value is None:
-        return None
-    return {part.rsplit("|", 1)[-1].strip() for part in value.split(",")}

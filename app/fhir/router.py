@@ -60,8 +60,9 @@ def search_parameters(resource_type: str) -> dict[str, Any]:
             "name": "_count",
             "in": "query",
             "description": f"Page size, default {fhir_search.DEFAULT_COUNT}; above "
-            f"{fhir_search.MAX_COUNT} it is capped to {fhir_search.MAX_COUNT}.",
-            "schema": {"type": "integer", "minimum": 1},
+            f"{fhir_search.MAX_COUNT} it is capped to {fhir_search.MAX_COUNT}; 0 answers the "
+            "total alone.",
+            "schema": {"type": "integer", "minimum": 0},
         },
         _parameter("_summary", "special", "`count` answers the total alone."),
         _parameter(fhir_search.CURSOR, "special", "The position in a `next` link; do not build."),

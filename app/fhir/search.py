@@ -164,8 +164,8 @@ def date_range(value: str) -> DateRange:
 
 
 def _count(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise InvalidSearch("`_count` takes a whole number of 1 or more.")
+    if not value.isdigit():
+        raise InvalidSearch("`_count` takes a whole number.")
     return min(int(value), MAX_COUNT)  # a server may return fewer than asked, never more
 
 
@@ -187,6 +187,9 @@ def parse(resource_type: str, items: Iterable[tuple[str, str]], *, strict: bool)
     for name, value in items:
         if name == "_count":
             search.count = _count(value)
+            # `_count=0` asks for the total alone (search.html#count), as `_summary=count`.
+            search.summary_count = search.summary_count or search.count == 0
+            search.count = search.count or DEFAULT_COUNT
         elif name == "_summary":
             if value != "count":
                 raise InvalidSearch("Only `_summary=count` is supported.")

@@ -97,7 +97,7 @@ async def test_searches_by_each_parameter_and_pages_to_the_end(
         consents = fhir.resources("Consent").search(patient=cid, status="active")
         assert len(await consents.fetch_all()) == 2
         for resource in [*everything, *await consents.fetch_all(), *later, *on_dose_day]:
-            validate(resource.serialize())
+            validate(resource.serialize())  # type: ignore[no-untyped-call]
 
 
 async def test_from_a_name_to_every_resource_by_search_and_reference(

@@ -24,6 +24,7 @@ from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
 from app.events.service import subscribe
+from app.fhir.http import document_fhir_validation
 from app.fhir.router import routers as fhir_routers
 from app.inbound.router import inbound_router, integrations_router, unmatched_router
 from app.journeys.router import router as journeys_router
@@ -141,8 +142,11 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:
-    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so."""
-    for path_item in schema.get("paths", {}).values():
+    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so (under /fhir/
+    an OperationOutcome, which the FHIR routes document themselves)."""
+    for path, path_item in schema.get("paths", {}).items():
+        if path.startswith("/fhir/"):
+            continue
         for operation in path_item.values():
             response = operation.get("responses", {}).get("422")
             if response is not None and PROBLEM_JSON not in response.get("content", {}):
@@ -209,6 +213,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
+        document_fhir_validation(schema)
         _document_protections(schema)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -51,7 +51,8 @@ ERROR_DESCRIPTIONS = {
     401: "No or a bad bearer token (with `WWW-Authenticate: Bearer`)",
     403: "The caller's role may not read this",
     404: "No such resource in the caller's clinic",
-    422: "A `_cursor` that is malformed or belongs to another list",
+    422: "A request the server could not read (for a search, a `_cursor` that is malformed or "
+    "belongs to another list)",
     429: "Too many requests (with `Retry-After` and the RateLimit headers)",
 }
 RATE_LIMIT_HEADERS = {
@@ -96,3 +97,16 @@ def documented(
         },
         **errors(*failures),
     }
+
+
+def document_fhir_validation(schema: dict[str, Any]) -> None:
+    """FastAPI adds a plain-JSON 422 to every route with parameters; under /fhir/ that failure
+    is an OperationOutcome (the FHIR routes document their own 422 where they have one)."""
+    for path, path_item in schema.get("paths", {}).items():
+        if not path.startswith("/fhir/"):
+            continue
+        for operation in path_item.values():
+            response = operation.get("responses", {}).get("422")
+            if response is not None:
+                response["description"] = ERROR_DESCRIPTIONS[422]
+                response["content"] = {FHIR_JSON: {"schema": OUTCOME_SCHEMA}}

@@ -108,8 +108,9 @@ TAGS = [
     {
         "name": "fhir",
         "description": "A read-only FHIR R4 API (`application/fhir+json`): clients as Patient, "
-        "sessions as Appointment and Encounter, vitals and PHQ-9/GAD-7 totals as Observation, "
-        "consents as Consent. "
+        "sessions as Appointment and Encounter, vitals and PHQ-9/GAD-7/PCL-5 totals as "
+        "Observation, consents as Consent, staff as Practitioner: reads by id and paged "
+        "searches (see the CapabilityStatement at `/fhir/R4/metadata`). "
         "Errors are OperationOutcome.",
     },
     {"name": "operations", "description": "Health, readiness and metrics."},

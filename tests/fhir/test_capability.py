@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.fhir.router import routers as fhir_routers
 from tests.fhir.support import FHIR_JSON, Journey, fhir, journey, validate
+from tests.support.apps import HandClock, MakeApp, client_of
 from tests.support.factories import Clinic
 
 PREFIX = "/fhir/R4"
@@ -158,3 +159,27 @@ async def test_middleware_refusals_are_operation_outcomes(
     assert unauthenticated.headers["content-type"] == FHIR_JSON
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
     assert validate(unauthenticated.json())["issue"][0]["code"] == "security"
+
+
+async def test_a_write_is_an_operation_outcome_405(clinic: Clinic) -> None:
+    response = await clinic.post(f"{PREFIX}/Patient", json={"resourceType": "Patient"})
+
+    assert response.status_code == 405
+    assert response.headers["content-type"] == FHIR_JSON
+    assert validate(response.json())["issue"][0]["code"] == "not-supported"
+
+
+async def test_a_429_keeps_its_rate_limit_headers(
+    clinic: Clinic, make_app: MakeApp, wall: HandClock
+) -> None:
+    limited = make_app(rate_limit_per_minute=1)
+    async with client_of(limited) as http:
+        assert (await http.get(f"{PREFIX}/Patient", headers=clinic.headers)).status_code == 200
+        refused = await http.get(f"{PREFIX}/Patient", headers=clinic.headers)
+
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == FHIR_JSON
+    assert int(refused.headers["retry-after"]) > 0
+    assert "ratelimit" in refused.headers
+    assert "ratelimit-policy" in refused.headers
+    assert validate(refused.json())["issue"][0]["code"] == "throttled"

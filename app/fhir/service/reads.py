@@ -98,6 +98,7 @@ async def observation(db: AsyncSession, principal: Principal, observation_id: st
             made = assessment_observation(score, str(score.session_id) if done else None)
         if made is None or score is None:
             raise _missing("Observation", observation_id)
+        note_read("client", score.client_id)
         note_read("assessment", score.id)
         return made
     session_id = parse_uuid(observation_id[:36])
@@ -109,6 +110,7 @@ async def observation(db: AsyncSession, principal: Principal, observation_id: st
     for session in sessions:
         for reading in vital_observations(session, with_encounter=is_encounter(session)):
             if reading["id"] == observation_id:
+                note_read("client", session.client_id)
                 note_read("session", session.id)
                 return reading
     raise _missing("Observation", observation_id)

@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import update
 
+from app.clinics.bootstrap import Bootstrapped
 from app.db import begin_write
+from app.demo import fill_demo_clinic
 from app.sessions.models import ClinicalSession
-from tests.support.factories import T0, Clinic, iso
+from tests.support.factories import T0, Clinic, FakeClock, iso
 
 FHIR_JSON = "application/fhir+json"
 Resource = dict[str, Any]
@@ -171,3 +173,20 @@ async def journey(clinic: Clinic, app: FastAPI) -> Journey:
         client, clinician_id, sessions[0]["id"], dose["id"], integration["id"], cancelled["id"],
         no_show["id"], booked["id"], phq9["id"], gad7["id"], pcl5["id"],
     )  # fmt: skip
+
+
+async def demo_clinic(app: FastAPI, clock: FakeClock, *, clients: int, seed: int) -> str:
+    """A demo clinic (`kap-journey demo`) on the suite database at the clock's now; returns
+    the admin's key."""
+    async with app.state.sessionmaker() as db:
+        await begin_write(db)
+        made: Bootstrapped = await fill_demo_clinic(
+            db,
+            clinic_name="Demo KAP Clinic",
+            timezone="America/Los_Angeles",
+            clients=clients,
+            seed=seed,
+            now=clock.now,
+        )
+        await db.commit()
+    return made.api_key

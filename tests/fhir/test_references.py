@@ -8,8 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.cli.test_demo import fill
-from tests.fhir.support import fhir, journey, resources, validate
+from tests.fhir.support import demo_clinic, fhir, journey, resources, validate
 from tests.support.factories import Clinic, FakeClock, bearer, bootstrap
 
 Resource = dict[str, Any]
@@ -18,7 +17,7 @@ Resource = dict[str, Any]
 @pytest.fixture(scope="module")
 async def demo(app: FastAPI, clock: FakeClock) -> tuple[str, datetime]:
     """A small demo clinic (its journeys hold every exported type) and the demo's now."""
-    return await fill(app, clock, clients=8, seed=16), clock.now
+    return await demo_clinic(app, clock, clients=8, seed=16), clock.now
 
 
 def references(node: Any) -> list[str]:

@@ -43,7 +43,9 @@ class AssessmentRequestRead(BaseModel):
         description="The link to send the client: absolute, ending in `/r/<token>`. Present in "
         "the response that created it only: the token is stored hashed, so no later read can "
         "show it (null there), and an idempotent replay of the create is refused rather than "
-        "shown without it."
+        "shown without it.",
+        # The test of idempotent creates reads this: a response holding it is never replayed.
+        json_schema_extra={"x-shown-once": True},
     )
     expires_at: UTCTimestamp
     status: RequestStatus = Field(

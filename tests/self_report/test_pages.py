@@ -1,5 +1,6 @@
 """/r/<token>: the client's form and its submission, over HTTP, for every status a page has."""
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
@@ -283,3 +284,16 @@ async def test_a_link_of_one_clinic_records_in_that_clinic_only(
     assert await stored_events(app, clinic, COMPLETED) == []
     assert len(await stored_events(app, other, COMPLETED)) == 1
     assert uuid.UUID(recorded["items"][0]["id"])
+
+
+async def test_two_submissions_at_once_record_one_assessment(
+    app: FastAPI, http: httpx.AsyncClient, clinic: Clinic
+) -> None:
+    client = await clinic.client()
+    link = await create_link(clinic, client["id"], "gad7")
+    first, second = await asyncio.gather(
+        submit(http, link, answers("gad7", 1)), submit(http, link, answers("gad7", 3))
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 410]
+    listed = await clinic.ok("GET", f"/api/v1/clients/{client['id']}/assessments")
+    assert len(listed["items"]) == 1

@@ -107,7 +107,7 @@ ASSESSMENTS = _table(
 async def _store_before(url: str) -> set[uuid.UUID]:
     clinic, staff, client = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     stamps = {"created_at": NOW, "updated_at": NOW, "version": 1}
-    assessments = [
+    assessments: list[dict[str, Any]] = [
         {
             "id": uuid.uuid4(),
             "clinic_id": clinic,

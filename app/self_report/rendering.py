@@ -7,6 +7,7 @@ font. The token is in the URL, so no page is cached or sends a Referer.
 import base64
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +18,38 @@ from app.errors import AppError
 
 PAGE_PREFIX = "/r/"
 TEMPLATES = Path(__file__).parent / "templates"
-STYLESHEET = (TEMPLATES / "page.css").read_text(encoding="utf-8")
-_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLESHEET.encode()).digest()).decode()
-PAGE_CSP = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-}
 
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"], default_for_string=True, default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@dataclass(frozen=True)
+class _Assets:
+    stylesheet: str
+    headers: dict[str, str]
+    templates: Environment
+
+
+@cache
+def _assets() -> _Assets:
+    """Read once, on the first page (not at import: app.security imports this module)."""
+    stylesheet = (TEMPLATES / "page.css").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(stylesheet.encode()).digest()).decode()
+    csp = (
+        f"default-src 'none'; style-src 'sha256-{digest}'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+    headers = {
+        "Content-Security-Policy": csp,
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex, nofollow",
+    }
+    templates = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return _Assets(stylesheet, headers, templates)
 
 
 def is_page_path(path: str) -> bool:
@@ -47,8 +60,9 @@ def page(
     template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
 ) -> HTMLResponse:
     """A rendered page with the page headers (and any of the caller's, e.g. Retry-After)."""
-    body = _templates.get_template(template).render(stylesheet=STYLESHEET, **context)
-    return HTMLResponse(body, status_code=status, headers={**(headers or {}), **PAGE_HEADERS})
+    assets = _assets()
+    body = assets.templates.get_template(template).render(stylesheet=assets.stylesheet, **context)
+    return HTMLResponse(body, status_code=status, headers={**(headers or {}), **assets.headers})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Calls naming a new clinical record of the matrix world's client: an assessment, a safety
-review, a screening, a consent."""
+review, a screening, a consent, a self-report link."""
 
 from datetime import timedelta
 from typing import Any
@@ -57,5 +57,16 @@ def consent_call(method: str, template: str, body: dict[str, Any] | None = None)
         url = f"/api/v1/clients/{world.client_id}/consents"
         made = await world.clinic.ok("POST", url, 201, json=CONSENT)
         return Call(method, template.format(client=world.client_id, consent=made["id"]), body)
+
+    return make
+
+
+def link_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
+    """A call naming a new self-report link of the world's client."""
+
+    async def make(world: World) -> Call:
+        url = f"/api/v1/clients/{world.client_id}/assessment-requests"
+        made = await world.clinic.ok("POST", url, 201, json={"instrument": "gad7"})
+        return Call(method, f"{url}/{made['id']}{suffix}", body)
 
     return make

@@ -343,10 +343,23 @@ class Settings(BaseSettings):
         "status and the header block's size: the allow-list applies to every clinic alike, so "
         "an excerpt could show one clinic's admins an internal service's reply.",
     )
+    self_report_per_address_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Requests per minute from one client address to the self-report link pages "
+        "(`/r/<token>`), on top of KAP_RATE_LIMIT_PER_MINUTE; past it those pages answer 429.",
+    )
+    self_report_per_token_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Requests per minute to one self-report link (`/r/<token>`), from any "
+        "address; past it the link answers 429. Both are off with KAP_RATE_LIMIT_PER_MINUTE=0.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The service's public base URL, e.g. `https://kap.example.org` (a path "
-        "prefix is kept). Absolute links (FHIR `fullUrl`s) are built on it; unset, on the "
+        "prefix is kept). Absolute links (FHIR `fullUrl`s, self-report links) are built on it; "
+        "unset, on the "
         "request's own scheme and Host header.",
     )
 

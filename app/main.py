@@ -34,6 +34,8 @@ from app.ops.router import router as ops_router
 from app.safety_reviews.router import router as safety_reviews_router
 from app.screenings.router import router as screenings_router
 from app.security import install_security
+from app.self_report.pages import router as self_report_pages
+from app.self_report.router import router as assessment_requests_router
 from app.sessions.router import routers as session_routers
 from app.staff.router import router as staff_router
 from app.webhooks.fanout import WEBHOOK_FAN_OUT
@@ -82,6 +84,12 @@ TAGS = [
     {
         "name": "assessments",
         "description": "PHQ-9, GAD-7 and PCL-5, scored by the service, with trajectories.",
+    },
+    {
+        "name": "assessment-requests",
+        "description": "One-time, expiring links a client opens to answer a PHQ-9, GAD-7 or "
+        "PCL-5 themself (a plain web form at `/r/<token>`, outside this JSON API); the answers "
+        "are recorded as an assessment with `source: client_self_report`.",
     },
     {
         "name": "consents",
@@ -280,6 +288,8 @@ def create_app(
         journeys_router,
         screenings_router,
         assessments_router,
+        assessment_requests_router,
+        self_report_pages,
         consents_router,
         safety_reviews_router,
         *session_routers,

@@ -15,6 +15,7 @@ def load_all_models() -> None:
     import app.inbound.models
     import app.safety_reviews.models
     import app.screenings.models
+    import app.self_report.models
     import app.sessions.models
     import app.staff.models
     import app.webhooks.models

@@ -2,11 +2,19 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, new_id
+
+
+class AssessmentSource(StrEnum):
+    """Who entered the item scores: staff through the API, or the client through a link."""
+
+    staff = "staff"
+    client_self_report = "client_self_report"
 
 
 class Assessment(Base):
@@ -30,5 +38,9 @@ class Assessment(Base):
     probable_ptsd: Mapped[bool | None]
     provisional_dsm5: Mapped[bool | None]
     self_harm_item_positive: Mapped[bool] = mapped_column(default=False)
+    # For a self-report, the clinician who sent the link (docs/decisions.md, issue 15).
     recorded_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    source: Mapped[str] = mapped_column(
+        String(20), default=AssessmentSource.staff.value, server_default="staff"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

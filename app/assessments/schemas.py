@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictInt
 
 from app.assessments.measures import MeasureStatus
+from app.assessments.models import AssessmentSource
 from app.assessments.scoring import Instrument, Severity
 from app.common.schemas import InputModel, InputTimestamp, UTCTimestamp
 
@@ -75,7 +76,15 @@ class AssessmentRead(BaseModel):
         "Always false for GAD-7 and PCL-5. A positive item 9 opens a safety review "
         "(`/api/v1/safety-reviews`). Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"
     )
-    recorded_by: uuid.UUID
+    recorded_by: uuid.UUID = Field(
+        description="The staff member who entered it; for a client's self-report, the "
+        "clinician who sent the link."
+    )
+    source: AssessmentSource = Field(
+        description="`staff`: entered by staff through this API. `client_self_report`: the "
+        "client answered the form of a self-report link "
+        "(`/api/v1/clients/{id}/assessment-requests`)."
+    )
     created_at: UTCTimestamp
 
 

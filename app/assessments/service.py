@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments import measures, repository, scoring
-from app.assessments.models import Assessment
+from app.assessments.models import Assessment, AssessmentSource
 from app.assessments.schemas import (
     AssessmentCreate,
     MeasuresRead,
@@ -26,6 +26,7 @@ from app.audit.trail import note_change, note_read
 from app.auth.principal import Principal
 from app.clients import repository as clients_repository
 from app.clients.models import Client
+from app.clinics.models import Clinic
 from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
 from app.events.catalogue import EventType
@@ -69,9 +70,33 @@ async def record(
         session = await sessions_repository.get(db, principal.clinic_id, body.session_id)
         if session is None or session.client_id != client.id:
             raise invalid_reference("session_id", "a session of this client")
-    score = _scored(body, principal.clinic.pcl5_cutoff)
+    return await store(
+        db,
+        principal.clinic,
+        client,
+        body,
+        recorded_by=principal.staff_id,
+        source=AssessmentSource.staff,
+        now=now,
+    )
+
+
+async def store(
+    db: AsyncSession,
+    clinic: Clinic,
+    client: Client,
+    body: AssessmentCreate,
+    *,
+    recorded_by: uuid.UUID,
+    source: AssessmentSource,
+    now: datetime,
+) -> Assessment:
+    """Score and store an administration whose time and session are already checked: staff
+    entry (`record`) and a client's self-report link both come through here, so both are
+    scored alike and a positive self-harm item opens a safety review either way."""
+    score = _scored(body, clinic.pcl5_cutoff)
     assessment = Assessment(
-        clinic_id=principal.clinic_id,
+        clinic_id=clinic.id,
         client_id=client.id,
         session_id=body.session_id,
         instrument=score.instrument.value,
@@ -82,7 +107,8 @@ async def record(
         probable_ptsd=score.probable_ptsd,
         provisional_dsm5=score.provisional_dsm5,
         self_harm_item_positive=score.self_harm_item_positive,
-        recorded_by=principal.staff_id,
+        recorded_by=recorded_by,
+        source=source.value,
         created_at=now,
     )
     db.add(assessment)
@@ -96,7 +122,7 @@ async def record(
             "instrument": score.instrument.value,
             "administered_at": body.administered_at.isoformat().replace("+00:00", "Z"),
         }
-        await emit(db, principal.clinic_id, EventType.assessment_self_harm_flag, data, now)
+        await emit(db, clinic.id, EventType.assessment_self_harm_flag, data, now)
     return assessment
 
 

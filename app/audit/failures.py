@@ -19,12 +19,14 @@ PHI_RESOURCES = frozenset(
         "client",
         "session",
         "assessment",
+        "assessment_request",
         "consent",
         "safety_review",
         "screening",
         "unmatched_booking",
     }
 )
+GONE = 410
 # A throttled write was not looked at, so there is nothing about it to audit (and floods are not).
 NOT_REFUSALS = frozenset({429})
 
@@ -49,6 +51,8 @@ def audited_failure(
         return None
     if status in DENIALS:
         return DENIALS[status], status
+    if status == GONE and resource_type in PHI_RESOURCES:
+        return Outcome.refused, status  # a used, expired or revoked self-report link, even read
     refused_write = (
         method not in READ_METHODS
         and resource_type in PHI_RESOURCES

@@ -29,6 +29,7 @@ TAG_RESOURCES = {
     "clinic": "clinic",
     "audit": "audit_event",
     "assessments": "assessment",
+    "assessment-requests": "assessment_request",
     "consents": "consent",
     "safety-reviews": "safety_review",
     "screenings": "screening",

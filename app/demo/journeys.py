@@ -30,6 +30,7 @@ from app.demo.clinical import measure
 from app.demo.outcomes import Showcase
 from app.demo.people import PRESCRIBER, SCHEDULER, THERAPISTS, names
 from app.demo.safety import Clearance
+from app.demo.self_report import self_reports
 from app.sessions.enums import PreparationTopic, Route
 from app.staff.models import Role
 from app.staff.schemas import StaffCreate
@@ -182,6 +183,10 @@ SHOWCASE: dict[tuple[Journey, int], Showcase] = {
 }
 
 
+# The client who answered a self-report link (app.demo.self_report).
+SELF_REPORTER: tuple[Journey, int] = (_preparation, 0)
+
+
 def _plan(clients: int) -> list[tuple[Journey, int]]:
     """Each client's journey shape and how many of that shape came before (its variant)."""
     shapes = [CYCLE[i % len(CYCLE)] for i in range(clients - 1)] + [_archived]
@@ -245,5 +250,7 @@ async def fill_demo_clinic(
             client = await demo.new_client(first, last)
             await journey(demo, client, variant)
             await measure(db, demo.admin, client, rng, now, shows=SHOWCASE.get((journey, variant)))
+            if (journey, variant) == SELF_REPORTER:
+                await self_reports(db, demo.admin, client, now)
             advance()
     return made

@@ -18,6 +18,7 @@ class EventType(StrEnum):
     integration_outside_window = "integration_session.outside_window"
     assessment_self_harm_flag = "assessment.self_harm_flag"
     safety_review_opened = "safety_review.opened"
+    assessment_request_completed = "assessment_request.completed"
     webhook_test = "webhook.test"
 
 
@@ -39,5 +40,7 @@ DESCRIPTIONS: dict[EventType, str] = {
     "self-harm) above 0: review the client. Carries ids only, never a score.",
     EventType.safety_review_opened: "A safety review was opened for a PHQ-9 with item 9 above "
     "0; it stays open until a clinician resolves it. Carries ids and the version only.",
+    EventType.assessment_request_completed: "A client submitted a self-report link's form: "
+    "the assessment is recorded. Carries ids and the link's version only, never an answer.",
     EventType.webhook_test: "Sent by POST /webhook-endpoints/{id}/test.",
 }

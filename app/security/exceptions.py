@@ -1,10 +1,11 @@
 """The failures the security middleware answers with, rendered like every other AppError."""
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from app.errors import AppError, problem
 from app.fhir.outcome import as_operation_outcome, is_fhir_path
+from app.self_report.rendering import error_page, is_page_path
 
 
 class PayloadTooLarge(AppError):
@@ -27,7 +28,10 @@ def render(error: AppError) -> JSONResponse:
     )
 
 
-def respond(scope: Scope, error: AppError) -> JSONResponse:
-    """`render`, as an OperationOutcome under /fhir/ like the app's own handlers answer there."""
+def respond(scope: Scope, error: AppError) -> Response:
+    """`render`, as an OperationOutcome under /fhir/ like the app's own handlers answer there,
+    and as a page on the client's self-report pages (/r/), which a person reads."""
+    if is_page_path(scope["path"]):
+        return error_page(error)
     response = render(error)
     return as_operation_outcome(response) if is_fhir_path(scope["path"]) else response

@@ -1,5 +1,5 @@
 """Calls naming a new clinical record of the matrix world's client: an assessment, a safety
-review, a screening, a consent, and their FHIR reads."""
+review, a screening, a consent, a self-report link, and their FHIR reads."""
 
 from datetime import timedelta
 from typing import Any
@@ -80,5 +80,16 @@ def fhir_session(resource_type: str, *, complete: bool) -> Make:
             url = f"/api/v1/preparation-sessions/{session['id']}/complete"
             await world.clinic.ok("POST", url, json={})
         return Call("GET", f"/fhir/R4/{resource_type}/{session['id']}")
+
+    return make
+
+
+def link_call(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Make:
+    """A call naming a new self-report link of the world's client."""
+
+    async def make(world: World) -> Call:
+        url = f"/api/v1/clients/{world.client_id}/assessment-requests"
+        made = await world.clinic.ok("POST", url, 201, json={"instrument": "gad7"})
+        return Call(method, f"{url}/{made['id']}{suffix}", body)
 
     return make

@@ -15,6 +15,7 @@ from tests.auth.matrix_clinical import (
     fhir_observation,
     fhir_practitioner,
     fhir_session,
+    link_call,
     review_call,
     screening_read,
 )
@@ -293,6 +294,16 @@ SPECS: dict[str, tuple[frozenset[str], Make]] = {
         CLINICAL,
         fixed("GET", "/api/v1/clients/{client}/assessments/trajectory"),
     ),
+    "create_assessment_request": (
+        CLINICAL,
+        fixed("POST", "/api/v1/clients/{client}/assessment-requests", {"instrument": "phq9"}),
+    ),
+    "list_assessment_requests": (
+        CLINICAL,
+        fixed("GET", "/api/v1/clients/{client}/assessment-requests"),
+    ),
+    "get_assessment_request": (CLINICAL, link_call("GET")),
+    "revoke_assessment_request": (CLINICAL, link_call("POST", "/revoke")),
     "create_consent": (CLINICAL, fixed("POST", "/api/v1/clients/{client}/consents", CONSENT)),
     "list_consents": (CLINICAL, fixed("GET", "/api/v1/clients/{client}/consents")),
     "get_consent": (

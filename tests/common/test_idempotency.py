@@ -353,8 +353,18 @@ def test_every_create_is_guarded_after_its_own_role_check(app: FastAPI) -> None:
         route_role = {d.name: d.call for d in route.dependant.dependencies}["principal"]
         guard_role = {d.name: d.call for d in guards[0].dependencies}["principal"]
         assert guard_role is route_role, route.path
-        fields = set(getattr(route.response_model, "model_fields", {}))
-        assert policy.holds_secret == bool(fields & {"key", "secret", "token"}), route.path
+        model_fields = getattr(route.response_model, "model_fields", {})
+        # A secret is a field so named, or one marked as shown once (a self-report link's url).
+        secrets = {
+            name
+            for name, info in model_fields.items()
+            if name in {"key", "secret", "token"}
+            or (
+                isinstance(info.json_schema_extra, dict)
+                and info.json_schema_extra.get("x-shown-once")
+            )
+        }
+        assert policy.holds_secret == bool(secrets), route.path
         refused = (
             "idempotent_secret_not_replayed" if policy.holds_secret else "idempotent_role_changed"
         )

@@ -4,172 +4,36 @@ Every request that leaves 127.0.0.1 is aborted and recorded, so a docs page that
 up as a recorded request (or, since the pages carry a CSP, as a console error) and fails the test.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import (
-    Browser,
-    ConsoleMessage,
-    Page,
-    Request,
-    Route,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser, expect
 from playwright.async_api import Error as PlaywrightError
 
-from tests.support.databases import IN_CI
-from tests.support.servers import wait_until_healthy
+from tests.support.browser import OfflinePage, browser, chromium, offline_page, served
 
 # Checking for Chromium first means a machine without it skips before starting the server.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
+__all__ = ["browser", "chromium"]  # fixtures, used by name
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless Chromium as root needs --no-sandbox; the rest keep it off the (closed) network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
-STARTUP_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _serve_command(port: int) -> list[str]:
-    """`kap-journey serve` from this interpreter's environment, exactly as an operator runs it."""
-    script = Path(sys.executable).parent / "kap-journey"
-    if script.exists():
-        entry = [str(script)]
-    else:
-        entry = [sys.executable, "-c", "from app.cli import main; main()"]
-    return [*entry, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"]
-
-
-def _wait_healthy(base_url: str, process: "subprocess.Popen[bytes]", log: Path) -> None:
-    try:
-        wait_until_healthy(base_url, process, STARTUP_TIMEOUT_S)
-    except AssertionError as exc:
-        pytest.fail(f"{exc}:\n{log.read_text()}")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """Debian's Chromium; CI must have it (the Makefile's `browser` target installs it)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} is missing (apt-get install chromium, or `make browser`)"
-        if IN_CI:
-            pytest.fail(f"{message}: the docs browser test is mandatory in CI", pytrace=False)
-        pytest.skip(f"{message}: docs browser tests skipped")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The real service on a free port with a scratch SQLite database; stopped afterwards."""
-    with tempfile.TemporaryDirectory(prefix="kap-docs-") as folder:
-        root = Path(folder)
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "KAP_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'docs.db'}"}
-        log = root / "server.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                _serve_command(port), cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT
-            )
-        try:
-            _wait_healthy(base_url, process, log)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@dataclass
-class OfflinePage:
-    """A browser page whose requests outside this machine are aborted and written down."""
-
-    page: Page
-    blocked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    async def guard(self, route: Route) -> None:
-        url = urlsplit(route.request.url)
-        if url.scheme in {"data", "blob"} or url.hostname in LOCAL_HOSTS:
-            await route.continue_()
-            return
-        self.blocked.append(route.request.url)
-        await route.abort("internetdisconnected")
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
-
-    def on_page_error(self, error: PlaywrightError) -> None:
-        self.errors.append(f"page error: {error}")
-
-    def on_request_failed(self, request: Request) -> None:
-        self.errors.append(f"request failed: {request.url} ({request.failure})")
-
-    async def settle(self) -> None:
-        """Let late requests (images mounted after render, workers) happen before asserting."""
-        await self.page.wait_for_load_state("networkidle")
-
-    def assert_self_contained(self) -> None:
-        assert self.blocked == [], f"the page reached outside the app: {self.blocked}"
-        assert self.errors == [], "\n".join(self.errors)
+    with tempfile.TemporaryDirectory(prefix="kap-docs-") as folder, served(Path(folder)) as url:
+        yield url
 
 
 @pytest.fixture
 async def offline(browser: Browser) -> AsyncIterator[OfflinePage]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    watched = OfflinePage(page)
-    await page.route("**/*", watched.guard)
-    page.on("console", watched.on_console)
-    page.on("pageerror", watched.on_page_error)
-    page.on("requestfailed", watched.on_request_failed)
-    try:
+    async with offline_page(browser) as watched:
         yield watched
-    finally:
-        await context.close()
 
 
 async def _spec(server: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from app.assessments.models import Assessment
+from app.assessments.models import Assessment, AssessmentSource
 from app.fhir.common import (
     DATA_ABSENT_REASON,
     LOINC,
@@ -159,6 +159,14 @@ def _epoch_second(taken_at: Any) -> str:
     return "unparsed" if taken is None else str(int(taken.timestamp()))
 
 
+def _performer(assessment: Assessment) -> Resource:
+    """Who answered: the client on a self-report link, else the staff member who recorded it,
+    so a FHIR reader can tell self-reported scores from clinician-administered ones."""
+    if assessment.source == AssessmentSource.client_self_report:
+        return reference("Patient", assessment.client_id)
+    return reference("Practitioner", assessment.recorded_by)
+
+
 def assessment_observation(assessment: Assessment, encounter_id: str | None) -> Resource | None:
     """The total score of a PHQ-9, GAD-7 or PCL-5 (with its severity band where the instrument
     has one); None for other instruments."""
@@ -179,6 +187,7 @@ def assessment_observation(assessment: Assessment, encounter_id: str | None) -> 
     observation |= {
         "effectiveDateTime": instant(assessment.administered_at),
         "issued": instant(assessment.created_at),
+        "performer": [_performer(assessment)],
         "valueInteger": assessment.total,
     }
     if assessment.severity:

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from tests.fhir.support import fhir, journey, resources
+from tests.self_report.support import answers, create_link, submit
 from tests.support.factories import Clinic
 
 LOINC = "http://loinc.org"
@@ -100,3 +102,23 @@ async def test_without_category_both_kinds_come_back(clinic: Clinic, app: FastAP
 
     assert everything["total"] == either["total"] == 13
     assert nothing["total"] == 0
+
+
+async def test_the_performer_says_who_answered(
+    clinic: Clinic, app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """A score the client gave on a self-report link names the patient as performer; one staff
+    entered names the staff member, so a reader can tell the two apart."""
+    made = await journey(clinic, app)
+    cid = made.client["id"]
+    link = await create_link(clinic, cid, "gad7")
+    answered = await submit(http, link, answers("gad7", 2))
+    assert answered.status_code == 200, answered.text
+
+    bundle = await fhir(clinic, f"/Observation?patient={cid}&code={LOINC}|70274-6")
+
+    performers = {o["valueInteger"]: o["performer"] for o in resources(bundle, "Observation")}
+    assert performers == {
+        7: [{"reference": f"Practitioner/{clinic.admin_id}"}],
+        14: [{"reference": f"Patient/{cid}"}],
+    }

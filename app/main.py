@@ -57,7 +57,7 @@ bearer token has been checked (success, 401 and any later error), every response
 webhook and calendar feed, and every 429, which also carries `Retry-After`. A request with an
 `Authorization` header that is answered before its token is checked (a body that is not JSON, an
 unknown path) is counted afterwards, as a failed authentication, and its response carries none.
-The operations document these headers on their 429 only.
+The operations document these headers on every answer that can carry them.
 """
 
 TAGS = [

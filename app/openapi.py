@@ -50,17 +50,18 @@ class Problem(BaseModel):
     )
 
 
-# On every limited answer; a 429 always carries Retry-After.
+# The rate limit's fields (draft-ietf-httpapi-ratelimit-headers), as `components.headers`.
 RATE_LIMIT_HEADERS = {
     "RateLimit-Policy": {
-        "description": "The quota that counted this request (draft-ietf-httpapi-ratelimit-"
-        'headers), e.g. `"caller";q=600;w=60`: `caller` per verified staff member, `address` '
-        "per client address, `failed-auth` per address for failed authentications.",
+        "description": 'The quota that counted this request, e.g. `"caller";q=600;w=60`: '
+        "`caller` per verified staff member, `address` per client address, `failed-auth` per "
+        "address for failed authentications. On every 429; on other answers as the API "
+        "description says.",
         "schema": {"type": "string"},
     },
     "RateLimit": {
         "description": 'What is left of that quota, e.g. `"caller";r=0;t=42`: `r` requests '
-        "now, `t` seconds until more frees up.",
+        "now, `t` seconds until more frees up. Sent with `RateLimit-Policy`.",
         "schema": {"type": "string"},
     },
     "Retry-After": {
@@ -69,6 +70,7 @@ RATE_LIMIT_HEADERS = {
         "schema": {"type": "integer"},
     },
 }
+LIMITED = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
 
 
 def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,6 +88,7 @@ def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
         _document_errors(app, schema)
+        _document_rate_limit_fields(app, schema)
         _state_request_defaults_in_words(schema)
         _parameters_are_never_null(schema)
         _nullable_without_repeated_titles(schema)
@@ -93,11 +96,14 @@ def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]
     return app.openapi_schema
 
 
-def _servers(app: FastAPI) -> list[dict[str, str]]:
+def _servers(app: FastAPI) -> list[dict[str, Any]]:
     public_url: str | None = getattr(app.state.settings, "public_url", None)
     if public_url:
-        return [{"url": public_url, "description": "This service (KAP_PUBLIC_URL)."}]
-    return [{"url": "/", "description": "The server this document was read from."}]
+        server = {"url": public_url, "description": "This service (KAP_PUBLIC_URL)."}
+    else:
+        server = {"url": "/", "description": "The server this document was read from."}
+    # Clinics' own systems and apps call it: an API for use outside the deployment.
+    return [{**server, "x-internal": False}]
 
 
 def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:
@@ -147,11 +153,26 @@ def _document_errors(app: FastAPI, schema: dict[str, Any]) -> None:
                 continue
             responses = operation.setdefault("responses", {})
             for status, code in errors_of(path, method.lower(), route.dependant, operation).items():
-                entry: dict[str, Any] = {"description": code, "content": PROBLEM_CONTENT}
-                if status == "429":
-                    entry["headers"] = RATE_LIMIT_HEADERS
-                responses.setdefault(status, entry)
+                responses.setdefault(status, {"description": code, "content": PROBLEM_CONTENT})
             operation["responses"] = dict(sorted(responses.items()))
+
+
+def _document_rate_limit_fields(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Every answer of a rate-limited operation may carry the limit's fields; a 429 always
+    does, with Retry-After. FHIR operations are left to app/fhir, like their errors."""
+    schema["components"]["headers"] = RATE_LIMIT_HEADERS
+    for path, _, operation in _operations(schema):
+        if path in EXEMPT_PATHS or is_fhir_path(path):
+            continue
+        for status, response in operation.get("responses", {}).items():
+            if status.startswith(("2", "4")):
+                names = LIMITED if status == "429" else _without(LIMITED, "Retry-After")
+                headers = {**response.get("headers", {}), **names}
+                operation["responses"][status] = {**response, "headers": headers}
+
+
+def _without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in mapping.items() if name != key}
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:

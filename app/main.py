@@ -125,14 +125,6 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _sentence_summaries(app: FastAPI) -> None:
-    """Routes without an explicit summary get one from their name, in sentence case."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.summary is None:
-            words = route.name.replace("_", " ").replace("api key", "API key")
-            route.summary = words[:1].upper() + words[1:]
-
-
 def create_app(
     settings: Settings | None = None, clock: Clock = system_clock, *, run_worker: bool = False
 ) -> FastAPI:
@@ -208,6 +200,5 @@ def create_app(
     install_security(app, settings)  # inside metrics and request ids, so 413/429/500 are seen
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
-    _sentence_summaries(app)
     app.openapi = lambda: openapi_document(app, TAGS)  # type: ignore[method-assign]
     return app

@@ -15,6 +15,7 @@ linters still read wrongly:
   (null) (Name)"; the repeated title goes, ReDoc prints "string or null". A query, path or
   header parameter is never null, so its null branch goes too.
 - servers: `KAP_PUBLIC_URL` where it is set, else this server (a relative URL).
+- summaries: FastAPI's default title case ("Create Api Key") in sentence case ("Create API key").
 """
 
 import json
@@ -87,6 +88,7 @@ def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
+        _sentence_summaries(schema)
         _document_errors(app, schema)
         _document_rate_limit_fields(app, schema)
         _state_request_defaults_in_words(schema)
@@ -104,6 +106,16 @@ def _servers(app: FastAPI) -> list[dict[str, Any]]:
         server = {"url": "/", "description": "The server this document was read from."}
     # Clinics' own systems and apps call it: an API for use outside the deployment.
     return [{**server, "x-internal": False}]
+
+
+def _sentence_summaries(schema: dict[str, Any]) -> None:
+    """An operation without a summary of its own gets FastAPI's, from its name in title case
+    ("Create Api Key"); say it in sentence case instead ("Create API key")."""
+    for _, _, operation in _operations(schema):
+        name = operation.get("operationId", "")
+        if name and operation.get("summary") == name.replace("_", " ").title():
+            words = name.replace("_", " ").replace("api key", "API key")
+            operation["summary"] = words[:1].upper() + words[1:]
 
 
 def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:

@@ -139,3 +139,15 @@ def test_servers_name_the_public_url_else_this_server(tmp_path: Path) -> None:
     assert public["servers"][0]["x-internal"] is False
     unset = app_of(tmp_path).openapi()
     assert [server["url"] for server in unset["servers"]] == ["/"]
+
+
+def test_summaries_are_in_sentence_case(spec: dict[str, Any]) -> None:
+    """ReDoc's sidebar and generated clients' docstrings read them: "Create API key", not
+    FastAPI's "Create Api Key"."""
+    title_case = [
+        operation["summary"]
+        for _, _, operation in operations(spec)
+        if operation["summary"] == operation["operationId"].replace("_", " ").title()
+    ]
+    assert title_case == []
+    assert spec["paths"]["/api/v1/api-keys"]["post"]["summary"] == "Create API key"

@@ -5,15 +5,17 @@ serialization mode (`separate_input_output_schemas`); the steps below fix what g
 linters still read wrongly:
 
 - errors: which of 401, 403, 404, 413, 422 and 429 an operation can answer is derived from the
-  route (its security, role check, path parameters, body, rate limit), so no route documents
-  them by hand and none forgets one. FHIR operations (`/fhir/R4`) document their
-  OperationOutcome errors themselves and are left as they are.
+  route (its security, role check, path parameters, body, rate limit), so a route need not
+  list them and none forgets one; a route lists only the errors of its own rules. FHIR
+  operations (`/fhir/R4`) document their OperationOutcome errors themselves and are left as
+  they are.
 - request defaults: `openapi-typescript` reads a `default` as "always present" wherever the
   schema is a component, so a defaulted request field became mandatory in TypeScript. Request
   schemas say their default in the field's description instead; the field stays optional.
 - nullable fields: `anyOf: [X, null]` with a title made ReDoc print "Name (string) or Name
-  (null) (Name)"; the repeated title goes, ReDoc prints "string or null". A query, path or
-  header parameter is never null, so its null branch goes too.
+  (null) (Name)"; a plain X takes `null` into its `type` instead ("string or null (Name)"),
+  any other loses the title. A query, path or header parameter is never null, so its null
+  branch goes.
 - servers: `KAP_PUBLIC_URL` where it is set, else this server (a relative URL).
 - summaries: FastAPI's default title case ("Create Api Key") in sentence case ("Create API key").
 """
@@ -93,7 +95,7 @@ def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]
         _document_rate_limit_fields(app, schema)
         _state_request_defaults_in_words(schema)
         _parameters_are_never_null(schema)
-        _nullable_without_repeated_titles(schema)
+        _readable_nullables(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -260,18 +262,36 @@ def _parameters_are_never_null(schema: dict[str, Any]) -> None:
                 parameter["schema"] = {**outer, "anyOf": rest}
 
 
-def _nullable_without_repeated_titles(node: Any) -> None:
-    """ReDoc names each branch of `anyOf` after the title around it: drop that title (and
-    any on the null branch) wherever null is one of the branches."""
+def _readable_nullables(node: Any) -> None:
+    """ReDoc names each branch of `anyOf` after the title around it ("Name (string) or Name
+    (null) (Name)"). `X or null` with a plain X becomes X with `null` among its types (ReDoc:
+    "string or null (Name)", with X's limits shown); any other `anyOf` with a null branch loses
+    its title ("Location (string) or null")."""
     if isinstance(node, dict):
         variants = node.get("anyOf")
         if isinstance(variants, list) and NULL in variants:
-            node.pop("title", None)
+            rest = [variant for variant in variants if variant != NULL]
+            if len(rest) == 1 and _plain(rest[0]):
+                outer = {key: value for key, value in node.items() if key != "anyOf"}
+                node.clear()
+                node.update({**rest[0], **outer, "type": [rest[0]["type"], "null"]})
+            else:
+                node.pop("title", None)
         for value in node.values():
-            _nullable_without_repeated_titles(value)
+            _readable_nullables(value)
     elif isinstance(node, list):
         for value in node:
-            _nullable_without_repeated_titles(value)
+            _readable_nullables(value)
+
+
+def _plain(schema: Any) -> bool:
+    """One type, and no keyword that would also have to admit null (enum, const, a $ref)."""
+    composite = {"$ref", "enum", "const", "anyOf", "oneOf", "allOf", "not"}
+    return (
+        isinstance(schema, dict)
+        and isinstance(schema.get("type"), str)
+        and not (composite & schema.keys())
+    )
 
 
 def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

@@ -171,6 +171,11 @@ class PatchModel(InputModel):
         return self.model_dump(exclude_unset=True)
 
 
+# For a response model that is not an OutputModel: every field is in each answer, so its
+# schema lists them all as required (a default, or null, is still sent).
+ALWAYS_PRESENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class OutputModel(BaseModel):
     """Responses are read from ORM objects or plain values.
 

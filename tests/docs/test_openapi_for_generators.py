@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.dependencies import Admin
+from app.common.schemas import OutputModel
 from app.config import Settings
 from app.errors import PROBLEM_JSON, PROBLEM_REF
 from app.main import create_app
@@ -99,6 +100,45 @@ def test_response_fields_are_required_unless_a_role_may_not_see_them(spec: dict[
     for clinical in ("notes", "vitals", "dose_mg", "safety_flags"):
         assert clinical not in dose["required"], clinical  # absent for the scheduler
         assert "default" not in dose["properties"][clinical], clinical
+
+
+def _output_models(cls: type[OutputModel]) -> Iterator[type[OutputModel]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _output_models(sub)
+
+
+def _referenced(node: Any, schemas: dict[str, Any], found: set[str]) -> set[str]:
+    for part in _nodes(node):
+        name = part.get("$ref", "").rsplit("/", 1)[-1]
+        if name in schemas and name not in found:
+            found.add(name)
+            _referenced(schemas[name], schemas, found)
+    return found
+
+
+def test_response_schemas_mark_every_field_they_always_send_required(
+    spec: dict[str, Any],
+) -> None:
+    """Generated clients type a required field as present: only what a role may not see (an
+    OutputModel's clinical fields) and a problem's `errors` (on 422 only) may be left out."""
+    schemas = spec["components"]["schemas"]
+    ops = list(operations(spec))
+    answers = _referenced([op["responses"] for _, _, op in ops], schemas, set())
+    requests = _referenced([op.get("requestBody", {}) for _, _, op in ops], schemas, set())
+    may_be_absent = {model.__name__: model.clinical_fields for model in _output_models(OutputModel)}
+    may_be_absent["Problem"] = frozenset({"errors"})
+    optional = {
+        name: sorted(
+            set(schemas[name].get("properties", {})) - set(schemas[name].get("required", []))
+        )
+        for name in answers - requests
+    }
+    wrong = {
+        name: [field for field in fields if field not in may_be_absent.get(name, ())]
+        for name, fields in optional.items()
+    }
+    assert {name: fields for name, fields in wrong.items() if fields} == {}
 
 
 def _nodes(node: Any) -> Iterator[dict[str, Any]]:

@@ -121,8 +121,11 @@ def _sentence_summaries(schema: dict[str, Any]) -> None:
 
 
 def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:
-    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so."""
-    for _, _, operation in _operations(schema):
+    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so (under /fhir/
+    an OperationOutcome, which the FHIR routes document themselves)."""
+    for path, _, operation in _operations(schema):
+        if is_fhir_path(path):
+            continue
         response = operation.get("responses", {}).get("422")
         if response is not None and PROBLEM_JSON not in response.get("content", {}):
             response["description"] = "validation_error"

@@ -8,7 +8,7 @@ linters still read wrongly:
   route (its security, role check, path parameters, body, rate limit), so a route need not
   list them and none forgets one; a route lists only the errors of its own rules. FHIR
   operations (`/fhir/R4`) document their OperationOutcome errors themselves and are left as
-  they are.
+  they are (their answers still list the rate limit's fields).
 - request defaults: `openapi-typescript` reads a `default` as "always present" wherever the
   schema is a component, so a defaulted request field became mandatory in TypeScript. Request
   schemas say their default in the field's description instead; the field stays optional.
@@ -176,10 +176,10 @@ def _document_errors(app: FastAPI, schema: dict[str, Any]) -> None:
 
 def _document_rate_limit_fields(app: FastAPI, schema: dict[str, Any]) -> None:
     """Every answer of a rate-limited operation may carry the limit's fields; a 429 always
-    does, with Retry-After. FHIR operations are left to app/fhir, like their errors."""
+    does, with Retry-After. FHIR operations too: the fields are the same whatever the body."""
     schema["components"]["headers"] = RATE_LIMIT_HEADERS
     for path, _, operation in _operations(schema):
-        if path in EXEMPT_PATHS or is_fhir_path(path):
+        if path in EXEMPT_PATHS:
             continue
         for status, response in operation.get("responses", {}).items():
             if status.startswith(("2", "4")):

@@ -3,12 +3,9 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
 
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
@@ -22,12 +19,12 @@ from app.config import Settings, get_settings
 from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
 from app.docs_ui import install_docs
-from app.errors import PROBLEM_JSON, PROBLEM_REF, ValidationFailed, install_error_handlers
+from app.errors import ValidationFailed, install_error_handlers
 from app.events.service import subscribe
-from app.fhir.http import document_fhir_validation
 from app.fhir.router import routers as fhir_routers
 from app.inbound.router import inbound_router, integrations_router, unmatched_router
 from app.journeys.router import router as journeys_router
+from app.openapi import openapi_document
 from app.ops.logging import RequestContextMiddleware, quiet_phi_leaking_loggers
 from app.ops.metrics import Metrics, MetricsMiddleware
 from app.ops.router import router as ops_router
@@ -62,7 +59,7 @@ bearer token has been checked (success, 401 and any later error), every response
 webhook and calendar feed, and every 429, which also carries `Retry-After`. A request with an
 `Authorization` header that is answered before its token is checked (a body that is not JSON, an
 unknown path) is counted afterwards, as a failed authentication, and its response carries none.
-The operations document these headers on their 429 only.
+The operations document these headers on every answer that can carry them.
 """
 
 TAGS = [
@@ -125,19 +122,6 @@ TAGS = [
 ]
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = Field(examples=["https://kap-journey.dev/problems/schedule_conflict"])
-    title: str
-    status: int
-    detail: str
-    code: str = Field(description="Stable, machine-readable error code.")
-    errors: list[dict[str, Any]] | None = Field(
-        default=None, description="On 422: [{loc, msg, type}]."
-    )
-
-
 def refuse_nul_in_query(request: Request) -> None:
     """PostgreSQL cannot compare text with U+0000 in it: a 422, not a 500, for any route."""
     if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
@@ -148,84 +132,6 @@ def refuse_nul_in_query(request: Request) -> None:
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
-
-
-def _document_validation_as_problem(schema: dict[str, Any], schemas: dict[str, Any]) -> None:
-    """FastAPI documents its 422 as plain JSON; ours is problem+json, so say so (under /fhir/
-    an OperationOutcome, which the FHIR routes document themselves)."""
-    for path, path_item in schema.get("paths", {}).items():
-        if path.startswith("/fhir/"):
-            continue
-        for operation in path_item.values():
-            response = operation.get("responses", {}).get("422")
-            if response is not None and PROBLEM_JSON not in response.get("content", {}):
-                response["description"] = "validation_error"
-                response["content"] = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
-    schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
-
-
-# On every limited answer; a 429 always carries Retry-After.
-RATE_LIMIT_HEADERS = {
-    "RateLimit-Policy": {
-        "description": "The quota that counted this request (draft-ietf-httpapi-ratelimit-"
-        'headers), e.g. `"caller";q=600;w=60`: `caller` per verified staff member, `address` '
-        "per client address, `failed-auth` per address for failed authentications.",
-        "schema": {"type": "string"},
-    },
-    "RateLimit": {
-        "description": 'What is left of that quota, e.g. `"caller";r=0;t=42`: `r` requests '
-        "now, `t` seconds until more frees up.",
-        "schema": {"type": "string"},
-    },
-    "Retry-After": {
-        "description": "Whole seconds until a request is admitted again.",
-        "required": True,
-        "schema": {"type": "integer"},
-    },
-}
-
-
-def _document_protections(schema: dict[str, Any]) -> None:
-    """The body limit and the rate limit answer before any route runs: say so on every route."""
-    problem = {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}
-    limited = {"description": "rate_limited", "headers": RATE_LIMIT_HEADERS, "content": problem}
-    for path, path_item in schema.get("paths", {}).items():
-        if not path.startswith("/api/"):
-            continue
-        for method, operation in path_item.items():
-            responses = operation.setdefault("responses", {})
-            responses.setdefault("429", limited)
-            if method in {"post", "patch", "put"}:
-                responses.setdefault(
-                    "413", {"description": "payload_too_large", "content": problem}
-                )
-
-
-def _sentence_summaries(app: FastAPI) -> None:
-    """Routes without an explicit summary get one from their name, in sentence case."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.summary is None:
-            words = route.name.replace("_", " ").replace("api key", "API key")
-            route.summary = words[:1].upper() + words[1:]
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-            tags=TAGS,
-        )
-        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        _document_validation_as_problem(schema, schemas)
-        document_fhir_validation(schema)
-        _document_protections(schema)
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def create_app(
@@ -305,6 +211,5 @@ def create_app(
     install_security(app, settings)  # inside metrics and request ids, so 413/429/500 are seen
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
-    _sentence_summaries(app)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app, TAGS)  # type: ignore[method-assign]
     return app

@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
-from app.common.schemas import ONE_LINE, InputModel, PatchModel, ShortText
+from app.common.schemas import ALWAYS_PRESENT, ONE_LINE, InputModel, PatchModel, ShortText
 from app.sessions.enums import Route
 from app.staff.emails import StaffEmail
 
@@ -64,6 +64,8 @@ TimeZoneName = Annotated[
 
 class ClosesAfterHours(BaseModel):
     """When the window closes, per route of administration."""
+
+    model_config = ALWAYS_PRESENT
 
     iv: Hours = Field(default=72, description=IV, examples=[72])
     im: Hours = Field(default=72, description=IM, examples=[72])
@@ -134,12 +136,16 @@ REMS_FORM_DUE = (
 class BloodPressureMax(BaseModel):
     """A pre-dose reading above either number raises `pre_dose_bp_elevated`."""
 
+    model_config = ALWAYS_PRESENT
+
     systolic: SystolicMax = Field(default=140, description=SYSTOLIC_MAX)
     diastolic: DiastolicMax = Field(default=90, description=DIASTOLIC_MAX)
 
 
 class ClinicalPolicy(BaseModel):
     """Thresholds the clinic sets for measurement-based care and dosing safety."""
+
+    model_config = ALWAYS_PRESENT
 
     pcl5_probable_ptsd_cutoff: Pcl5Cutoff = Field(default=33, description=PCL5_CUTOFF)
     pre_dose_bp_max: BloodPressureMax = Field(

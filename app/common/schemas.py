@@ -171,6 +171,11 @@ class PatchModel(InputModel):
         return self.model_dump(exclude_unset=True)
 
 
+# For a response model that is not an OutputModel: every field is in each answer, so its
+# schema lists them all as required (a default, or null, is still sent).
+ALWAYS_PRESENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class OutputModel(BaseModel):
     """Responses are read from ORM objects or plain values.
 
@@ -178,7 +183,11 @@ class OutputModel(BaseModel):
     access, so they must have defaults: the OpenAPI schema then shows them as optional.
     """
 
-    model_config = ConfigDict(from_attributes=True)
+    # A response carries every field, defaulted or not: its schema says so (client generators
+    # then type them as present), except for the clinical fields, which may be left out.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
     clinical_fields: ClassVar[frozenset[str]] = frozenset()
 
     @model_serializer(mode="wrap")
@@ -198,7 +207,17 @@ class OutputModel(BaseModel):
         # fields themselves (the droppable ones have defaults, hence are optional).
         if schema.get("serialization", {}).get("type") == "function-wrap":
             schema = {key: value for key, value in schema.items() if key != "serialization"}
-        return handler(schema)
+        json_schema = handler(schema)
+        if handler.mode == "serialization" and cls.clinical_fields:
+            described = handler.resolve_ref_schema(json_schema)
+            required = [
+                name for name in described.get("required", []) if name not in cls.clinical_fields
+            ]
+            described["required"] = required
+            for name in cls.clinical_fields:
+                # Left out means "not yours to see", never "the default": no default to assume.
+                described.get("properties", {}).get(name, {}).pop("default", None)
+        return json_schema
 
 
 class Page(BaseModel, Generic[T]):

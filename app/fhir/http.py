@@ -51,8 +51,8 @@ ERROR_DESCRIPTIONS = {
     401: "No or a bad bearer token (with `WWW-Authenticate: Bearer`)",
     403: "The caller's role may not read this",
     404: "No such resource in the caller's clinic",
-    422: "A request the server could not read (for a search, a `_cursor` that is malformed or "
-    "belongs to another list)",
+    422: "A request the server could not read: a query string with a control character, or for "
+    "a search a `_cursor` that is malformed or belongs to another list",
     429: "Too many requests (with `Retry-After` and the RateLimit headers)",
 }
 RATE_LIMIT_HEADERS = {
@@ -82,7 +82,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return found
 
 
-READ_ERRORS = (401, 403, 404, 429)
+READ_ERRORS = (401, 403, 404, 422, 429)
 SEARCH_ERRORS = (400, 401, 403, 422, 429)
 
 

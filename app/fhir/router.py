@@ -110,7 +110,7 @@ async def _bundle(
     "/metadata",
     response_class=FhirResponse,
     summary="Get the FHIR CapabilityStatement",
-    responses=documented("CapabilityStatement", "What this FHIR server serves", (429,)),
+    responses=documented("CapabilityStatement", "What this FHIR server serves", (422, 429)),
 )
 async def get_fhir_capability_statement(request: Request) -> FhirResponse:
     """The server's CapabilityStatement: FHIR 4.0.1 in JSON, its resources, searches and
@@ -140,7 +140,7 @@ async def list_fhir_patients(
     "/Patient/{patient_id}",
     response_class=FhirResponse,
     summary="Get a client as a FHIR Patient",
-    responses=documented("Patient", "The client", (401, 404, 429)),
+    responses=documented("Patient", "The client", (401, 404, 422, 429)),
 )
 async def get_fhir_patient(patient_id: str, principal: AnyStaff, db: DbSession) -> FhirResponse:
     """A client as a Patient (any staff role); a scheduler's copy has no birthDate."""
@@ -171,7 +171,7 @@ async def get_fhir_patient_everything(
     "/Practitioner/{practitioner_id}",
     response_class=FhirResponse,
     summary="Get a staff member as a FHIR Practitioner",
-    responses=documented("Practitioner", "The staff member: name and role", (401, 404, 429)),
+    responses=documented("Practitioner", "The staff member: name and role", (401, 404, 422, 429)),
 )
 async def get_fhir_practitioner(
     practitioner_id: str, principal: AnyStaff, db: DbSession
@@ -201,7 +201,7 @@ async def list_fhir_appointments(
     "/Appointment/{appointment_id}",
     response_class=FhirResponse,
     summary="Get a session as a FHIR Appointment",
-    responses=documented("Appointment", "The session", (401, 404, 429)),
+    responses=documented("Appointment", "The session", (401, 404, 422, 429)),
 )
 async def get_fhir_appointment(
     appointment_id: str, principal: AnyStaff, db: DbSession, now: Now

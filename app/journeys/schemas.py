@@ -6,6 +6,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from app.clients.models import ClientStage
+from app.common.schemas import ALWAYS_PRESENT
 from app.sessions.schemas import AnySessionRead, IntegrationSessionRead, KetamineSessionRead
 
 
@@ -27,6 +28,8 @@ class AlertCode(StrEnum):
 
 
 class Alert(BaseModel):
+    model_config = ALWAYS_PRESENT
+
     code: AlertCode
     session_id: uuid.UUID | None = Field(description="Null for alerts about no one session.")
     assessment_id: uuid.UUID | None = Field(

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, model_validator
 
-from app.common.schemas import InputModel, InputTimestamp, LongText, UTCTimestamp
+from app.common.schemas import ALWAYS_PRESENT, InputModel, InputTimestamp, LongText, UTCTimestamp
 from app.screenings.rules import ClearanceStatus, Decision
 from app.sessions.dosing.schemas import Diastolic, Systolic
 from app.sessions.schemas import Reason
@@ -126,6 +126,8 @@ class ScreeningRead(BaseModel):
 class MedicalClearanceRead(BaseModel):
     """The client's medical clearance as of now (docs/decisions.md, "Medical screening and
     clearance"). Evidence: [dosing-gate](/docs/clinical-evidence#dosing-gate)"""
+
+    model_config = ALWAYS_PRESENT
 
     status: ClearanceStatus = Field(
         description="`cleared`: the latest decision clears the client and has not run out; "

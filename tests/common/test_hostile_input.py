@@ -226,16 +226,19 @@ def _text_schemas(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         for key in ("anyOf", "oneOf", "allOf"):
             for sub in schema.get(key, []):
                 yield from walk(sub, path)
-        if schema.get("type") == "object":
+        # A nullable field's type is a list: ["string", "null"] (app/openapi.py).
+        declared = schema.get("type")
+        types = set(declared) if isinstance(declared, list) else {declared}
+        if "object" in types:
             for name, sub in schema.get("properties", {}).items():
                 yield from walk(sub, f"{path}.{name}")
             for pattern in schema.get("patternProperties", {}):
                 yield f"{path}.{{key}}", {"type": "string", "pattern": pattern}
             if isinstance(schema.get("additionalProperties"), dict):
                 yield from walk(schema["additionalProperties"], f"{path}.*")
-        if schema.get("type") == "array":
+        if "array" in types:
             yield from walk(schema.get("items", {}), f"{path}[]")
-        if schema.get("type") == "string" and not {"format", "enum", "const"} & schema.keys():
+        if "string" in types and not {"format", "enum", "const"} & schema.keys():
             yield path, schema
 
     for route, item in doc["paths"].items():

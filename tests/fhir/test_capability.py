@@ -122,9 +122,9 @@ async def test_openapi_documents_each_fhir_error_as_an_operation_outcome(app: Fa
     for path, operation in _operations(app):
         responses = operation["responses"]
         if path == f"{PREFIX}/metadata":
-            assert set(responses) == {"200", "429"}
+            assert set(responses) == {"200", "422", "429"}
         elif path.endswith("}") or path.endswith("$everything"):
-            assert {"401", "404", "429"} <= set(responses), path
+            assert {"401", "404", "422", "429"} <= set(responses), path
         else:
             assert {"400", "401", "403", "422", "429"} <= set(responses), path
         for status, response in responses.items():
@@ -151,6 +151,7 @@ async def test_middleware_refusals_are_operation_outcomes(
         "GET", f"{PREFIX}/Patient", content=b"x" * (limit + 1), headers={"Content-Type": FHIR_JSON}
     )
     unauthenticated = await http.get(f"{PREFIX}/Patient")
+    control_character = await http.get(f"{PREFIX}/metadata?_format=%00")
 
     assert too_big.status_code == 413
     assert too_big.headers["content-type"] == FHIR_JSON
@@ -159,6 +160,10 @@ async def test_middleware_refusals_are_operation_outcomes(
     assert unauthenticated.headers["content-type"] == FHIR_JSON
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
     assert validate(unauthenticated.json())["issue"][0]["code"] == "security"
+    # The 422 every operation documents: even metadata refuses a control character.
+    assert control_character.status_code == 422
+    assert control_character.headers["content-type"] == FHIR_JSON
+    assert validate(control_character.json())["issue"][0]["code"] == "invalid"
 
 
 async def test_a_write_is_an_operation_outcome_405(clinic: Clinic) -> None:

@@ -120,3 +120,4 @@ class Worker:
                 pause = ERROR_BACKOFF_S
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=pause or 0.001)
+        await self.dispatcher.close()

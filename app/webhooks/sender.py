@@ -1,20 +1,25 @@
 """One webhook delivery attempt over HTTP: check, connect to the checked address, POST, report.
 
 `send` never raises for network or HTTP trouble; it returns an `AttemptResult` for the attempt
-log. Each attempt re-runs the SSRF guard (`resolve_destination`) and opens one connection whose
-network backend dials only the addresses that passed the check, whatever the host name would
-resolve to now. TLS still verifies the certificate for, and sends SNI of, the real host name,
-and the Host header carries it too. Redirects are never followed.
+log. Each attempt re-runs the SSRF guard (`resolve_destination`) and connects through a network
+backend that dials only the addresses that passed the check, whatever the host name would
+resolve to now: on a connection of its own, or on a kept-alive one of the pool for exactly that
+checked destination (app/webhooks/connections.py). TLS still verifies the certificate for, and
+sends SNI of, the real host name, and the Host header carries it too. Redirects are never
+followed.
 
 Of the reply, only the status and the size of its header block are kept by default: an
 allow-listed receiver may be an internal service, and its body, or even the body's size, would
 otherwise tell the clinic's admins something about its answers. An operator may opt in to an
 excerpt of the body (at most `MAX_EXCERPT_BYTES`; only that much is ever read), and with it the
-body size the receiver declared.
+body size the receiver declared. To keep a pooled connection open for the next attempt, a
+reply body declared short (`Content-Length` up to `DRAIN_BYTES`) is read and discarded; nothing
+of it is kept.
 """
 
 import asyncio
 import codecs
+import contextlib
 import functools
 import ssl
 import time
@@ -25,6 +30,7 @@ from email.utils import parsedate_to_datetime
 
 import httpcore
 
+from app.webhooks.connections import Connections
 from app.webhooks.ssrf import (
     AllowedHosts,
     Destination,
@@ -34,6 +40,10 @@ from app.webhooks.ssrf import (
 )
 
 MAX_EXCERPT_BYTES = 1024
+# A reply body up to this size (as declared) is read and dropped so that its connection can be
+# kept; a longer one, or one that takes longer than DRAIN_S, closes the connection instead.
+DRAIN_BYTES = 1024
+DRAIN_S = 1.0
 DEFAULT_TIMEOUT_S = 15.0
 USER_AGENT = "KAP-Journey-Webhooks/1"
 # The caller may not set these: they describe the connection, which is ours to describe.
@@ -147,6 +157,7 @@ async def _exchange(
     ssl_context: ssl.SSLContext,
     progress: _Exchange,
     excerpt_bytes: int,
+    connections: Connections | None,
 ) -> None:
     origin = httpcore.Origin(
         scheme=destination.scheme.encode("ascii"),
@@ -164,32 +175,66 @@ async def _exchange(
     ]
     backend = _PinnedBackend(destination.host, destination.addresses, httpcore.AnyIOBackend())
     timeouts = {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
-    connection = httpcore.AsyncHTTPConnection(
-        origin, ssl_context=ssl_context, network_backend=backend
-    )
-    async with (
-        connection,
-        connection.stream(
-            "POST",
-            url,
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in request_headers],
-            content=body,
-            extensions={"timeout": timeouts},
-        ) as response,
-    ):
-        progress.status = response.status
-        progress.headers = list(response.headers)
-        if excerpt_bytes <= 0:
-            return  # the body is not ours to read: closing the connection discards it
-        chunks = response.aiter_stream()
-        try:
-            async for chunk in chunks:
-                progress.body += chunk
-                if len(progress.body) >= excerpt_bytes:
-                    break
-        finally:
-            if isinstance(chunks, AsyncGenerator):
-                await chunks.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        if connections is None:  # a connection of its own, closed on leaving
+            connection = await stack.enter_async_context(
+                httpcore.AsyncHTTPConnection(
+                    origin, ssl_context=ssl_context, network_backend=backend
+                )
+            )
+        else:  # kept for the destination's next attempt if the reply is read to its end
+            connection = await stack.enter_async_context(
+                connections.connection(destination, origin, ssl_context, backend)
+            )
+        response = await stack.enter_async_context(
+            connection.stream(
+                "POST",
+                url,
+                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in request_headers],
+                content=body,
+                extensions={"timeout": timeouts},
+            )
+        )
+        await _read_reply(response, progress, excerpt_bytes, drain=connections is not None)
+
+
+async def _read_reply(
+    response: httpcore.Response, progress: _Exchange, excerpt_bytes: int, *, drain: bool
+) -> None:
+    """Note the status and headers, and read the excerpt (or, when `drain`, a short body to
+    drop)."""
+    progress.status = response.status
+    progress.headers = list(response.headers)
+    if excerpt_bytes <= 0:
+        if drain:
+            await _drain(response)
+        return  # the body is not ours to read: closing the connection discards it
+    chunks = response.aiter_stream()
+    try:
+        async for chunk in chunks:
+            progress.body += chunk
+            if len(progress.body) >= excerpt_bytes:
+                break
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()
+
+
+async def _drain(response: httpcore.Response) -> None:
+    """Read and drop a short declared body, so that the pool may keep the connection."""
+    declared = _declared_length(response.headers)
+    if declared is None or declared > DRAIN_BYTES:
+        return
+    chunks = response.aiter_stream()
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, httpcore.NetworkError, httpcore.ProtocolError, OSError):
+        return  # the connection is closed rather than kept
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()
 
 
 def _failure(exc: BaseException) -> str:
@@ -263,6 +308,7 @@ async def send(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     ssl_context: ssl.SSLContext | None = None,
     excerpt_bytes: int = 0,
+    connections: Connections | None = None,
 ) -> AttemptResult:
     """POST `body` to `url` once and report what happened; never raises for network trouble.
 
@@ -271,6 +317,8 @@ async def send(
     body afterwards only shortens the excerpt. `ssl_context` replaces the default CA bundle
     (tests, private CAs). `excerpt_bytes` (0 to `MAX_EXCERPT_BYTES`) is how much of the body to
     keep; with 0 the body is not read at all and its declared size is not reported either.
+    `connections`: keep-alive pools to send through (a connection of its own, closed after the
+    attempt, without).
     """
     excerpt_bytes = max(0, min(excerpt_bytes, MAX_EXCERPT_BYTES))
     started = time.perf_counter()
@@ -287,6 +335,7 @@ async def send(
                 ssl_context=ssl_context or _default_ssl_context(),
                 progress=progress,
                 excerpt_bytes=excerpt_bytes,
+                connections=connections,
             )
     except UnresolvableDestination:
         error = "host does not resolve"

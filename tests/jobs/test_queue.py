@@ -269,3 +269,52 @@ def test_the_delivery_schedules_are_the_documented_ones() -> None:
         3600,
         3600,
     ]
+
+
+async def lease_batch(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: LeasedJobQueue[Chore],
+    now: datetime,
+    limit: int = 10,
+) -> set[uuid.UUID]:
+    async with sessions() as db:
+        await begin_write(db)
+        ids = await queue.lease_batch(db, now, limit)
+        await db.commit()
+    return set(ids)
+
+
+async def test_a_batch_lease_takes_due_pending_jobs_in_order_and_leases_them(
+    sessions: async_sessionmaker[AsyncSession], registry: CollectorRegistry
+) -> None:
+    queue = leased(registry)
+    due = await add_chores(sessions, T0 - timedelta(hours=1), T0, T0 - timedelta(seconds=1))
+    await add_chores(sessions, T0 + 2 * LEASE)  # not due yet
+    await add_chores(sessions, T0 - timedelta(hours=2), status=FAILED)  # left the queue
+    assert await lease_batch(sessions, queue, T0, limit=2) == set(due[:2])  # by rank
+    assert await lease_batch(sessions, queue, T0) == {due[2]}
+    assert await lease_batch(sessions, queue, T0 + LEASE - timedelta(seconds=1)) == set()
+    assert count(registry, "claimed") == 3
+    # The lease is written, as a claim writes it, and runs out as a claim's does.
+    async with sessions() as db:
+        await begin_write(db)
+        chore = await queue.again(db, due[0])
+        assert chore is not None
+        assert queue.holds(chore, T0 + LEASE)
+    assert await lease_batch(sessions, queue, T0 + LEASE) == set(due)
+
+
+async def test_postgresql_batch_leases_skip_what_another_transaction_holds(
+    sessions: async_sessionmaker[AsyncSession], registry: CollectorRegistry, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises write transactions: there is no row lock to skip")
+    queue = leased(registry)
+    ids = await add_chores(sessions, T0, T0, T0)
+    async with sessions() as first:
+        await begin_write(first)
+        held = set(await queue.lease_batch(first, T0, 2))
+        other = await asyncio.wait_for(lease_batch(sessions, queue, T0), timeout=5)
+        await first.commit()
+    assert len(held) == 2
+    assert other == set(ids) - held

@@ -5,7 +5,7 @@ import argparse
 import os
 import platform
 
-from app.webhooks.dispatcher import LEASE
+from app.webhooks.dispatcher import BATCH, LEASE
 from app.worker import IDLE_POLL_S
 from bench.machine import cpu_and_memory
 from bench.scratch_database import admin
@@ -23,7 +23,8 @@ async def describe_machine() -> list[str]:
         f"nproc: {len(os.sched_getaffinity(0))} ({cpu}); memory: {memory}",
         f"PostgreSQL: {postgres} (synchronous_commit={sync}), on this machine",
         f"Python: {platform.python_version()} on {platform.platform()}",
-        f"worker: IDLE_POLL_S={IDLE_POLL_S} s, claim batch 20, lease {LEASE.total_seconds():.0f} s",
+        f"worker: IDLE_POLL_S={IDLE_POLL_S} s, claim batch {BATCH}, "
+        f"lease {LEASE.total_seconds():.0f} s",
         f"load average before the run: {load}",
     ]
 

@@ -2,10 +2,8 @@
 statements of one `run_once` do not grow with the batch (claims, attempts and outcomes are
 written in bulk), and connections to a receiver are kept alive from one batch to the next.
 
-The receiver here is an in-process HTTP/1.1 server that keeps connections open, counts them, and
-verifies every signature with the reference standardwebhooks library."""
+The receiver here (tests/webhooks/keepalive.py) keeps connections open and counts them."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,7 +11,6 @@ from datetime import UTC, datetime
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from app.db import begin_write
 from app.webhooks.dispatcher import Dispatcher
@@ -21,61 +18,8 @@ from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from app.webhooks.ssrf import AllowedHosts
 from tests.support.factories import Clinic, FakeClock
 from tests.support.statements import StatementCounter
+from tests.webhooks.keepalive import KeepAliveReceiver
 from tests.webhooks.support import make_endpoint
-
-
-class KeepAliveReceiver:
-    """Answers every request with `status`, on connections it keeps open."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.connections = 0
-        self.requests: list[tuple[str, bool]] = []  # (webhook-id, verified)
-        self.secret = ""
-        self.server: asyncio.Server | None = None
-        self.handlers: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/hooks"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            for handler in self.handlers:
-                handler.cancel()
-            await asyncio.gather(*self.handlers, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        handler = asyncio.current_task()
-        assert handler is not None
-        self.handlers.add(handler)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")[1:]
-                headers = {
-                    name.strip().lower(): value.strip()
-                    for name, _, value in (line.partition(":") for line in lines if line)
-                }
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                try:
-                    Webhook(self.secret).verify(body, headers)
-                    verified = True
-                except (WebhookVerificationError, ValueError):
-                    verified = False
-                self.requests.append((headers.get("webhook-id", ""), verified))
-                writer.write(f"HTTP/1.1 {self.status} X\r\nContent-Length: 2\r\n\r\nok".encode())
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass  # the client closed the connection, or the test is over
-        finally:
-            writer.close()
 
 
 @pytest.fixture

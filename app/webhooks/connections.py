@@ -22,7 +22,9 @@ import httpcore
 
 from app.webhooks.ssrf import Destination
 
-KEEPALIVE_S = 30.0
+# Shorter than the idle timeouts receivers' servers commonly use (5 s and up), so that we close
+# an idle connection before the receiver does, rather than race it with the next request.
+KEEPALIVE_S = 4.0
 MAX_DESTINATIONS = 64
 Key = tuple[str, str, int, tuple[str, ...], ssl.SSLContext]
 

@@ -138,7 +138,6 @@ class Dispatcher:
         self.excerpt_bytes = excerpt_bytes
         self.queue = delivery_queue(metrics or JobMetrics(), lease, rng)
         self.connections = Connections(per_host=batch)
-        self._secrets_opened: dict[bytes, str] = {}
 
     async def run_once(self) -> int:
         """Claim what is due, send it concurrently, record the outcomes; returns how many."""
@@ -188,21 +187,12 @@ class Dispatcher:
         return claimed
 
     def _secrets(self, endpoint: Row[Any], now: datetime) -> list[str]:
-        secrets = [self._open(endpoint.secret_ciphertext)]
+        secrets = [self.box.open(endpoint.secret_ciphertext)]
         previous = endpoint.previous_secret_ciphertext
         expires = endpoint.previous_secret_expires_at
         if previous is not None and expires is not None and expires > now:
-            secrets.append(self._open(previous))
+            secrets.append(self.box.open(previous))
         return secrets
-
-    def _open(self, ciphertext: bytes) -> str:
-        """A sealed secret, opened once per worker: a batch mostly goes to a few endpoints."""
-        opened = self._secrets_opened.get(ciphertext)
-        if opened is None:
-            if len(self._secrets_opened) >= 1024:
-                self._secrets_opened.clear()
-            opened = self._secrets_opened[ciphertext] = self.box.open(ciphertext)
-        return opened
 
     async def _send(self, item: Claimed) -> Outcome:
         sent_at = self.clock()

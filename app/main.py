@@ -18,6 +18,7 @@ from app.clients.router import router as clients_router
 from app.clinics.router import router as clinic_router
 from app.clock import Clock, system_clock
 from app.common.crypto import secret_box_for
+from app.common.media_types import document_unsupported_media_type, require_json_body
 from app.config import Settings, get_settings
 from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
@@ -210,6 +211,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
         _document_protections(schema)
+        document_unsupported_media_type(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -247,7 +249,7 @@ def create_app(
         await engine.dispose()
 
     app = FastAPI(
-        dependencies=[Depends(refuse_nul_in_query)],
+        dependencies=[Depends(refuse_nul_in_query), Depends(require_json_body)],
         title="KAP Journey",
         version="0.1.0",
         description=DESCRIPTION,

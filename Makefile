@@ -2,18 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: serving needs only the runtime dependencies; the checks need `.[dev]` as well.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+# pip's own upgrade is skipped: the venv's bundled pip installs an editable PEP 660 package fine,
+# and upgrading it first costs a download and a reinstall on every fresh clone. --no-compile
+# leaves bytecode to the first import, which compiles only the modules it uses (a few seconds
+# less on a fresh clone).
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
 
 .PHONY: run test test-fast lint typecheck migrations-check db-tests browser clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(RUN_STAMP)
+
+# `.[dev]` includes the runtime dependencies, so it refreshes the run stamp too: `make run`
+# after `make test` installs nothing.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
 
 ## Serve the API on 127.0.0.1:8000 with the embedded SQLite database and the in-process worker.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/kap-journey serve --host 127.0.0.1 --port 8000
 
 ## Lint, type-check, check migrations, then run the suite on SQLite and PostgreSQL.

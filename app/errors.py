@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.common.validation_messages import message_for
 from app.fhir.outcome import as_operation_outcome, is_fhir_path
 
 PROBLEM_JSON = "application/problem+json"
@@ -106,6 +107,10 @@ class IdempotencyKeyInProgress(Conflict):
     code, title = "idempotency_key_in_progress", "A request with this Idempotency-Key is running"
 
 
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported_media_type", "The body's media type is not accepted"
+
+
 class DatabaseUnavailable(AppError):
     status, code, title = 503, "database_unavailable", "The database is not reachable"
 
@@ -149,7 +154,11 @@ PROBLEM_REF = "#/components/schemas/Problem"
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the offending input back: it may be PHI.
     return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": message_for(err.get("type", ""), err.get("msg", "")),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
 

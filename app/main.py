@@ -15,6 +15,7 @@ from app.clients.router import router as clients_router
 from app.clinics.router import router as clinic_router
 from app.clock import Clock, system_clock
 from app.common.crypto import secret_box_for
+from app.common.media_types import require_json_body
 from app.config import Settings, get_settings
 from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
@@ -167,7 +168,7 @@ def create_app(
         await engine.dispose()
 
     app = FastAPI(
-        dependencies=[Depends(refuse_nul_in_query)],
+        dependencies=[Depends(refuse_nul_in_query), Depends(require_json_body)],
         title="KAP Journey",
         version="0.1.0",
         description=DESCRIPTION,

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
 from app.auth.dependencies import require_roles
+from app.common.media_types import document_unsupported_media_type
 from app.errors import PROBLEM_JSON, PROBLEM_REF
 from app.fhir.http import document_fhir_validation
 from app.fhir.outcome import is_fhir_path
@@ -92,6 +93,7 @@ def openapi_document(app: FastAPI, tags: list[dict[str, Any]]) -> dict[str, Any]
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         _document_validation_as_problem(schema, schemas)
         document_fhir_validation(schema)
+        document_unsupported_media_type(schema)
         _sentence_summaries(schema)
         _document_errors(app, schema)
         _document_rate_limit_fields(app, schema)

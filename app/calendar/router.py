@@ -3,13 +3,14 @@
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.auth.dependencies import AnyStaff
 from app.calendar import service
 from app.calendar.dependencies import FeedAccess, may_change_token
 from app.calendar.schemas import CalendarTokenIssued
 from app.clock import Now
+from app.common.urls import public_base
 from app.db import DbSession
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized, responses_for
 from app.idempotency.dependencies import idempotent, replay_responses
@@ -34,7 +35,12 @@ class CalendarResponse(Response):
     ),
 )
 async def issue_calendar_token(
-    staff_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now, response: Response
+    staff_id: uuid.UUID,
+    principal: AnyStaff,
+    db: DbSession,
+    now: Now,
+    request: Request,
+    response: Response,
 ) -> CalendarTokenIssued:
     """Issue a calendar feed link for a staff member (admin, or the member themself); it
     replaces their previous one, and the token is in this response only."""
@@ -43,7 +49,8 @@ async def issue_calendar_token(
     response.headers["Location"] = f"/api/v1/staff/{staff.id}/calendar-token"
     return CalendarTokenIssued(
         staff_id=staff.id,
-        feed_url=f"{service.feed_path(staff.id)}?token={plaintext}",
+        # Calendar apps subscribe to an absolute address: KAP_PUBLIC_URL, else this request's.
+        feed_url=f"{public_base(request)}{service.feed_path(staff.id)}?token={plaintext}",
         token=plaintext,
         created_at=token.created_at,
     )

@@ -50,6 +50,21 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value is not None else "?"
 
 
+def outside_window_detail(window: IntegrationWindow) -> str:
+    """Why a booked integration session is outside its window, as a person would say it."""
+    if window.status is WindowStatus.before_window:
+        return (
+            "This integration session starts before its dose's window opens "
+            f"at {_iso(window.opens_at)}."
+        )
+    if window.status is WindowStatus.after_window:
+        return (
+            "This integration session starts after its dose's window closed "
+            f"at {_iso(window.closes_at)}."
+        )
+    return "This integration session has no ketamine session before it, so no window to be in."
+
+
 def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
     """The alerts one evaluated session raises."""
     if isinstance(evaluation, DoseIntegration):
@@ -58,8 +73,8 @@ def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
                 Alert(
                     code=AlertCode.integration_unbooked,
                     session_id=session.id,
-                    detail="No integration booked in the window closing "
-                    f"{_iso(evaluation.window_closes_at)}.",
+                    detail="No integration session is booked in this dose's window, which "
+                    f"closes {_iso(evaluation.window_closes_at)}.",
                 )
             ]
         if evaluation.status is IntegrationStatus.missed:
@@ -67,8 +82,8 @@ def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
                 Alert(
                     code=AlertCode.integration_missed,
                     session_id=session.id,
-                    detail=f"The window closed {_iso(evaluation.window_closes_at)} "
-                    "with no integration in it.",
+                    detail=f"This dose's window closed {_iso(evaluation.window_closes_at)} "
+                    "with no integration session in it.",
                 )
             ]
     if (
@@ -80,7 +95,7 @@ def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
             Alert(
                 code=AlertCode.integration_outside_window,
                 session_id=session.id,
-                detail=f"This integration session is {evaluation.status.value.replace('_', ' ')}.",
+                detail=outside_window_detail(evaluation),
             )
         ]
     return []
@@ -119,21 +134,22 @@ SAFETY_DETAIL = {
     "REMS yet",
     SafetyFlag.gate_overridden: "Completed by a prescriber's override of the dosing gate",
 }
+# Each detail takes the dose's start as {when}.
 GATE_ALERT = {
     GateCheck.medical_clearance_required: (
         AlertCode.medical_clearance_missing,
-        "No medical clearance will be in force at this dose's start: a prescriber records a "
-        "cleared screening before it",
+        "No medical clearance will be in force when this dose starts ({when}): a prescriber "
+        "needs to record a cleared screening before then.",
     ),
     GateCheck.consent_required: (
         AlertCode.consent_missing,
-        "No kap_treatment consent will be in force at this dose's start: record the signed "
-        "consent before it",
+        "No KAP treatment consent (kap_treatment) will be in force when this dose starts "
+        "({when}): record the client's signed consent before then.",
     ),
     GateCheck.rems_enrollment_required: (
         AlertCode.rems_enrollment_missing,
-        "No esketamine_rems_enrollment consent will be in force at this esketamine dose's "
-        "start: enroll the client in the REMS before it",
+        "No esketamine REMS enrollment (esketamine_rems_enrollment) will be in force when this "
+        "esketamine dose starts ({when}): enroll the client in the REMS before then.",
     ),
 }
 
@@ -171,8 +187,8 @@ async def _gate_alerts(
     for found in await scheduled_doses_failing(db, principal, client_id, sessions):
         for check in found.failed:
             code, detail = GATE_ALERT[check]
-            when = _iso(found.dose.starts_at)
-            alerts.append(Alert(code=code, session_id=found.dose.id, detail=f"{detail} ({when})."))
+            detail = detail.format(when=_iso(found.dose.starts_at))
+            alerts.append(Alert(code=code, session_id=found.dose.id, detail=detail))
     return alerts
 
 

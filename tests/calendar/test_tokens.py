@@ -21,7 +21,7 @@ async def test_an_issued_link_opens_the_feed_and_is_shown_once(
     assert issued.headers["location"] == token_url(staff_id)
     body = issued.json()
     assert body["token"].startswith("kapcal_")
-    assert body["feed_url"] == feed_url(staff_id, body["token"])
+    assert body["feed_url"] == "http://kap.test" + feed_url(staff_id, body["token"])
     assert body["created_at"] == "2026-03-02T12:00:00Z"
     _, calendar = await read_feed(http, body["feed_url"])
     assert str(calendar["x-wr-calname"]).startswith("KAP Journey — clinician")

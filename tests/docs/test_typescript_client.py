@@ -67,7 +67,7 @@ ENDPOINT_CREATE = TourCall(
     "post",
     "webhook-endpoints",
     '{"url": "https://hooks.cedar.example/kap", "event_types": ["session.scheduled"]}',
-    '["secret"]',
+    ("secret",),
 )
 
 

@@ -70,3 +70,19 @@ async def test_only_scheduled_doses_alert_and_a_gate_turned_off_raises_none(
     policy = {"require_medical_clearance": False, "require_consent": False}
     await clinic.ok("PATCH", "/api/v1/clinic", json={"clinical_policy": policy})
     assert await gate_alerts(clinic, client) == set()
+
+
+async def test_gate_alerts_say_when_and_what_to_do(clinic: Clinic) -> None:
+    client = await unscreened_client(clinic)
+    dose = await clinic.dose(client["id"], T0 + 5 * DAY)
+    journey = await clinic.ok("GET", f"/api/v1/clients/{client['id']}/journey")
+    details = {a["code"]: a["detail"] for a in journey["alerts"] if a["session_id"] == dose["id"]}
+    starts = f"{T0 + 5 * DAY:%Y-%m-%dT%H:%M:%SZ}"
+    assert details["medical_clearance_missing"] == (
+        f"No medical clearance will be in force when this dose starts ({starts}): a prescriber "
+        "needs to record a cleared screening before then."
+    )
+    assert details["consent_missing"] == (
+        f"No KAP treatment consent (kap_treatment) will be in force when this dose starts "
+        f"({starts}): record the client's signed consent before then."
+    )

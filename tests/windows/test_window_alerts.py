@@ -99,3 +99,34 @@ async def test_journey_alerts(clinic: Clinic, clock: FakeClock) -> None:
     assert [(a["code"], a["session_id"]) for a in journey["alerts"]] == [
         ("integration_outside_window", orphan["id"])
     ]
+
+
+def _z(value: object) -> str:
+    return f"{value:%Y-%m-%dT%H:%M:%SZ}"
+
+
+async def test_window_alerts_read_as_a_person_would_write_them(clinic: Clinic) -> None:
+    """Each window alert says what is wrong and when, in words, not in status codes."""
+    client = await clinic.prepared_client()
+    dose = await clinic.dose(client["id"], T0 + DAY)  # ends 2 h later; the window is 72 h
+    closes = T0 + DAY + 74 * HOUR
+    late = await clinic.integration(client["id"], closes + HOUR)
+    unbooked = await clinic.dose(client["id"], T0 + 10 * DAY)
+    lone = await clinic.client(first_name="Lone")
+    orphan = await clinic.integration(lone["id"], T0 + DAY)
+
+    journey = await clinic.ok("GET", f"/api/v1/clients/{client['id']}/journey")
+    details = {(a["code"], a["session_id"]): a["detail"] for a in journey["alerts"]}
+    assert details[("integration_outside_window", late["id"])] == (
+        f"This integration session starts after its dose's window closed at {_z(closes)}."
+    )
+    assert details[("integration_unbooked", unbooked["id"])] == (
+        "No integration session is booked in this dose's window, which closes "
+        f"{_z(T0 + 10 * DAY + 74 * HOUR)}."
+    )
+    assert details[("integration_unbooked", dose["id"])].endswith(f"closes {_z(closes)}.")
+    lone_journey = await clinic.ok("GET", f"/api/v1/clients/{lone['id']}/journey")
+    assert [a["detail"] for a in lone_journey["alerts"]] == [
+        "This integration session has no ketamine session before it, so no window to be in."
+    ]
+    assert orphan["id"] == lone_journey["alerts"][0]["session_id"]

@@ -12,6 +12,7 @@ append-only like `audit_events`.
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -67,13 +68,37 @@ def downgrade() -> None:
     op.drop_table(TABLE)
 
 
+_EVENT_COLUMNS: list[sa.ColumnClause[Any]] = [
+    sa.column("id", sa.Uuid()),
+    sa.column("clinic_id", sa.Uuid()),
+    sa.column("at", app.db.UTCDateTime()),
+    sa.column("actor_id", sa.Uuid()),
+    sa.column("actor_role", sa.String()),
+    sa.column("action", sa.String()),
+    sa.column("resource_type", sa.String()),
+    sa.column("resource_id", sa.String()),
+    sa.column("request_id", sa.String()),
+    sa.column("client_request_id", sa.String()),
+    sa.column("ip", sa.String()),
+    sa.column("outcome", sa.String()),
+    sa.column("status_code", sa.Integer()),
+    sa.column("changed_fields", sa.JSON()),
+]
+
+
 def _expand_rows() -> None:
     """Each further resource becomes an audit_events row of its own again, as before issue 17,
     with the id the API showed for it (uuid5 of the event's id and the position)."""
     bind = op.get_bind()
-    meta = sa.MetaData()
-    events = sa.Table("audit_events", meta, autoload_with=bind)
-    further = sa.Table(TABLE, meta, autoload_with=bind)
+    events = sa.table("audit_events", *_EVENT_COLUMNS)
+    further = sa.table(
+        TABLE,
+        sa.column("event_id", sa.Uuid()),
+        sa.column("position", sa.SmallInteger()),
+        sa.column("at", app.db.UTCDateTime()),
+        sa.column("resource_type", sa.String()),
+        sa.column("resource_id", sa.String()),
+    )
     query = sa.select(
         events,
         further.c.position.label("r_position"),

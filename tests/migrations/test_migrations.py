@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from app.db import Base
 from app.migrate import downgrade, upgrade
 from app.models import load_all_models
 from tests.support import databases
+
+PARTITION = re.compile(r"audit_event(s|_resources)_(y\d{4}m\d{2}|default)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,7 +36,9 @@ async def _tables(url: str) -> set[str]:
             names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     finally:
         await engine.dispose()
-    return set(names)
+    # The audit trail's monthly partitions (PostgreSQL) are tables of their own; their parent
+    # is what the models name.
+    return {name for name in names if not PARTITION.fullmatch(name)}
 
 
 @pytest.mark.api  # on each backend

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent, AuditEventResource
 from app.audit.months import (
     AUDIT_TABLES,
-    DEFAULT_SUFFIX,
     month_of,
     month_of_partition,
     next_month,
@@ -31,21 +30,6 @@ log = logging.getLogger(__name__)
 
 # Serialises partition DDL between workers and the archive command (any 64-bit constant).
 PARTITION_LOCK = 0x6B61705F61756469
-
-
-def _bound(month: date) -> str:
-    return start_of(month).strftime("%Y-%m-%d %H:%M:%S+00")
-
-
-def create_month_sql(table: str, month: date) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {partition_name(table, month)} PARTITION OF {table} "
-        f"FOR VALUES FROM ('{_bound(month)}') TO ('{_bound(next_month(month))}')"
-    )
-
-
-def create_default_sql(table: str) -> str:
-    return f"CREATE TABLE IF NOT EXISTS {table}_{DEFAULT_SUFFIX} PARTITION OF {table} DEFAULT"
 
 
 async def is_partitioned(db: AsyncSession) -> bool:
@@ -69,43 +53,29 @@ async def partition_months(db: AsyncSession, table: str) -> list[date]:
     return sorted(m for name in names if (m := month_of_partition(table, name)) is not None)
 
 
-async def _default_holds(db: AsyncSession, table: str, month: date) -> bool:
-    found = await db.scalar(
-        _in_month(
-            # The table name is one of AUDIT_TABLES, never input.
-            f"SELECT 1 FROM {table}_{DEFAULT_SUFFIX} WHERE at >= :start AND at < :end LIMIT 1"  # noqa: S608
-        ),
-        {"start": start_of(month), "end": start_of(next_month(month))},
-    )
-    return found is not None
-
-
 async def create_months(db: AsyncSession, months: list[date]) -> int:
     """Create the partitions of `months` that do not exist yet; returns how many were made.
 
-    A month whose rows already went to the default partition (no worker ran for that long) is
-    left there, with a warning: attaching it would need those rows moved, an operator's step
+    Through `audit_create_month` (migration c17b1e2a3d40), which runs with the table owner's
+    rights: the worker's role can prepare months without owning the tables. A month whose rows
+    already went to the default partition (no worker ran for that long) is left there, with a
+    warning: attaching it would need those rows moved, an operator's step
     (docs/operations.md), and nothing is lost meanwhile."""
-    await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     made = 0
+    for month in months:
+        made += await db.scalar(text("SELECT audit_create_month(:month)"), {"month": month}) or 0
     for table in AUDIT_TABLES:
-        existing = set(await partition_months(db, table))
-        for month in months:
-            if month in existing:
-                continue
-            if await _default_holds(db, table, month):
-                log.warning(
-                    "audit month is in the default partition",
-                    extra={"fields": {"table": table, "month": month.isoformat()}},
-                )
-                continue
-            await db.execute(text(create_month_sql(table, month)))
-            made += 1
+        missing = set(months) - set(await partition_months(db, table))
+        for month in sorted(missing):
+            log.warning(
+                "audit month is in the default partition",
+                extra={"fields": {"table": table, "month": month.isoformat()}},
+            )
     return made
 
 
 async def drop_month(db: AsyncSession, month: date) -> None:
-    """Drop a month's partitions (after they were archived)."""
+    """Drop a month's partitions (after they were archived); needs the tables' owner."""
     await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     for table in AUDIT_TABLES:
         await db.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, month)}"))

@@ -117,6 +117,44 @@ def _set_aside(table: str) -> str:
     return old
 
 
+# Creates a month's partitions of both tables. SECURITY DEFINER: it runs with the rights of the
+# owner who migrated, so the worker's application role (which must not own the tables, nor be
+# able to drop them) can prepare months and do nothing else. A month whose rows already sit in
+# the default partition is skipped with a warning (moving them is an operator's step).
+CREATE_MONTH = """
+CREATE FUNCTION audit_create_month(month date) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    first timestamptz := make_timestamptz(
+        extract(year FROM month)::int, extract(month FROM month)::int, 1, 0, 0, 0, 'UTC');
+    next timestamptz := first + interval '1 month';
+    parent text;
+    part text;
+    held boolean;
+    made integer := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7737589189758510185);
+    FOREACH parent IN ARRAY ARRAY['audit_events', 'audit_event_resources'] LOOP
+        part := parent || '_y' || to_char(first AT TIME ZONE 'UTC', 'YYYY"m"MM');
+        IF to_regclass(part) IS NOT NULL THEN
+            CONTINUE;
+        END IF;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE at >= $1 AND at < $2)',
+                       parent || '_default') INTO held USING first, next;
+        IF held THEN
+            RAISE WARNING 'audit month % is in the default partition of %', part, parent;
+            CONTINUE;
+        END IF;
+        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                       part, parent, first, next);
+        made := made + 1;
+    END LOOP;
+    RETURN made;
+END;
+$$
+"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -133,11 +171,13 @@ def upgrade() -> None:
         _shape(table, partitioned=True)
         op.execute(f"INSERT INTO {table} SELECT * FROM {old}")  # noqa: S608 (constants)
         op.execute(f"DROP TABLE {old}")
+    op.execute(CREATE_MONTH)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP FUNCTION audit_create_month(date)")
     for table in TABLES:
         old = _set_aside(table)
         op.execute(f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS)")

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.audit.models import AuditEvent
@@ -92,3 +93,36 @@ async def test_workers_at_once_make_each_month_once(
             return made
 
     assert sorted(await asyncio.gather(one(), one(), one())) == [0, 0, 6]
+
+
+async def test_the_application_role_prepares_months_but_cannot_drop_them() -> None:
+    """With the tables owned by the migrating role and the worker on a role with row rights
+    only (docs/operations.md), the worker still creates months, and cannot drop one."""
+    role = f"kap_app_{uuid.uuid4().hex[:12]}"
+    async with databases.scratch_postgres() as url:
+        owner = create_async_engine(url)
+        try:
+            async with owner.begin() as connection:
+                await connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+                await connection.execute(
+                    text(
+                        "GRANT SELECT, INSERT, UPDATE, DELETE "
+                        f"ON ALL TABLES IN SCHEMA public TO {role}"
+                    )
+                )
+            app_engine = create_async_engine(make_url(url).set(username=role))
+            try:
+                async with async_sessionmaker(app_engine)() as db:
+                    assert await prepare_months(db, datetime(2033, 7, 1, tzinfo=UTC)) == 6
+                    await db.commit()
+                    with pytest.raises(DBAPIError, match="must be owner"):
+                        await db.execute(text("DROP TABLE audit_events_y2033m07"))
+            finally:
+                await app_engine.dispose()
+            async with async_sessionmaker(owner)() as db:
+                assert date(2033, 9, 1) in await partition_months(db, "audit_event_resources")
+        finally:
+            async with owner.begin() as connection:
+                await connection.execute(text(f"DROP OWNED BY {role}"))
+                await connection.execute(text(f"DROP ROLE {role}"))
+            await owner.dispose()

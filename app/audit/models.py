@@ -62,9 +62,7 @@ class AuditEventResource(Base):
     __table_args__ = (
         # The clinic's items in order (the unfiltered list, since/until), and by resource.
         Index("ix_audit_event_resources_clinic_at", "clinic_id", "at", "event_id", "position"),
-        Index(
-            "ix_audit_event_resources_clinic_resource", "clinic_id", "resource_type", "resource_id"
-        ),
+        Index("ix_audit_event_resources_clinic_resource", "clinic_id", "resource_id"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column()

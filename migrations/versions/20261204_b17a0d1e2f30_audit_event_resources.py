@@ -58,7 +58,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_event_resources_clinic_resource",
         TABLE,
-        ["clinic_id", "resource_type", "resource_id"],
+        ["clinic_id", "resource_id"],
     )
     _add_guards()
 

@@ -48,7 +48,7 @@ TABLES: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("ix_audit_event_resources_clinic_at", "(clinic_id, at, event_id, position)"),
             (
                 "ix_audit_event_resources_clinic_resource",
-                "(clinic_id, resource_type, resource_id)",
+                "(clinic_id, resource_id)",
             ),
         ],
     },

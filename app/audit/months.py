@@ -1,5 +1,6 @@
 """Calendar months in UTC, the unit the audit trail is partitioned and archived by (issue 17)."""
 
+import re
 from datetime import UTC, date, datetime
 
 # The tables kept in monthly partitions on PostgreSQL, and archived a month at a time.
@@ -43,3 +44,7 @@ def month_of_partition(table: str, name: str) -> date | None:
     if rest == name or len(rest) != 7 or rest[4] != "m" or not (rest[:4] + rest[5:]).isdigit():
         return None
     return date(int(rest[:4]), int(rest[5:]), 1)
+
+
+# The partitions' own names (PostgreSQL): tables of their own to the catalogue, not models.
+PARTITION_NAME = re.compile(r"(audit_events|audit_event_resources)_(y\d{4}m\d{2}|default)")

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import re
 import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
@@ -12,12 +11,11 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.audit.months import PARTITION_NAME
 from app.db import Base
 from app.migrate import downgrade, upgrade
 from app.models import load_all_models
 from tests.support import databases
-
-PARTITION = re.compile(r"audit_event(s|_resources)_(y\d{4}m\d{2}|default)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,7 +36,7 @@ async def _tables(url: str) -> set[str]:
         await engine.dispose()
     # The audit trail's monthly partitions (PostgreSQL) are tables of their own; their parent
     # is what the models name.
-    return {name for name in names if not PARTITION.fullmatch(name)}
+    return {name for name in names if not PARTITION_NAME.fullmatch(name)}
 
 
 @pytest.mark.api  # on each backend

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime
 
 # The tables kept in monthly partitions on PostgreSQL, and archived a month at a time.
 AUDIT_TABLES = ("audit_events", "audit_event_resources")
-DEFAULT_SUFFIX = "default"
 
 
 def month_of(at: datetime | date) -> date:

@@ -1,12 +1,13 @@
 """The `kap-journey` command: serve | worker | migrate | bootstrap | create-api-key | demo |
-reseal-secrets."""
+reseal-secrets | audit-archive | audit-restore."""
 
 import asyncio
 import json
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -14,8 +15,11 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.archive import ArchiveRefused
+from app.audit.archive import archive as audit_archive_months
+from app.audit.archive import restore as audit_restore_month
 from app.auth.service import issue_key
 from app.cli_reseal import Resealed, reseal_all
 from app.clinics.bootstrap import bootstrap_clinic
@@ -280,6 +284,51 @@ def reseal_secrets(
             soft_wrap=True,
         )
         raise typer.Exit(code=1)
+
+
+def _audit_files(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(get_settings())
+        try:
+            return await work(create_sessionmaker(engine))
+        except ArchiveRefused as refused:
+            raise _fail(str(refused)) from None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command("audit-archive")
+def audit_archive(
+    before: Annotated[
+        str, typer.Option(help="First day of a month, YYYY-MM-01: archive every month before it.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the NDJSON files.")] = Path("audit-archive"),
+) -> None:
+    """Export whole months of the audit trail older than --before as NDJSON (one file per
+    month, fsynced), then drop them from the database. Safe to run again."""
+    try:
+        cutoff = date.fromisoformat(before)
+    except ValueError:
+        raise _fail(f"--before {before!r} is not a date (YYYY-MM-DD)") from None
+    today = datetime.now(UTC).date()
+    done = _audit_files(lambda maker: audit_archive_months(maker, cutoff, out, today))
+    for month in done:
+        typer.echo(f"{month.path}: {month.events} events, {month.resources} further resources")
+    if not done:
+        typer.echo(f"nothing stored before {cutoff.isoformat()}")
+
+
+@cli.command("audit-restore")
+def audit_restore(
+    file: Annotated[Path, typer.Argument(help="An audit-events-YYYY-MM.ndjson file.")],
+) -> None:
+    """Put one archived month back into the audit trail (refused if that month holds rows)."""
+    if not file.is_file() or not file.name.startswith("audit-events-"):
+        raise _fail(f"{file} is not an audit-events-YYYY-MM.ndjson file")
+    restored = _audit_files(lambda maker: audit_restore_month(maker, file))
+    typer.echo(f"{restored.month:%Y-%m}: {restored.events} events restored")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
-from app.audit.models import TASK_STATUS, AuditEvent, Outcome
+from app.audit.models import TASK_STATUS, AuditEvent, AuditEventResource, Outcome
 from app.audit.trail import TAG_RESOURCES, AuditTrail
 from app.clock import Clock
 from app.common.crypto import SecretBox
@@ -171,7 +171,9 @@ class UnitOfWork(Generic[R]):
             outcome=outcome,
             status_code=status_code,
         )
-        await self.session.execute(insert(AuditEvent), rows)
+        await self.session.execute(insert(AuditEvent), rows.events)
+        if rows.resources:
+            await self.session.execute(insert(AuditEventResource), rows.resources)
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.retention import prepare_months
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.config import Settings
@@ -84,6 +85,9 @@ class Worker:
                 _retries(CLEAN_EVERY),
             ),
             Recurring("idempotency_purge", CLEAN_EVERY, self.purge, metrics, _retries(CLEAN_EVERY)),
+            Recurring(
+                "audit_months_ahead", CLEAN_EVERY, self.audit_months, metrics, _retries(CLEAN_EVERY)
+            ),
         ]
 
     async def scan(self) -> int:
@@ -104,6 +108,18 @@ class Worker:
             removed = await delete_expired(work.session, self.clock())
             await work.finish_task()
         return removed
+
+    async def audit_months(self) -> int:
+        """Create the audit trail's monthly partitions ahead of time (PostgreSQL; issue 17)."""
+        async with worker_unit(
+            self.sessionmaker,
+            self.clock,
+            action="prepare_audit_months",
+            resource_type="audit_event",
+        ) as work:
+            made = await prepare_months(work.session, self.clock())
+            await work.finish_task()
+        return made
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; errors (a database restart, say) are logged and retried."""

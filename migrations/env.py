@@ -2,11 +2,13 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from app.audit.months import PARTITION_NAME
 from app.config import get_settings
 from app.db import Base, create_engine
 from app.models import load_all_models
@@ -25,12 +27,20 @@ def _database_url() -> str:
     return url
 
 
+def _include(obj: Any, name: str | None, kind: str, reflected: bool, compared: Any) -> bool:
+    """Leave the audit trail's monthly partitions (and their indexes) out of autogenerate: the
+    worker makes them, and their parent table is the model."""
+    table = obj.table.name if kind == "index" else name
+    return not (reflected and table is not None and PARTITION_NAME.fullmatch(table))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

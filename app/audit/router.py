@@ -30,9 +30,9 @@ async def list_audit_events(
 ) -> Page[AuditEventRead]:
     """Your clinic's audit trail, oldest first (admin). Nothing can change or delete it."""
     rows = await repository.list_page(db, principal.clinic_id, query.filters, page)
-    items, cursor = split_page(rows, page, lambda e: (e.at, e.id))
+    items, cursor = split_page(rows, page, repository.position_of)
     return Page[AuditEventRead](
-        items=[AuditEventRead.model_validate(e) for e in items], next_cursor=cursor
+        items=[AuditEventRead.from_item(e) for e in items], next_cursor=cursor
     )
 
 
@@ -54,6 +54,6 @@ async def export_audit_events(
         # The export outlives the request's transaction, so it reads in a session of its own.
         async with sessionmaker() as db:
             async for event in repository.stream(db, clinic_id, query.filters):
-                yield AuditEventRead.model_validate(event).model_dump_json().encode() + b"\n"
+                yield AuditEventRead.from_item(event).model_dump_json().encode() + b"\n"
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")

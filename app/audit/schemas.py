@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -32,6 +33,20 @@ class AuditEventRead(OutputModel):
     outcome: Outcome
     status_code: int
     changed_fields: list[str] | None
+
+    @classmethod
+    def from_item(cls, item: Any) -> "AuditEventRead":
+        """One (stored event, resource) item. Position 0 keeps the event's id; a further
+        resource of the same event gets an id derived from it, so that ids stay unique."""
+        read = cls.model_validate(item)
+        if item.position:
+            return read.model_copy(update={"id": item_id(item.id, item.position)})
+        return read
+
+
+def item_id(event_id: uuid.UUID, position: int) -> uuid.UUID:
+    """The id of the item at `position` (>= 1) of a stored event: stable, never stored."""
+    return uuid.uuid5(event_id, str(position))
 
 
 @dataclass(frozen=True)

@@ -92,28 +92,61 @@ class AuditTrail:
         at: datetime,
         outcome: Outcome,
         status_code: int,
-    ) -> list[dict[str, Any]]:
-        """One row per touched resource, or one for the work itself if it touched none."""
+    ) -> "AuditRows":
+        """One row per changed resource (with its field names), one row for everything the work
+        only read (the first resource on the row, the others as `audit_event_resources`), or one
+        for the work itself if it touched nothing (issue 17: a journey read is one row)."""
         touches = list(self.touches.values()) or [Touch(self.resource_type, self.subject_id)]
-        return [
-            {
-                "id": uuid.uuid4(),
-                "clinic_id": clinic_id,
-                "at": at,
-                "actor_id": actor_id,
-                "actor_role": actor_role,
-                "action": self.action,
-                "resource_type": touch.resource_type,
-                "resource_id": touch.resource_id,
-                "request_id": self.request_id,
-                "client_request_id": self.client_request_id,
-                "ip": self.ip,
-                "outcome": outcome.value,
-                "status_code": status_code,
-                "changed_fields": touch.changed_fields,
-            }
-            for touch in touches
-        ]
+        changes = [t for t in touches if t.changed_fields is not None]
+        reads = [t for t in touches if t.changed_fields is None]
+        out = AuditRows()
+
+        def event(touch: Touch) -> uuid.UUID:
+            event_id = uuid.uuid4()
+            out.events.append(
+                {
+                    "id": event_id,
+                    "clinic_id": clinic_id,
+                    "at": at,
+                    "actor_id": actor_id,
+                    "actor_role": actor_role,
+                    "action": self.action,
+                    "resource_type": touch.resource_type,
+                    "resource_id": touch.resource_id,
+                    "request_id": self.request_id,
+                    "client_request_id": self.client_request_id,
+                    "ip": self.ip,
+                    "outcome": outcome.value,
+                    "status_code": status_code,
+                    "changed_fields": touch.changed_fields,
+                }
+            )
+            return event_id
+
+        for touch in changes:
+            event(touch)
+        if reads:
+            event_id = event(reads[0])
+            out.resources.extend(
+                {
+                    "event_id": event_id,
+                    "position": position,
+                    "at": at,
+                    "clinic_id": clinic_id,
+                    "resource_type": touch.resource_type,
+                    "resource_id": touch.resource_id,
+                }
+                for position, touch in enumerate(reads[1:], start=1)
+            )
+        return out
+
+
+@dataclass
+class AuditRows:
+    """What one unit of work inserts: `audit_events` rows and `audit_event_resources` rows."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
 
 
 def note_read(resource_type: str, resource_id: uuid.UUID | str) -> None:

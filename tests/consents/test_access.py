@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEvent
@@ -16,6 +16,7 @@ from app.consents.models import Consent
 from app.db import begin_write
 from tests.consents.support import body, consents_url, record
 from tests.support.apps import assert_problem
+from tests.support.audit_items import audit_items
 from tests.support.factories import Clinic, bootstrap
 
 
@@ -77,10 +78,9 @@ async def test_a_consent_is_found_only_under_its_own_client(clinic: Clinic) -> N
     assert_problem(await clinic.post(f"{wrong}/withdraw", json={"reason": "x"}), 404, "not_found")
 
 
-async def _audit_rows(app: FastAPI, clinic: Clinic) -> list[AuditEvent]:
+async def _audit_rows(app: FastAPI, clinic: Clinic) -> list[Any]:
     async with app.state.sessionmaker() as db:
-        query = select(AuditEvent).where(AuditEvent.clinic_id == uuid.UUID(clinic.id))
-        return list((await db.execute(query)).scalars().all())
+        return await audit_items(db, AuditEvent.clinic_id == uuid.UUID(clinic.id))
 
 
 async def test_reads_and_writes_are_audited_without_phi(clinic: Clinic, app: FastAPI) -> None:

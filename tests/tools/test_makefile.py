@@ -14,10 +14,16 @@ pytestmark = pytest.mark.process  # runs make (which `make test` needs anyway)
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _alone() -> dict[str, str]:
+    """The environment without the calling make's own (`make test` runs this suite): a nested
+    make would print "make[1]: Entering directory" lines and inherit the caller's flags."""
+    return {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+
+
 def _planned(folder: Path, target: str) -> list[str]:
     """The commands `make target` would run, without running them."""
     result = subprocess.run(
-        ["make", "-n", target], cwd=folder, capture_output=True, text=True, check=True
+        ["make", "-n", target], cwd=folder, capture_output=True, text=True, check=True, env=_alone()
     )
     return result.stdout.splitlines()
 
@@ -43,7 +49,9 @@ def _fake_venv(folder: Path) -> None:
 
 
 def _make(folder: Path, target: str) -> None:
-    subprocess.run(["make", target], cwd=folder, capture_output=True, text=True, check=True)
+    subprocess.run(
+        ["make", target], cwd=folder, capture_output=True, text=True, check=True, env=_alone()
+    )
 
 
 def test_a_fresh_clone_runs_with_the_runtime_dependencies_only(clone: Path) -> None:

@@ -132,8 +132,9 @@ def to_epoch_us(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def in_clinic(model: Any, clinic_id: uuid.UUID) -> ColumnElement[bool]:
-    """The tenant condition: the one place a query is limited to a clinic."""
+def in_clinic(model: Any, clinic_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """The tenant condition: the one place a query is limited to a clinic (to a bound
+    parameter's clinic in statements built once)."""
     column: ColumnElement[uuid.UUID] = getattr(model, "clinic_id")  # noqa: B009 - any tenant model
     return column == clinic_id
 

@@ -69,7 +69,9 @@ async def evaluate_all(
     evaluations: dict[uuid.UUID, Evaluation] = {}
     for s in sessions:
         client_facts = facts[s.client_id]
-        if s.kind is not SessionKind.preparation and s.client_id not in windows:
+        # A dose reads all its client's integrations: evaluate them once for the client's
+        # doses on the page. An integration alone needs only its own evaluation.
+        if s.kind is SessionKind.ketamine and s.client_id not in windows:
             windows[s.client_id] = integration_windows(client_facts, policy)
         evaluations[s.id] = evaluate(s, client_facts, policy, now, windows.get(s.client_id))
     return evaluations

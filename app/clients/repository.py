@@ -73,8 +73,14 @@ def _one_with_stage_for(
 
 async def client_row(db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID) -> Client | None:
     """The client alone, for callers that need no stage (it costs a subquery per row)."""
-    stmt = clinic_scoped(Client, clinic_id).where(Client.id == client_id)
-    return (await db.execute(stmt)).scalar_one_or_none()
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return (await db.execute(_CLIENT_ROW, parameters)).scalar_one_or_none()
+
+
+# Built once, bound at execution: every journey sends it.
+_CLIENT_ROW = select(Client).where(
+    in_clinic(Client, bindparam("clinic_id")), Client.id == bindparam("client_id")
+)
 
 
 def _escape_like(text: str) -> str:

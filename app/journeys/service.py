@@ -9,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_read
 from app.auth.principal import Principal
-from app.clients.service import get_client
+from app.clients.models import ClientStage
+from app.clients.service import client_alone
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.safety_reviews.service import open_reviews
 from app.sessions import repository as session_repository
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag, rems_missing
-from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.enums import ANCHORING_STATUSES, SessionKind, SessionStatus
 from app.sessions.gate import GateCheck, scheduled_doses_failing
 from app.sessions.models import ClinicalSession
 from app.sessions.read_models import SessionReadModel, to_read
@@ -28,6 +29,7 @@ from app.windows.rules import (
     IntegrationStatus,
     IntegrationWindow,
     WindowStatus,
+    client_stage,
     dose_facts,
     integration_facts,
 )
@@ -91,11 +93,15 @@ async def journey(
 ) -> Journey:
     """A client's whole journey: two queries whatever its length. Each integration is evaluated
     once, the clinic's policies are built once and each dose's safety flags computed once."""
-    client, stage = await get_client(db, principal, client_id, now)
+    client = await client_alone(db, principal, client_id)
     note_read("client", client.id)
     sessions = await session_repository.for_client(db, principal.clinic_id, client.id)
     facts = _facts(sessions)
     policy, dosing = principal.policy, principal.dosing
+    # The stage from the sessions loaded anyway, not from the 27-parameter SQL expression that
+    # GET /clients/{id} and the `stage` filter use (tests/windows: both agree with the oracle).
+    anchoring = any(s.status in ANCHORING_STATUSES for s in sessions)
+    stage = ClientStage(client_stage(facts.doses, anchoring, policy, now))
     windows = integration_windows(facts, policy)
     evaluated = [(s, evaluate(s, facts, policy, now, windows)) for s in sessions]
     reads = [to_read(s, e, dosing, now) for s, e in evaluated]

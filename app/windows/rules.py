@@ -244,3 +244,21 @@ def integration_windows(
         for integration in integrations
         if integration.status in ANCHORING_STATUSES
     }
+
+
+def client_stage(
+    doses: Sequence[DoseFacts], any_anchoring: bool, policy: WindowPolicy, now: datetime
+) -> str:
+    """The client's journey stage from all its sessions (the Python twin of
+    `app.windows.sql.client_stage`): `any_anchoring` says whether any session of any kind is
+    scheduled or completed, `doses` are all its ketamine sessions."""
+    if not any_anchoring:
+        return "intake"
+    completed = [dose for dose in doses if dose.status is SessionStatus.completed]
+    if not completed:
+        return "preparation"
+    latest = max(completed, key=lambda dose: (dose.starts_at, dose.id))
+    scheduled = any(dose.status is SessionStatus.scheduled for dose in doses)
+    if scheduled or dose_window(latest, policy).closes_at >= now:
+        return "active_treatment"
+    return "maintenance"

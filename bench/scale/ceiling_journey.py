@@ -9,41 +9,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from bench.scale.ceiling_shared import (
-    ANCHORING,
     API_KEY,
     AUDIT_INSERT,
     Connection,
     audit_rows,
-    closing_offsets,
-    epoch_us,
     rows,
 )
 
 # --- The statements, as captured ------------------------------------------------------------------
 
-CLIENT_WITH_STAGE = """
+CLIENT = """
 SELECT clients.id, clients.clinic_id, clients.first_name, clients.last_name,
 clients.preferred_name, clients.date_of_birth, clients.email, clients.phone,
 clients.primary_clinician_id, clients.presenting_concerns, clients.archived, clients.created_at,
-clients.updated_at, clients.version, CASE WHEN (NOT (EXISTS (SELECT * FROM sessions AS
-sessions_1 WHERE sessions_1.clinic_id = clients.clinic_id AND sessions_1.client_id = clients.id
-AND sessions_1.status IN ($25, $26)))) THEN $1::VARCHAR WHEN (NOT (EXISTS (SELECT * FROM
-sessions AS sessions_2 WHERE sessions_2.clinic_id = clients.clinic_id AND sessions_2.client_id =
-clients.id AND sessions_2.status IN ($27) AND sessions_2.kind = $2))) THEN $3::VARCHAR WHEN
-((EXISTS (SELECT * FROM sessions AS sessions_3 WHERE sessions_3.clinic_id = clients.clinic_id
-AND sessions_3.client_id = clients.id AND sessions_3.status IN ($28) AND sessions_3.kind = $4))
-OR (SELECT CAST(EXTRACT(EPOCH FROM coalesce(sessions_4.ended_at, sessions_4.ends_at)) * 1000000
-AS BIGINT) + CASE WHEN (sessions_4.route = $5) THEN $6::BIGINT WHEN (sessions_4.route = $7) THEN
-$8::BIGINT WHEN (sessions_4.route = $9) THEN $10::BIGINT WHEN (sessions_4.route = $11) THEN
-$12::BIGINT WHEN (sessions_4.route = $13) THEN $14::BIGINT ELSE $15::BIGINT END * $16::BIGINT AS
-anon_1 FROM sessions AS sessions_4 WHERE sessions_4.clinic_id = clients.clinic_id AND
-sessions_4.client_id = clients.id AND sessions_4.kind = $17 AND sessions_4.status = $18 ORDER BY
-sessions_4.starts_at DESC, sessions_4.id DESC LIMIT $19::INTEGER) >= $20::BIGINT) THEN
-$21::VARCHAR ELSE $22::VARCHAR END AS stage FROM clients WHERE clients.clinic_id = $23::UUID AND
-clients.id = $24::UUID
+clients.updated_at, clients.version FROM clients WHERE clients.clinic_id = $1::UUID AND
+clients.id = $2::UUID
 """
 
 CLIENT_SESSIONS = """
@@ -91,30 +72,6 @@ safety_reviews.opened_at, safety_reviews.id
 """
 
 
-# --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
-
-
-def stage_parameters(key: asyncpg.Record, client_id: uuid.UUID, now: datetime) -> list[Any]:
-    return [
-        "intake",
-        "ketamine",
-        "preparation",
-        "ketamine",
-        *closing_offsets(key),
-        "ketamine",
-        "completed",
-        1,
-        epoch_us(now),
-        "active_treatment",
-        "maintenance",
-        key["clinic_id"],
-        client_id,
-        *ANCHORING,
-        "completed",
-        "scheduled",
-    ]
-
-
 # --- The request ----------------------------------------------------------------------------------
 
 
@@ -125,7 +82,7 @@ async def journey(
     key = await connection.fetchrow(API_KEY, prefix)
     if key is None:
         return None
-    client = await connection.fetchrow(CLIENT_WITH_STAGE, *stage_parameters(key, client_id, now))
+    client = await connection.fetchrow(CLIENT, key["clinic_id"], client_id)
     if client is None:
         return None
     sessions = await connection.fetch(CLIENT_SESSIONS, key["clinic_id"], client_id)

@@ -93,7 +93,7 @@ async def test_journey_statements_do_not_grow_with_its_length(
     short_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{short}/journey")
     long_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{long}/journey")
     assert short_count == long_count
-    # Authenticate, client with stage, sessions, open safety reviews, the screenings and the
+    # Authenticate, client, sessions, open safety reviews, the screenings and the
     # consents the dosing gate's alerts read for scheduled doses, audit insert (+ SQLite's
     # explicit BEGINs).
     assert short_count <= 10

@@ -1,5 +1,6 @@
 """Engine, session factory, the request unit of work and the dialect helpers."""
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -9,6 +10,7 @@ from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Select, event, s
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -61,6 +63,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # asyncpg's timestamptz already is: the common case, kept as is
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -132,8 +136,9 @@ def to_epoch_us(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def in_clinic(model: Any, clinic_id: uuid.UUID) -> ColumnElement[bool]:
-    """The tenant condition: the one place a query is limited to a clinic."""
+def in_clinic(model: Any, clinic_id: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """The tenant condition: the one place a query is limited to a clinic (to a bound
+    parameter's clinic in statements built once)."""
     column: ColumnElement[uuid.UUID] = getattr(model, "clinic_id")  # noqa: B009 - any tenant model
     return column == clinic_id
 
@@ -199,11 +204,47 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.database_pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_operational_error)
+    _ping_when_idle(engine)
     return engine
+
+
+PING_AFTER_IDLE_S = 5.0
+"""A pooled connection idle longer than this is pinged before a request gets it."""
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection only when it sat idle, instead of on every checkout.
+
+    `pool_pre_ping` costs three round trips per request on asyncpg (BEGIN, `;`, ROLLBACK), more
+    than a journey's own statements. A connection used moments ago is used as is: if the server
+    went away since, its first statement fails as a disconnect, SQLAlchemy invalidates every
+    connection the pool made before then, and the request answers 503 database_unavailable
+    (app/errors.py); the next ones connect afresh (tests/faults/test_postgres_restart.py).
+    A connection idle for longer, as after a quiet night or a restart nobody saw, is pinged
+    first and replaced if dead, so no request pays for it."""
+    dialect = engine.sync_engine.dialect
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("checked_in_at", 0.0)
+        if idle <= PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: let the pool replace it
+            raise DisconnectionError(f"idle connection failed its ping: {error!r}") from error
+
+    def connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()  # fresh: no ping on its first use
+
+    event.listen(engine.sync_engine, "connect", connected)
+    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "checkout", checkout)
 
 
 def _connect_or_operational_error(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
@@ -22,15 +22,19 @@ class KeyHolder:
     clinic: Clinic
 
 
+# Built once, the prefix bound at execution: every request sends it, and building it (and its
+# cache key, which SQLAlchemy memoizes per statement object) cost more than running it.
+_KEY_BY_PREFIX = (
+    select(ApiKey, Staff, Clinic)
+    .join(Staff, Staff.id == ApiKey.staff_id)
+    .join(Clinic, Clinic.id == ApiKey.clinic_id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
+
+
 async def key_by_prefix(db: AsyncSession, prefix: str) -> KeyHolder | None:
     """The key with this prefix, its staff member and their clinic (one query)."""
-    stmt = (
-        select(ApiKey, Staff, Clinic)
-        .join(Staff, Staff.id == ApiKey.staff_id)
-        .join(Clinic, Clinic.id == ApiKey.clinic_id)
-        .where(ApiKey.prefix == prefix)
-    )
-    row = (await db.execute(stmt)).first()
+    row = (await db.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
     return None if row is None else KeyHolder(*row)
 
 

@@ -1,18 +1,19 @@
 """SQL for clients; `stage` is computed in the same statement so it can filter and paginate."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.clients.models import Client, ClientStage
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, to_epoch_us
-from app.sessions.enums import SessionStatus
+from app.db import clinic_scoped, in_clinic, to_epoch_us
+from app.sessions.enums import Route, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
@@ -46,15 +47,40 @@ async def get(
     policy: WindowPolicy,
     now: datetime,
 ) -> tuple[Client, ClientStage] | None:
-    stmt = _with_stage(clinic_id, policy)
-    row = (await db.execute(stmt.where(Client.id == client_id), _at(now))).first()
+    parameters = {**_at(now), "clinic_id": clinic_id, "client_id": client_id}
+    row = (await db.execute(_one_with_stage(policy), parameters)).first()
     return None if row is None else (row[0], ClientStage(row[1]))
+
+
+def _one_with_stage(policy: WindowPolicy) -> Select[Client, str]:
+    """One client with its stage, built once per policy (a journey sends it on every request)."""
+    closes = tuple(sorted(policy.closes_after_s.items()))
+    return _one_with_stage_for(policy.opens_after_s, closes, policy.closing_soon_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _one_with_stage_for(
+    opens_after_s: int, closes_after_s: tuple[tuple[Route, int], ...], closing_soon_s: int
+) -> Select[Client, str]:
+    policy = WindowPolicy(opens_after_s, dict(closes_after_s), closing_soon_s)
+    return (
+        select(Client)
+        .where(in_clinic(Client, bindparam("clinic_id")))
+        .add_columns(_stage(policy).label("stage"))
+        .where(Client.id == bindparam("client_id"))
+    )
 
 
 async def client_row(db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID) -> Client | None:
     """The client alone, for callers that need no stage (it costs a subquery per row)."""
-    stmt = clinic_scoped(Client, clinic_id).where(Client.id == client_id)
-    return (await db.execute(stmt)).scalar_one_or_none()
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return (await db.execute(_CLIENT_ROW, parameters)).scalar_one_or_none()
+
+
+# Built once, bound at execution: every journey sends it.
+_CLIENT_ROW = select(Client).where(
+    in_clinic(Client, bindparam("clinic_id")), Client.id == bindparam("client_id")
+)
 
 
 def _escape_like(text: str) -> str:

@@ -41,6 +41,15 @@ async def get_client(
     return found
 
 
+async def client_alone(db: AsyncSession, principal: Principal, client_id: uuid.UUID) -> Client:
+    """The clinic's client without its stage (404 otherwise), for reads that derive the stage
+    from sessions they load anyway."""
+    found = await repository.client_row(db, principal.clinic_id, client_id)
+    if found is None:
+        raise ClientNotFound(f"No client {client_id} in this clinic.")
+    return found
+
+
 async def medical_clearances(
     db: AsyncSession, principal: Principal, client_ids: Collection[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, MedicalClearance]:

@@ -28,7 +28,8 @@ T = TypeVar("T")
 
 
 def _utc_z(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 UTCTimestamp = Annotated[

@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
 from app.consents import sql
 from app.consents.models import Consent
 from app.consents.rules import ConsentKind, ConsentStatus
-from app.db import clinic_scoped
+from app.db import clinic_scoped, in_clinic
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ async def for_client(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
 ) -> Sequence[Consent]:
     """Every consent of the client, in the order they were signed (a client has a handful)."""
-    stmt = (
-        clinic_scoped(Consent, clinic_id)
-        .where(Consent.client_id == client_id)
-        .order_by(Consent.signed_at, Consent.id)
-    )
-    return (await db.execute(stmt)).scalars().all()
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return (await db.execute(_FOR_CLIENT, parameters)).scalars().all()
+
+
+# Built once, bound at execution: every clinical journey sends it.
+_FOR_CLIENT = (
+    select(Consent)
+    .where(in_clinic(Consent, bindparam("clinic_id")), Consent.client_id == bindparam("client_id"))
+    .order_by(Consent.signed_at, Consent.id)
+)

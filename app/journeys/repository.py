@@ -1,16 +1,17 @@
 """SQL for the integration worklist: both lists are filtered and ordered in the database."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select
+from sqlalchemy import BigInteger, DateTime, Integer, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
-from app.db import clinic_scoped, to_epoch_us
-from app.sessions.enums import SessionKind, SessionStatus
+from app.db import in_clinic, to_epoch_us
+from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
@@ -20,14 +21,12 @@ from app.windows.rules import IntegrationStatus, WindowStatus
 _ANCHOR = aliased(ClinicalSession)
 
 
-def _active_clients(
-    stmt: Select[ClinicalSession], clinician_id: uuid.UUID | None
-) -> Select[ClinicalSession]:
+def _active_clients(stmt: Select[ClinicalSession], by_clinician: bool) -> Select[ClinicalSession]:
     stmt = stmt.join(Client, Client.id == ClinicalSession.client_id).where(
         Client.archived.is_(False)
     )
-    if clinician_id is not None:
-        stmt = stmt.where(ClinicalSession.clinician_id == clinician_id)
+    if by_clinician:
+        stmt = stmt.where(ClinicalSession.clinician_id == bindparam("clinician_id"))
     return stmt
 
 
@@ -40,16 +39,16 @@ async def unbooked_doses(
     limit: int,
 ) -> Sequence[ClinicalSession]:
     """Doses whose window is still open (or not yet open) with nothing booked in it."""
-    s = ClinicalSession
-    _, closes = window_sql.window_bounds_us(s, policy)
-    status = window_sql.dose_integration_status(s, policy, to_epoch_us(now))
-    stmt = clinic_scoped(s, clinic_id).where(
-        s.kind == SessionKind.ketamine,
-        window_sql.window_may_still_be_open(s, policy, now),
-        status == IntegrationStatus.unbooked.value,
-    )
-    stmt = _active_clients(stmt, clinician_id).order_by(closes, s.id).limit(limit)
-    return (await db.execute(stmt)).scalars().all()
+    stmt = _unbooked(_policy_key(policy), clinician_id is not None)
+    parameters = {
+        "clinic_id": clinic_id,
+        "open_since": now - window_sql.longest_window(policy),
+        "now_us": to_epoch_us(now),
+        "limit": limit,
+    }
+    if clinician_id is not None:
+        parameters["clinician_id"] = clinician_id
+    return (await db.execute(stmt, parameters)).scalars().all()
 
 
 async def outside_window_sessions(
@@ -60,11 +59,51 @@ async def outside_window_sessions(
     limit: int,
 ) -> Sequence[ClinicalSession]:
     """Scheduled integration sessions that fall before, after or without a window."""
-    s = ClinicalSession
-    anchor = _ANCHOR
-    status = window_sql.integration_window_status(s, anchor, policy)
+    stmt = _outside_window(_policy_key(policy), clinician_id is not None)
+    parameters: dict[str, object] = {"clinic_id": clinic_id, "limit": limit}
+    if clinician_id is not None:
+        parameters["clinician_id"] = clinician_id
+    return (await db.execute(stmt, parameters)).scalars().all()
+
+
+# Both statements are built once per clinic policy (and with or without a clinician), every
+# value bound at execution: building the window rule's expressions and their cache keys cost
+# more CPU than PostgreSQL spent running them (docs/performance.md).
+PolicyKey = tuple[int, tuple[tuple[Route, int], ...], int]
+
+
+def _policy_key(policy: WindowPolicy) -> PolicyKey:
+    return policy.opens_after_s, tuple(sorted(policy.closes_after_s.items())), policy.closing_soon_s
+
+
+def _policy(key: PolicyKey) -> WindowPolicy:
+    return WindowPolicy(key[0], dict(key[1]), key[2])
+
+
+@functools.lru_cache(maxsize=256)
+def _unbooked(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSession]:
+    s, policy = ClinicalSession, _policy(key)
+    _, closes = window_sql.window_bounds_us(s, policy)
+    now_us = bindparam("now_us", type_=BigInteger())
+    status = window_sql.dose_integration_status(s, policy, now_us)
+    stmt = select(s).where(
+        in_clinic(s, bindparam("clinic_id")),
+        s.kind == SessionKind.ketamine,
+        # window_may_still_be_open, with now - the longest window bound at execution
+        window_sql.anchor_time(s) >= bindparam("open_since", type_=DateTime(timezone=True)),
+        status == IntegrationStatus.unbooked.value,
+    )
+    stmt = _active_clients(stmt, by_clinician)
+    return stmt.order_by(closes, s.id).limit(bindparam("limit", type_=Integer()))
+
+
+@functools.lru_cache(maxsize=256)
+def _outside_window(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSession]:
+    s, anchor = ClinicalSession, _ANCHOR
+    status = window_sql.integration_window_status(s, anchor, _policy(key))
     stmt = (
-        clinic_scoped(s, clinic_id)
+        select(s)
+        .where(in_clinic(s, bindparam("clinic_id")))
         .outerjoin(anchor, anchor.id == window_sql.anchor_id(s))
         .where(
             s.kind == SessionKind.integration,
@@ -72,5 +111,5 @@ async def outside_window_sessions(
             status != WindowStatus.in_window.value,
         )
     )
-    stmt = _active_clients(stmt, clinician_id).order_by(s.starts_at, s.id).limit(limit)
-    return (await db.execute(stmt)).scalars().all()
+    stmt = _active_clients(stmt, by_clinician)
+    return stmt.order_by(s.starts_at, s.id).limit(bindparam("limit", type_=Integer()))

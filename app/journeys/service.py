@@ -9,17 +9,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_read
 from app.auth.principal import Principal
-from app.clients.service import get_client
+from app.clients.models import ClientStage
+from app.clients.service import client_alone
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.safety_reviews.service import open_reviews
 from app.sessions import repository as session_repository
 from app.sessions.dosing.policy import DosingPolicy
-from app.sessions.dosing.rules import SafetyFlag, rems_form_due_at, rems_missing, safety_flags
-from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.dosing.rules import SafetyFlag, rems_missing
+from app.sessions.enums import ANCHORING_STATUSES, SessionKind, SessionStatus
 from app.sessions.gate import GateCheck, scheduled_doses_failing
 from app.sessions.models import ClinicalSession
-from app.sessions.read_models import to_read
+from app.sessions.read_models import SessionReadModel, to_read
 from app.sessions.schemas import IntegrationSessionRead, KetamineSessionRead
 from app.staff.models import Role
 from app.windows.repository import ClientFacts
@@ -28,10 +29,11 @@ from app.windows.rules import (
     IntegrationStatus,
     IntegrationWindow,
     WindowStatus,
+    client_stage,
     dose_facts,
     integration_facts,
 )
-from app.windows.service import Evaluation, evaluate, evaluate_all
+from app.windows.service import Evaluation, evaluate, evaluate_all, integration_windows
 
 T = TypeVar("T")
 
@@ -104,24 +106,26 @@ def alerts_for(session: ClinicalSession, evaluation: Evaluation) -> list[Alert]:
 async def journey(
     db: AsyncSession, principal: Principal, client_id: uuid.UUID, now: datetime
 ) -> Journey:
-    """A client's whole journey: two queries whatever its length."""
-    client, stage = await get_client(db, principal, client_id, now)
+    """A client's whole journey: two queries whatever its length. Each integration is evaluated
+    once, the clinic's policies are built once and each dose's safety flags computed once."""
+    client = await client_alone(db, principal, client_id)
     note_read("client", client.id)
     sessions = await session_repository.for_client(db, principal.clinic_id, client.id)
     facts = _facts(sessions)
-    policy = principal.policy
-    evaluated = [(s, evaluate(s, facts, policy, now)) for s in sessions]
+    policy, dosing = principal.policy, principal.dosing
+    # The stage from the sessions loaded anyway, not from the 27-parameter SQL expression that
+    # GET /clients/{id} and the `stage` filter use (tests/windows: both agree with the oracle).
+    anchoring = any(s.status in ANCHORING_STATUSES for s in sessions)
+    stage = ClientStage(client_stage(facts.doses, anchoring, policy, now))
+    windows = integration_windows(facts, policy)
+    evaluated = [(s, evaluate(s, facts, policy, now, windows)) for s in sessions]
+    reads = [to_read(s, e, dosing, now) for s, e in evaluated]
     alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
     if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles
-        alerts += _safety_alerts(sessions, principal.dosing, now)
+        alerts += _safety_alerts(sessions, reads, dosing)
         alerts += await _gate_alerts(db, principal, client.id, sessions)
         alerts += await _clinical_alerts(db, principal, client.id)
-    return Journey(
-        client_id=client.id,
-        stage=stage,
-        sessions=[to_read(s, e, principal.dosing, now) for s, e in evaluated],
-        alerts=alerts,
-    )
+    return Journey(client_id=client.id, stage=stage, sessions=reads, alerts=alerts)
 
 
 SAFETY_DETAIL = {
@@ -155,16 +159,17 @@ GATE_ALERT = {
 
 
 def _safety_alerts(
-    sessions: Sequence[ClinicalSession], policy: DosingPolicy, now: datetime
+    sessions: Sequence[ClinicalSession], reads: Sequence[SessionReadModel], policy: DosingPolicy
 ) -> list[Alert]:
+    """One alert per safety flag of a dose, read from the flags its read model already holds."""
     alerts = []
-    for dose in sessions:
-        if dose.kind is not SessionKind.ketamine:
+    for dose, read in zip(sessions, reads, strict=True):
+        if not isinstance(read, KetamineSessionRead):
             continue
-        for flag in safety_flags(dose, policy, now):
+        for flag in read.safety_flags:
             detail = SAFETY_DETAIL[flag]
             if flag is SafetyFlag.rems_form_due:
-                detail += f" (due {_iso(rems_form_due_at(dose, policy))})."
+                detail += f" (due {_iso(read.rems_form_due_at)})."
             if flag is SafetyFlag.rems_monitoring_incomplete:
                 missing = ", ".join(condition.value for condition in rems_missing(dose, policy))
                 detail += f" (missing: {missing})."
@@ -224,7 +229,7 @@ async def worklist(
     limit: int,
 ) -> IntegrationWorklist:
     """Unbooked windows and outside-window bookings, each list capped at `limit`."""
-    policy = principal.policy
+    policy, dosing = principal.policy, principal.dosing
     doses = await repository.unbooked_doses(
         db, principal.clinic_id, policy, now, clinician_id, limit
     )
@@ -234,12 +239,10 @@ async def worklist(
     evaluations = await evaluate_all(db, principal.clinic_id, [*doses, *outside], policy, now)
     return IntegrationWorklist(
         unbooked=[
-            _as(KetamineSessionRead, to_read(s, evaluations[s.id], principal.dosing, now))
-            for s in doses
+            _as(KetamineSessionRead, to_read(s, evaluations[s.id], dosing, now)) for s in doses
         ],
         outside_window=[
-            _as(IntegrationSessionRead, to_read(s, evaluations[s.id], principal.dosing, now))
-            for s in outside
+            _as(IntegrationSessionRead, to_read(s, evaluations[s.id], dosing, now)) for s in outside
         ],
     )
 

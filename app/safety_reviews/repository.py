@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments.models import Assessment
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped
+from app.db import clinic_scoped, in_clinic
 from app.safety_reviews.models import ReviewStatus, SafetyReview
 
 
@@ -51,13 +52,24 @@ async def open_for_client(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
 ) -> list[OpenReview]:
     """The client's open reviews, oldest first, each with its assessment's session and time."""
-    r, a = SafetyReview, Assessment
-    stmt = (
-        clinic_scoped(r, clinic_id)
-        .add_columns(a.session_id, a.administered_at)
-        .join(a, (a.id == r.assessment_id) & (a.clinic_id == r.clinic_id))
-        .where(r.client_id == client_id, r.status == ReviewStatus.open.value)
-        .order_by(r.opened_at, r.id)
-    )
-    rows = (await db.execute(stmt)).all()
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    rows = (await db.execute(_OPEN_FOR_CLIENT, parameters)).all()
     return [OpenReview(review, session_id, at) for review, session_id, at in rows]
+
+
+# Built once, bound at execution: every clinical journey sends it.
+_OPEN_FOR_CLIENT = (
+    select(SafetyReview)
+    .where(in_clinic(SafetyReview, bindparam("clinic_id")))
+    .add_columns(Assessment.session_id, Assessment.administered_at)
+    .join(
+        Assessment,
+        (Assessment.id == SafetyReview.assessment_id)
+        & (Assessment.clinic_id == SafetyReview.clinic_id),
+    )
+    .where(
+        SafetyReview.client_id == bindparam("client_id"),
+        SafetyReview.status == ReviewStatus.open.value,
+    )
+    .order_by(SafetyReview.opened_at, SafetyReview.id)
+)

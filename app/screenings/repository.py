@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
@@ -88,16 +88,20 @@ async def client_facts(
 ) -> list[ScreeningFact]:
     """What the clearance rule needs of every screening of one client, for asking it about
     several instants (a journey's scheduled doses) with one statement."""
-    stmt = select(
-        Screening.id,
-        Screening.screened_at,
-        Screening.created_at,
-        Screening.decision,
-        Screening.valid_until,
-    ).where(in_clinic(Screening, clinic_id), Screening.client_id == client_id)
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
     return [
         ScreeningFact(
             row.id, row.screened_at, row.created_at, Decision(row.decision), row.valid_until
         )
-        for row in await db.execute(stmt)
+        for row in await db.execute(_CLIENT_FACTS, parameters)
     ]
+
+
+# Built once, bound at execution: every clinical journey sends it.
+_CLIENT_FACTS = select(
+    Screening.id,
+    Screening.screened_at,
+    Screening.created_at,
+    Screening.decision,
+    Screening.valid_until,
+).where(in_clinic(Screening, bindparam("clinic_id")), Screening.client_id == bindparam("client_id"))

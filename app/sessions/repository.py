@@ -5,13 +5,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select, true
+from sqlalchemy import Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, to_epoch_us
+from app.db import clinic_scoped, in_clinic, to_epoch_us
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.dosing.sql import flag_condition
@@ -174,12 +174,19 @@ async def for_client(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
 ) -> Sequence[ClinicalSession]:
     """Every session of one client, in journey order."""
-    stmt = (
-        clinic_scoped(ClinicalSession, clinic_id)
-        .where(ClinicalSession.client_id == client_id)
-        .order_by(ClinicalSession.starts_at, ClinicalSession.id)
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return (await db.execute(_FOR_CLIENT, parameters)).scalars().all()
+
+
+# Built once, bound at execution (a journey sends it on every request; see app/auth/repository).
+_FOR_CLIENT = (
+    select(ClinicalSession)
+    .where(
+        in_clinic(ClinicalSession, bindparam("clinic_id")),
+        ClinicalSession.client_id == bindparam("client_id"),
     )
-    return (await db.execute(stmt)).scalars().all()
+    .order_by(ClinicalSession.starts_at, ClinicalSession.id)
+)
 
 
 async def corrections(

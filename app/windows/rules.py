@@ -6,7 +6,7 @@ test keeps the two in agreement.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -199,10 +199,13 @@ def evaluate_dose(
     doses: Sequence[DoseFacts],
     policy: WindowPolicy,
     now: datetime,
+    windows: Mapping[uuid.UUID, IntegrationWindow] | None = None,
 ) -> DoseIntegration:
     """K.integration: is integration booked inside this dose's window, still open, or missed.
 
     `integrations` and `doses` are the same client's sessions, so inferred anchors can be found.
+    `windows`, when given, holds the integrations' own evaluations (`integration_windows`), so
+    a journey evaluates each integration once rather than once per dose.
     """
     if not dose.anchors:
         return DoseIntegration(status=IntegrationStatus.not_applicable)
@@ -211,7 +214,11 @@ def evaluate_dose(
     for integration in integrations:
         if integration.status not in ANCHORING_STATUSES:
             continue
-        evaluation = evaluate_integration(integration, doses, policy)
+        evaluation = (
+            windows[integration.id]
+            if windows is not None
+            else evaluate_integration(integration, doses, policy)
+        )
         if evaluation.ketamine_session_id == dose.id:
             anchored.append((integration, evaluation))
     if any(evaluation.status is WindowStatus.in_window for _, evaluation in anchored):
@@ -226,3 +233,32 @@ def evaluate_dose(
         window_closes_at=window.closes_at,
         integration_session_ids=[integration.id for integration, _ in anchored],
     )
+
+
+def integration_windows(
+    integrations: Iterable[IntegrationFacts], doses: Sequence[DoseFacts], policy: WindowPolicy
+) -> dict[uuid.UUID, IntegrationWindow]:
+    """I.window of each integration that can count for a dose, computed once for all doses."""
+    return {
+        integration.id: evaluate_integration(integration, doses, policy)
+        for integration in integrations
+        if integration.status in ANCHORING_STATUSES
+    }
+
+
+def client_stage(
+    doses: Sequence[DoseFacts], any_anchoring: bool, policy: WindowPolicy, now: datetime
+) -> str:
+    """The client's journey stage from all its sessions (the Python twin of
+    `app.windows.sql.client_stage`): `any_anchoring` says whether any session of any kind is
+    scheduled or completed, `doses` are all its ketamine sessions."""
+    if not any_anchoring:
+        return "intake"
+    completed = [dose for dose in doses if dose.status is SessionStatus.completed]
+    if not completed:
+        return "preparation"
+    latest = max(completed, key=lambda dose: (dose.starts_at, dose.id))
+    scheduled = any(dose.status is SessionStatus.scheduled for dose in doses)
+    if scheduled or dose_window(latest, policy).closes_at >= now:
+        return "active_treatment"
+    return "maintenance"

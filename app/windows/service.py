@@ -1,13 +1,14 @@
 """Evaluates sessions against the window rule, for reads of any shape."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
+from app.windows import rules
 from app.windows.policy import WindowPolicy
 from app.windows.repository import ClientFacts, facts_for_clients
 from app.windows.rules import (
@@ -23,14 +24,34 @@ Evaluation = DoseIntegration | IntegrationWindow | None
 
 
 def evaluate(
-    session: ClinicalSession, facts: ClientFacts, policy: WindowPolicy, now: datetime
+    session: ClinicalSession,
+    facts: ClientFacts,
+    policy: WindowPolicy,
+    now: datetime,
+    windows: Mapping[uuid.UUID, IntegrationWindow] | None = None,
 ) -> Evaluation:
-    """The kind-specific evaluation of one session: K.integration, I.window, or None."""
+    """The kind-specific evaluation of one session: K.integration, I.window, or None.
+
+    `windows` (from `integration_windows(facts, policy)`) saves re-evaluating the client's
+    integrations for every dose when many sessions of one client are evaluated.
+    """
     if session.kind is SessionKind.ketamine:
-        return evaluate_dose(dose_facts(session), facts.integrations, facts.doses, policy, now)
+        return evaluate_dose(
+            dose_facts(session), facts.integrations, facts.doses, policy, now, windows
+        )
     if session.kind is SessionKind.integration:
+        found = windows.get(session.id) if windows is not None else None
+        if found is not None:
+            return found
         return evaluate_integration(integration_facts(session), facts.doses, policy)
     return None
+
+
+def integration_windows(
+    facts: ClientFacts, policy: WindowPolicy
+) -> dict[uuid.UUID, IntegrationWindow]:
+    """I.window of each of the client's integrations that can count for a dose, once each."""
+    return rules.integration_windows(facts.integrations, facts.doses, policy)
 
 
 async def evaluate_all(
@@ -40,7 +61,17 @@ async def evaluate_all(
     policy: WindowPolicy,
     now: datetime,
 ) -> dict[uuid.UUID, Evaluation]:
-    """Evaluations for a page of sessions, loading their clients' facts in one query."""
+    """Evaluations for a page of sessions, loading their clients' facts in one query; each
+    client's integrations are evaluated once, however many of its sessions are on the page."""
     needing = [s for s in sessions if s.kind is not SessionKind.preparation]
     facts = await facts_for_clients(db, clinic_id, {s.client_id for s in needing})
-    return {s.id: evaluate(s, facts[s.client_id], policy, now) for s in sessions}
+    windows: dict[uuid.UUID, dict[uuid.UUID, IntegrationWindow]] = {}
+    evaluations: dict[uuid.UUID, Evaluation] = {}
+    for s in sessions:
+        client_facts = facts[s.client_id]
+        # A dose reads all its client's integrations: evaluate them once for the client's
+        # doses on the page. An integration alone needs only its own evaluation.
+        if s.kind is SessionKind.ketamine and s.client_id not in windows:
+            windows[s.client_id] = integration_windows(client_facts, policy)
+        evaluations[s.id] = evaluate(s, client_facts, policy, now, windows.get(s.client_id))
+    return evaluations

@@ -57,8 +57,12 @@ def window_may_still_be_open(
     """Implied by `now <= closes_at` (the longest window cannot close later), but on the indexed
     anchor: it lets the database skip every dose whose window closed long ago instead of
     evaluating the rule for the whole history. Adds no answer and removes none."""
-    longest = timedelta(seconds=max(policy.closes_after_s.values()))
-    return anchor_time(dose) >= now - longest
+    return anchor_time(dose) >= now - longest_window(policy)
+
+
+def longest_window(policy: WindowPolicy) -> timedelta:
+    """How long after T(K) the latest-closing window of any route closes."""
+    return timedelta(seconds=max(policy.closes_after_s.values()))
 
 
 def window_bounds_us(
@@ -122,9 +126,10 @@ def integration_window_status(
 
 
 def dose_integration_status(
-    dose: Sessions, policy: WindowPolicy, now_us: int
+    dose: Sessions, policy: WindowPolicy, now_us: int | ColumnElement[int]
 ) -> ColumnElement[str]:
-    """K.integration.status for a ketamine session row."""
+    """K.integration.status for a ketamine session row (`now_us` a value, or a BIGINT bound
+    parameter for statements built once)."""
     opens, closes = window_bounds_us(dose, policy)
     integration = _BOOKED
     starts = epoch_us(integration.starts_at)
@@ -140,7 +145,10 @@ def dose_integration_status(
     return case(
         (dose.status.not_in(ANCHORING_STATUSES), IntegrationStatus.not_applicable.value),
         (booked, IntegrationStatus.booked_in_window.value),
-        (_us(now_us) <= closes, IntegrationStatus.unbooked.value),
+        (
+            (_us(now_us) if isinstance(now_us, int) else now_us) <= closes,
+            IntegrationStatus.unbooked.value,
+        ),
         else_=IntegrationStatus.missed.value,
     )
 

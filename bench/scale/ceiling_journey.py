@@ -9,42 +9,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from bench.scale.ceiling_shared import (
-    ANCHORING,
     API_KEY,
     AUDIT_INSERT,
     Connection,
     audit_rows,
-    closing_offsets,
-    epoch_us,
     rows,
 )
 
 # --- The statements, as captured ------------------------------------------------------------------
 
-CLIENT_WITH_STAGE = """
+CLIENT = """
 SELECT clients.id, clients.clinic_id, clients.first_name, clients.last_name,
 clients.preferred_name, clients.date_of_birth, clients.email, clients.phone,
-clients.primary_clinician_id, clients.presenting_concerns, clients.archived,
-clients.created_at, clients.updated_at, clients.version, CASE WHEN (NOT (EXISTS (SELECT *
-FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = clients.clinic_id AND
-sessions_1.client_id = clients.id AND sessions_1.status IN ($25, $26)))) THEN $1::VARCHAR
-WHEN (NOT (EXISTS (SELECT * FROM sessions AS sessions_2 WHERE sessions_2.clinic_id =
-clients.clinic_id AND sessions_2.client_id = clients.id AND sessions_2.status IN ($27) AND
-sessions_2.kind = $2))) THEN $3::VARCHAR WHEN ((EXISTS (SELECT * FROM sessions AS sessions_3
-WHERE sessions_3.clinic_id = clients.clinic_id AND sessions_3.client_id = clients.id AND
-sessions_3.status IN ($28) AND sessions_3.kind = $4)) OR (SELECT CAST(EXTRACT(EPOCH FROM
-coalesce(sessions_4.ended_at, sessions_4.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions_4.route = $5) THEN $6::BIGINT WHEN (sessions_4.route = $7) THEN $8::BIGINT WHEN
-(sessions_4.route = $9) THEN $10::BIGINT WHEN (sessions_4.route = $11) THEN $12::BIGINT WHEN
-(sessions_4.route = $13) THEN $14::BIGINT ELSE $15::BIGINT END * $16::BIGINT AS anon_1 FROM
-sessions AS sessions_4 WHERE sessions_4.clinic_id = clients.clinic_id AND
-sessions_4.client_id = clients.id AND sessions_4.kind = $17 AND sessions_4.status = $18
-ORDER BY sessions_4.starts_at DESC, sessions_4.id DESC LIMIT $19::INTEGER) >= $20::BIGINT)
-THEN $21::VARCHAR ELSE $22::VARCHAR END AS stage FROM clients WHERE clients.clinic_id =
-$23::UUID AND clients.id = $24::UUID
+clients.primary_clinician_id, clients.presenting_concerns, clients.archived, clients.created_at,
+clients.updated_at, clients.version FROM clients WHERE clients.clinic_id = $1::UUID AND
+clients.id = $2::UUID
 """
 
 CLIENT_SESSIONS = """
@@ -53,46 +33,43 @@ sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.e
 sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
 sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
 sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
-sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
-sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
-sessions.updated_at, sessions.version FROM sessions WHERE sessions.clinic_id = $1::UUID AND
-sessions.client_id = $2::UUID ORDER BY sessions.starts_at, sessions.id
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines,
+sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois,
+sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
+sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
+sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
+sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id = $2::UUID ORDER BY
+sessions.starts_at, sessions.id
 """
 
-LATEST_PHQ9 = """
-SELECT assessments.id, assessments.clinic_id, assessments.client_id, assessments.session_id,
-assessments.instrument, assessments.administered_at, assessments.item_scores,
-assessments.total, assessments.severity, assessments.probable_ptsd,
-assessments.provisional_dsm5, assessments.self_harm_item_positive, assessments.recorded_by,
-assessments.created_at FROM assessments WHERE assessments.clinic_id = $1::UUID AND
-assessments.client_id = $2::UUID AND assessments.instrument = $3::VARCHAR ORDER BY
-assessments.administered_at DESC, assessments.id DESC LIMIT $4::INTEGER
+SCREENINGS = """
+SELECT screenings.id, screenings.screened_at, screenings.created_at, screenings.decision,
+screenings.valid_until FROM screenings WHERE screenings.clinic_id = $1::UUID AND
+screenings.client_id = $2::UUID
 """
 
+CONSENTS = """
+SELECT consents.id, consents.clinic_id, consents.client_id, consents.kind,
+consents.document_version, consents.signed_at, consents.expires_at, consents.recorded_by,
+consents.withdrawn_at, consents.withdrawn_by, consents.withdrawal_reason, consents.created_at,
+consents.updated_at, consents.version FROM consents WHERE consents.clinic_id = $1::UUID AND
+consents.client_id = $2::UUID ORDER BY consents.signed_at, consents.id
+"""
 
-# --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
-
-
-def stage_parameters(key: asyncpg.Record, client_id: uuid.UUID, now: datetime) -> list[Any]:
-    return [
-        "intake",
-        "ketamine",
-        "preparation",
-        "ketamine",
-        *closing_offsets(key),
-        "ketamine",
-        "completed",
-        1,
-        epoch_us(now),
-        "active_treatment",
-        "maintenance",
-        key["clinic_id"],
-        client_id,
-        *ANCHORING,
-        "completed",
-        "scheduled",
-    ]
+OPEN_SAFETY_REVIEWS = """
+SELECT safety_reviews.id, safety_reviews.clinic_id, safety_reviews.client_id,
+safety_reviews.assessment_id, safety_reviews.opened_at, safety_reviews.status,
+safety_reviews.resolved_at, safety_reviews.resolved_by, safety_reviews.action,
+safety_reviews.note, safety_reviews.version, assessments.session_id, assessments.administered_at
+FROM safety_reviews JOIN assessments ON assessments.id = safety_reviews.assessment_id AND
+assessments.clinic_id = safety_reviews.clinic_id WHERE safety_reviews.clinic_id = $1::UUID AND
+safety_reviews.client_id = $2::UUID AND safety_reviews.status = $3::VARCHAR ORDER BY
+safety_reviews.opened_at, safety_reviews.id
+"""
 
 
 # --- The request ----------------------------------------------------------------------------------
@@ -105,14 +82,24 @@ async def journey(
     key = await connection.fetchrow(API_KEY, prefix)
     if key is None:
         return None
-    client = await connection.fetchrow(CLIENT_WITH_STAGE, *stage_parameters(key, client_id, now))
+    client = await connection.fetchrow(CLIENT, key["clinic_id"], client_id)
     if client is None:
         return None
     sessions = await connection.fetch(CLIENT_SESSIONS, key["clinic_id"], client_id)
-    phq9 = await connection.fetchrow(LATEST_PHQ9, key["clinic_id"], client_id, "phq9", 1)
+    # The dosing gate's alerts read screenings and consents only for a scheduled dose, and only
+    # when the clinic's gate is on (app/sessions/gate.py); a clinical role is asking (admin).
+    gate_on = key["require_medical_clearance"] or key["require_consent"]
+    scheduled = any(s["kind"] == "ketamine" and s["status"] == "scheduled" for s in sessions)
+    if gate_on and scheduled:
+        await connection.fetch(SCREENINGS, key["clinic_id"], client_id)
+        await connection.fetch(CONSENTS, key["clinic_id"], client_id)
+    reviews = await connection.fetch(OPEN_SAFETY_REVIEWS, key["clinic_id"], client_id, "open")
     touched: list[tuple[str, str | None]] = [("client", str(client_id))]
-    if phq9 is not None and phq9["self_harm_item_positive"]:
-        touched.append(("assessment", str(phq9["id"])))
     touched += [("session", str(session["id"])) for session in sessions]
+    for review in reviews:
+        touched += [
+            ("safety_review", str(review["id"])),
+            ("assessment", str(review["assessment_id"])),
+        ]
     await connection.executemany(AUDIT_INSERT, audit_rows(key, "get_journey", touched, now))
-    return {"client": dict(client), "sessions": rows(sessions), "phq9": phq9 and dict(phq9)}
+    return {"client": dict(client), "sessions": rows(sessions), "reviews": rows(reviews)}

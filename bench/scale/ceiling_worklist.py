@@ -35,38 +35,43 @@ sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.e
 sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
 sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
 sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
-sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
-sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
-sessions.updated_at, sessions.version FROM sessions JOIN clients ON clients.id =
-sessions.client_id WHERE sessions.clinic_id = $1::UUID AND sessions.kind = $2 AND
-coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME ZONE AND CASE WHEN
-((sessions.status NOT IN ($40, $41))) THEN $4::VARCHAR WHEN (EXISTS (SELECT * FROM sessions
-AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id =
-sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN ($42, $43) AND
-coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
-sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($44,
-$45)), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
-sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind =
-$7 AND sessions_3.status IN ($46, $47) AND sessions_3.starts_at <= sessions_1.starts_at
-ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH
-FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines,
+sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois,
+sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
+sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
+sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
+sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
+sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
+ZONE AND CASE WHEN ((sessions.status NOT IN ($40, $41))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
+($42, $43) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
+sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($44, $45)),
+(SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
+sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $7
+AND sessions_3.status IN ($46, $47) AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
+sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route
+= $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14)
+THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN
+$19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN ($23::BIGINT <=
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
+CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT
+WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR
+ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false ORDER BY CAST(EXTRACT(EPOCH
 FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
-(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN
-$22::VARCHAR WHEN ($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
-sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT
-WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT
-WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT
-ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR
-AND clients.archived IS false ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
-sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $27) THEN $28::BIGINT
-WHEN (sessions.route = $29) THEN $30::BIGINT WHEN (sessions.route = $31) THEN $32::BIGINT
-WHEN (sessions.route = $33) THEN $34::BIGINT WHEN (sessions.route = $35) THEN $36::BIGINT
-ELSE $37::BIGINT END * $38::BIGINT, sessions.id LIMIT $39::INTEGER
+(sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
+(sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
+(sessions.route = $35) THEN $36::BIGINT ELSE $37::BIGINT END * $38::BIGINT, sessions.id LIMIT
+$39::INTEGER
 """
 
 OUTSIDE_WINDOW = """
@@ -75,27 +80,33 @@ sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.e
 sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
 sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
 sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
-sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
-sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
-sessions.updated_at, sessions.version FROM sessions LEFT OUTER JOIN sessions AS sessions_1
-ON sessions_1.id = coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
-sessions_2.id = sessions.ketamine_session_id AND sessions_2.kind = $1 AND sessions_2.status
-IN ($26, $27)), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id
-= sessions.clinic_id AND sessions_3.client_id = sessions.client_id AND sessions_3.kind = $2
-AND sessions_3.status IN ($28, $29) AND sessions_3.starts_at <= sessions.starts_at ORDER BY
-sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id
-= sessions.client_id WHERE sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND
-sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN $7::VARCHAR WHEN
-(CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM
-coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + $8::BIGINT) THEN
-$9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <=
-CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS
-BIGINT) + CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12)
-THEN $13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route =
-$16) THEN $17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END *
-$21::BIGINT) THEN $22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS
-false ORDER BY sessions.starts_at, sessions.id LIMIT $25::INTEGER
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines,
+sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois,
+sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
+sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
+sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
+sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
+sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
+sessions_2.kind = $1 AND sessions_2.status IN ($26, $27)), (SELECT sessions_3.id FROM sessions
+AS sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
+sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ($28, $29) AND
+sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id
+DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE
+sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN
+(sessions_1.id IS NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
+1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at))
+* 1000000 AS BIGINT) + $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM
+sessions.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
+(sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT WHEN
+(sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
+(sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
+ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false ORDER BY sessions.starts_at,
+sessions.id LIMIT $25::INTEGER
 """
 
 UNBOOKED_OF_CLINICIAN = """
@@ -104,39 +115,43 @@ sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.e
 sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
 sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
 sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
-sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
-sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
-sessions.updated_at, sessions.version FROM sessions JOIN clients ON clients.id =
-sessions.client_id WHERE sessions.clinic_id = $1::UUID AND sessions.kind = $2 AND
-coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME ZONE AND CASE WHEN
-((sessions.status NOT IN ($41, $42))) THEN $4::VARCHAR WHEN (EXISTS (SELECT * FROM sessions
-AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id =
-sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN ($43, $44) AND
-coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
-sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($45,
-$46)), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
-sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind =
-$7 AND sessions_3.status IN ($47, $48) AND sessions_3.starts_at <= sessions_1.starts_at
-ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH
-FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH
-FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
-(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN
-$22::VARCHAR WHEN ($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
-sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT
-WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT
-WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT
-ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR
-AND clients.archived IS false AND sessions.clinician_id = $27::UUID ORDER BY
-CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT)
-+ CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN (sessions.route = $30) THEN
-$31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN (sessions.route = $34) THEN
-$35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE $38::BIGINT END * $39::BIGINT,
-sessions.id LIMIT $40::INTEGER
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines,
+sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois,
+sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
+sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
+sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
+sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
+sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
+ZONE AND CASE WHEN ((sessions.status NOT IN ($41, $42))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
+($43, $44) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
+sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($45, $46)),
+(SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
+sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $7
+AND sessions_3.status IN ($47, $48) AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
+sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route
+= $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14)
+THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN
+$19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN ($23::BIGINT <=
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
+CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT
+WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR
+ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false AND sessions.clinician_id =
+$27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) *
+1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN (sessions.route =
+$30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN (sessions.route = $34)
+THEN $35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE $38::BIGINT END *
+$39::BIGINT, sessions.id LIMIT $40::INTEGER
 """
 
 OUTSIDE_WINDOW_OF_CLINICIAN = """
@@ -145,28 +160,33 @@ sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.e
 sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
 sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
 sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.discharged_at, sessions.transport_confirmed,
-sessions.rems_form_submitted_at, sessions.pre_dose_systolic_peak,
-sessions.pre_dose_diastolic_peak, sessions.ketamine_session_id, sessions.created_at,
-sessions.updated_at, sessions.version FROM sessions LEFT OUTER JOIN sessions AS sessions_1
-ON sessions_1.id = coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
-sessions_2.id = sessions.ketamine_session_id AND sessions_2.kind = $1 AND sessions_2.status
-IN ($27, $28)), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id
-= sessions.clinic_id AND sessions_3.client_id = sessions.client_id AND sessions_3.kind = $2
-AND sessions_3.status IN ($29, $30) AND sessions_3.starts_at <= sessions.starts_at ORDER BY
-sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id
-= sessions.client_id WHERE sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND
-sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN $7::VARCHAR WHEN
-(CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM
-coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + $8::BIGINT) THEN
-$9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <=
-CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS
-BIGINT) + CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12)
-THEN $13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route =
-$16) THEN $17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END *
-$21::BIGINT) THEN $22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS
-false AND sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT
-$26::INTEGER
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines,
+sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois,
+sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
+sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
+sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
+sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
+sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
+sessions_2.kind = $1 AND sessions_2.status IN ($27, $28)), (SELECT sessions_3.id FROM sessions
+AS sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
+sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ($29, $30) AND
+sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id
+DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE
+sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN
+(sessions_1.id IS NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
+1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at))
+* 1000000 AS BIGINT) + $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM
+sessions.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
+(sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT WHEN
+(sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
+(sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
+ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND sessions.clinician_id =
+$25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """
 FACTS_COLUMNS = (
     "SELECT sessions.id, sessions.client_id, sessions.kind, sessions.status, sessions.route, "

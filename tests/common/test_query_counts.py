@@ -1,10 +1,50 @@
-"""The number of SQL statements a list or journey request issues does not grow with its size."""
+"""The number of SQL statements a list or journey request issues does not grow with its size,
+and neither do the Python-level costs of its read path: ORM entities loaded and window
+evaluations. These counts are the CPU-per-request guard CI runs without timing anything
+(docs/performance.md): a change that makes the path heavier fails here, not in a benchmark."""
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import event
+
+from app.db import Base
 from app.screenings.schemas import CONTRAINDICATION_CODES
+from app.windows import rules
+from app.windows import service as window_service
 from tests.support.factories import T0, Clinic
-from tests.support.statements import StatementCounter
+from tests.support.statements import StatementCounter, WorkCounter
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkCounter]:
+    """Counts ORM entities loaded (SQLAlchemy's own load event) and integration-window
+    evaluations (the real rule, counted on the way through) while the test runs."""
+    counter = WorkCounter()
+
+    def loaded(*_: object) -> None:
+        counter.entities += 1
+
+    real = rules.evaluate_integration
+
+    def evaluate_integration(*args: Any, **kwargs: Any) -> rules.IntegrationWindow:
+        counter.window_evaluations += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "evaluate_integration", evaluate_integration)
+    monkeypatch.setattr(window_service, "evaluate_integration", evaluate_integration)
+    event.listen(Base, "load", loaded, propagate=True)
+    yield counter
+    event.remove(Base, "load", loaded)
+
+
+async def _work(counter: WorkCounter, clinic: Clinic, url: str) -> tuple[int, int]:
+    """(entities loaded, window evaluations) for one GET."""
+    entities, evaluations = counter.entities, counter.window_evaluations
+    await clinic.ok("GET", url)
+    return counter.entities - entities, counter.window_evaluations - evaluations
 
 
 async def _statements(counter: StatementCounter, clinic: Clinic, url: str, **params: object) -> int:
@@ -55,7 +95,7 @@ async def test_journey_statements_do_not_grow_with_its_length(
     short_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{short}/journey")
     long_count = await _statements(sql_statements, clinic, f"/api/v1/clients/{long}/journey")
     assert short_count == long_count
-    # Authenticate, client with stage, sessions, open safety reviews, the screenings and the
+    # Authenticate, client, sessions, open safety reviews, the screenings and the
     # consents the dosing gate's alerts read for scheduled doses, audit insert (+ SQLite's
     # explicit BEGINs).
     assert short_count <= 10
@@ -86,3 +126,45 @@ async def test_medical_clearance_on_client_reads_is_one_statement_for_the_page(
     await clinic.ok("GET", "/api/v1/clients", params={"limit": 200}, headers=scheduler)
     # The scheduler's page reads no screening at all: one statement fewer.
     assert sql_statements.count - before == large - 1
+
+
+async def test_a_journey_evaluates_each_integration_once_and_loads_each_session_once(
+    clinic: Clinic, work: WorkCounter
+) -> None:
+    short = await _client_with_series(clinic, 1)  # preparation, 1 dose, 1 integration
+    long = await _client_with_series(clinic, 8)  # preparation, 8 doses, 8 integrations
+    short_entities, short_evaluations = await _work(
+        work, clinic, f"/api/v1/clients/{short}/journey"
+    )
+    long_entities, long_evaluations = await _work(work, clinic, f"/api/v1/clients/{long}/journey")
+    # Each integration once, not once per dose as well (that was 8 + 8 * 8 = 72).
+    assert (short_evaluations, long_evaluations) == (1, 8)
+    # One entity more per session shown, nothing else grows with the journey.
+    assert long_entities - short_entities == 14
+    assert short_entities - 3 == FIXED_JOURNEY_ENTITIES
+
+
+FIXED_JOURNEY_ENTITIES = 6
+"""ORM entities a journey loads besides its sessions: the key, its staff member and clinic, the
+client and its two consents."""
+
+
+async def test_the_worklist_evaluates_each_integration_of_its_clients_once(
+    clinic: Clinic, work: WorkCounter
+) -> None:
+    client = await clinic.prepared_client()
+    for n in range(5):  # five doses ahead, integration booked for the first two only
+        start = T0 + timedelta(days=3 * n + 1)
+        await clinic.dose(client["id"], start)
+        if n < 2:
+            await clinic.integration(client["id"], start + timedelta(hours=26))
+    late = await clinic.prepared_client()
+    await clinic.dose(late["id"], T0 + timedelta(days=1))
+    await clinic.integration(late["id"], T0 + timedelta(days=20))  # after its window
+    entities, evaluations = await _work(work, clinic, "/api/v1/worklists/integration")
+    body = await clinic.ok("GET", "/api/v1/worklists/integration")
+    assert (len(body["unbooked"]), len(body["outside_window"])) == (4, 1)
+    # The three integrations once each (per unbooked dose as well, that was 3 * 2 + 2 = 8).
+    assert evaluations == 3
+    # Key, staff, clinic and the five sessions shown: no entity per client or per fact.
+    assert entities == 3 + 5

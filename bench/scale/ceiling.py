@@ -9,12 +9,15 @@ framework and of everything it does with the rows.
 
 The statements were captured from the app's own code path with `python -m bench.scale.capture`
 (SQLAlchemy's before_cursor_execute event on the app's engine, 2026-11-27, after the open-window
-index change) and pasted in as literal SQL, one module per endpoint: bench/scale/ceiling_journey.py
-and ceiling_worklist.py, with the key lookup and audit insert both send in ceiling_shared.py; only
-whitespace differs. `bench.scale.run` captures them again before it measures
-(bench/scale/ceiling_check.py) and refuses to run if any differs, so the ceiling cannot drift
-from the app. Left out on purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent
-from steady-state requests anyway).
+index change; the audit inserts again on 2026-12-04, after the audit redesign) and pasted in as
+literal SQL, one module per endpoint: bench/scale/ceiling_journey.py and ceiling_worklist.py,
+with the key lookup and audit inserts both send in ceiling_shared.py; only whitespace differs.
+Like the app since issue 17's audit redesign, a request writes one `audit_events` row (its first
+resource) and, only if it read more, one executemany of `audit_event_resources` rows for the
+others. `bench.scale.run` captures them again before it measures (bench/scale/ceiling_check.py)
+and refuses to run if any differs, so the ceiling cannot drift from the app. Left out on
+purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent from steady-state requests
+anyway).
 
     KAP_DATABASE_URL=postgresql://... uvicorn bench.scale.ceiling:create_app --factory
 """

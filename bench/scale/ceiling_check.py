@@ -2,14 +2,16 @@
 
 For a few requests, the app runs in-process with its statements captured (bench/scale/capture.py)
 and the ceiling's handler runs on a recording connection, in a transaction rolled back after.
-The two must send the same statements in the same order (whitespace aside), with the same
-parameters (times and new row ids aside), and return the same sessions; run.py measures nothing
+The two must send the same statements in the same order (whitespace aside), each as one execute
+or as an executemany of as many rows, with the same parameters (times and new row ids aside), and
+return the same sessions; run.py measures nothing
 otherwise. When the app's SQL changes, capture it again and paste it into the ceiling's modules.
 """
 
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,23 +23,37 @@ from bench.scale.ceiling_worklist import DEFAULT_LIMIT, worklist
 from bench.scale.generate import driver_url
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A statement the ceiling sent: its SQL, its (first row's) parameters, and as
+    capture.Statement counts them, the rows of an executemany (0 for a single execute)."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+    many: int
+
+
 class RecordingConnection:
     """An asyncpg connection that notes what the ceiling sends."""
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
-        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+        self.sent: list[Sent] = []
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        self.sent.append((query, args))
+        self.sent.append(Sent(query, args, 0))
         return list(await self.connection.fetch(query, *args))
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        self.sent.append((query, args))
+        self.sent.append(Sent(query, args, 0))
         return await self.connection.fetchrow(query, *args)
 
+    async def execute(self, query: str, *args: Any) -> str:
+        self.sent.append(Sent(query, args, 0))
+        return await self.connection.execute(query, *args)
+
     async def executemany(self, command: str, args: Sequence[Sequence[Any]]) -> None:
-        self.sent.append((command, tuple(args[0]) if args else ()))
+        self.sent.append(Sent(command, tuple(args[0]) if args else (), len(args)))
         await self.connection.executemany(command, args)
 
 
@@ -103,18 +119,25 @@ def _statements_module(path: str) -> str:
     return f"bench/scale/ceiling_{endpoint}.py (the key and audit statements: ceiling_shared.py)"
 
 
-def _compare(path: str, ours: list[Statement], sent: list[tuple[str, tuple[Any, ...]]]) -> None:
-    if [s.text for s in ours] != [normalized(sql) for sql, _ in sent]:
+def _compare(path: str, ours: list[Statement], sent: list[Sent]) -> None:
+    if [s.text for s in ours] != [normalized(s.sql) for s in sent]:
         where = _statements_module(path)
         lines = [f"{path}: the ceiling's SQL differs from the app's; update {where}"]
-        for mine, (theirs, _) in zip(ours, sent, strict=False):
-            if mine.text != normalized(theirs):
-                lines += [f"app:     {mine.text}", f"ceiling: {normalized(theirs)}"]
+        for mine, theirs in zip(ours, sent, strict=False):
+            if mine.text != normalized(theirs.sql):
+                lines += [f"app:     {mine.text}", f"ceiling: {normalized(theirs.sql)}"]
         lines.append(f"({len(ours)} statements from the app, {len(sent)} from the ceiling)")
         raise AssertionError("\n".join(lines))
-    for mine, (sql, parameters) in zip(ours, sent, strict=True):
-        if sql.startswith("SELECT") and _comparable(mine.parameters) != _comparable(parameters):
+    for mine, theirs in zip(ours, sent, strict=True):
+        if mine.many != theirs.many:
+            raise AssertionError(
+                f"{path}: {mine.many} rows from the app, {theirs.many} from the ceiling "
+                f"(0: one execute, not an executemany) for\n{mine.text}"
+            )
+        if mine.text.startswith("SELECT") and _comparable(mine.parameters) != _comparable(
+            theirs.parameters
+        ):
             raise AssertionError(
                 f"{path}: parameters differ for\n{mine.text}\napp: {mine.parameters}\n"
-                f"ceiling: {parameters}"
+                f"ceiling: {theirs.parameters}"
             )

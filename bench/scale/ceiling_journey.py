@@ -11,10 +11,9 @@ from typing import Any
 
 from bench.scale.ceiling_shared import (
     API_KEY,
-    AUDIT_INSERT,
     Connection,
-    audit_rows,
     rows,
+    write_audit,
 )
 
 # --- The statements, as captured ------------------------------------------------------------------
@@ -101,5 +100,5 @@ async def journey(
             ("safety_review", str(review["id"])),
             ("assessment", str(review["assessment_id"])),
         ]
-    await connection.executemany(AUDIT_INSERT, audit_rows(key, "get_journey", touched, now))
+    await write_audit(connection, key, "get_journey", touched, now)
     return {"client": dict(client), "sessions": rows(sessions), "reviews": rows(reviews)}

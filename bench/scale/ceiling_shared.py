@@ -1,11 +1,11 @@
-"""What the ceiling's two endpoints share: the key lookup and audit insert, as the app sends them.
+"""What the ceiling's two endpoints share: the key lookup and audit inserts, as the app sends them.
 
 The statements are the app's, pasted in verbatim but for whitespace (bench/scale/ceiling.py says
 how they were captured; ceiling_check.py refuses to measure if they drift). What repeats between
 them is the app's own: each is what it sends.
 
-Also here: the parameter helpers both endpoints number their window CASEs with, the audit rows,
-and the connection protocol the handlers take (a recorder stands in for asyncpg in
+Also here: the parameter helpers both endpoints number their window CASEs with, the audit
+writes, and the connection protocol the handlers take (a recorder stands in for asyncpg in
 ceiling_check.py).
 """
 
@@ -46,6 +46,12 @@ $2::UUID, $3::TIMESTAMP WITH TIME ZONE, $4::UUID, $5::VARCHAR, $6::VARCHAR, $7::
 $8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::INTEGER, $13::JSON)
 """
 
+AUDIT_RESOURCES_INSERT = """
+INSERT INTO audit_event_resources (event_id, position, at, clinic_id, resource_type,
+resource_id) VALUES ($1::UUID, $2::SMALLINT, $3::TIMESTAMP WITH TIME ZONE, $4::UUID,
+$5::VARCHAR, $6::VARCHAR)
+"""
+
 
 # --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
 
@@ -73,31 +79,46 @@ class Connection(Protocol):
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def execute(self, query: str, *args: Any) -> str: ...
     async def executemany(self, command: str, args: Sequence[Sequence[Any]]) -> None: ...
 
 
-def audit_rows(
-    key: asyncpg.Record, action: str, touched: list[tuple[str, str | None]], now: datetime
-) -> list[tuple[Any, ...]]:
-    request_id = uuid.uuid4().hex
-    return [
-        (
-            uuid.uuid4(),
-            key["clinic_id"],
-            now,
-            key["staff_id"],
-            key["role"],
-            action,
-            resource_type,
-            resource_id,
-            request_id,
-            "127.0.0.1",
-            "success",
-            200,
-            "null",
+async def write_audit(
+    connection: Connection,
+    key: asyncpg.Record,
+    action: str,
+    touched: list[tuple[str, str | None]],
+    now: datetime,
+) -> None:
+    """What the app's unit of work writes for a read (app/audit/trail.py): one `audit_events`
+    row naming the first resource, then, only if it read more, one executemany of
+    `audit_event_resources` rows for the others, numbered from 1."""
+    event_id = uuid.uuid4()
+    (resource_type, resource_id), *further = touched
+    await connection.execute(
+        AUDIT_INSERT,
+        event_id,
+        key["clinic_id"],
+        now,
+        key["staff_id"],
+        key["role"],
+        action,
+        resource_type,
+        resource_id,
+        uuid.uuid4().hex,
+        "127.0.0.1",
+        "success",
+        200,
+        "null",
+    )
+    if further:
+        await connection.executemany(
+            AUDIT_RESOURCES_INSERT,
+            [
+                (event_id, position, now, key["clinic_id"], kind, identifier)
+                for position, (kind, identifier) in enumerate(further, start=1)
+            ],
         )
-        for resource_type, resource_id in touched
-    ]
 
 
 def rows(records: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

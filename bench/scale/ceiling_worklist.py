@@ -15,14 +15,13 @@ import asyncpg
 from bench.scale.ceiling_shared import (
     ANCHORING,
     API_KEY,
-    AUDIT_INSERT,
     ROUTES,
     US_PER_S,
     Connection,
-    audit_rows,
     closing_offsets,
     epoch_us,
     rows,
+    write_audit,
 )
 
 DEFAULT_LIMIT = 50
@@ -286,8 +285,6 @@ async def worklist(
     touched: list[tuple[str, str | None]] = list(
         dict.fromkeys(("session", str(row["id"])) for row in [*unbooked, *outside])
     ) or [("worklist", None)]
-    await connection.executemany(
-        AUDIT_INSERT, audit_rows(key, "get_integration_worklist", touched, now)
-    )
+    await write_audit(connection, key, "get_integration_worklist", touched, now)
     # The facts only feed the window rule, which the ceiling does not apply: not returned.
     return {"unbooked": rows(unbooked), "outside_window": rows(outside), "facts": len(facts)}

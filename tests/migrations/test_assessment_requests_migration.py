@@ -3,18 +3,15 @@ entered by staff, so it gets `source: staff`; the downgrade keeps every assessme
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.migrate import alembic_config, downgrade, upgrade
-from tests.support import databases
+from app.migrate import downgrade, upgrade
+from tests.support.migration_rows import STAMP_COLUMNS, revision_before, table
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -22,31 +19,7 @@ REVISION = "a15c2d3e4f50"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def _before(url: str) -> str:
-    """The revision this one follows, read from the scripts (the chain may be re-ordered)."""
-    down = ScriptDirectory.from_config(alembic_config(url)).get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'self_report.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
-
-
-def _table(name: str, *columns: tuple[str, Any]) -> sa.TableClause:
-    return sa.table(name, *(sa.column(column, kind) for column, kind in columns))
-
-
-STAMPS = (
-    ("created_at", sa.DateTime(timezone=True)),
-    ("updated_at", sa.DateTime(timezone=True)),
-    ("version", sa.Integer()),
-)
+STAMPS = STAMP_COLUMNS
 WINDOWS = tuple(
     (f"window_{name}", sa.Integer())
     for name in (
@@ -58,7 +31,7 @@ WINDOWS = tuple(
         "closes_oral_s",
     )
 )
-CLINICS = _table(
+CLINICS = table(
     "clinics",
     ("id", sa.Uuid()),
     ("name", sa.String()),
@@ -68,7 +41,7 @@ CLINICS = _table(
     *WINDOWS,
     *STAMPS,
 )
-STAFF = _table(
+STAFF = table(
     "staff",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -78,7 +51,7 @@ STAFF = _table(
     ("active", sa.Boolean()),
     *STAMPS,
 )
-CLIENTS = _table(
+CLIENTS = table(
     "clients",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -89,7 +62,7 @@ CLIENTS = _table(
     ("archived", sa.Boolean()),
     *STAMPS,
 )
-ASSESSMENTS = _table(
+ASSESSMENTS = table(
     "assessments",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -188,7 +161,7 @@ def _id(value: Any) -> uuid.UUID:
 async def test_existing_assessments_are_staff_entries_and_the_downgrade_keeps_them(
     scratch_url: str,
 ) -> None:
-    before = _before(scratch_url)
+    before = revision_before(REVISION, scratch_url)
     await asyncio.to_thread(upgrade, scratch_url, before)
     stored = await _store_before(scratch_url)
 

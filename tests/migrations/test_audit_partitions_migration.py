@@ -4,9 +4,7 @@ trail into monthly partitions on PostgreSQL, keeping every row, and back again."
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.audit.schemas import item_id
 from app.db import UTCDateTime
 from app.migrate import downgrade, upgrade
-from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -47,15 +44,6 @@ FURTHER = sa.table(
     sa.column("resource_type", sa.String()),
     sa.column("resource_id", sa.String()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 def _event(at: datetime, resource_id: str, **extra: Any) -> dict[str, Any]:

@@ -4,9 +4,7 @@ removes the table and keeps everything else."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +12,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.migrate import downgrade, upgrade
-from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -64,15 +61,6 @@ CONSENTS = sa.table(
         )
     ),
 )  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'consents.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 def _id(engine: AsyncEngine) -> object:

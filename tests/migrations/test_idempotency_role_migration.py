@@ -3,16 +3,13 @@ view ('admin'), so a stored body is never replayed to a role that may see less t
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.migrate import downgrade, upgrade
-from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -69,15 +66,6 @@ RECORDS = sa.table(
     sa.column("response_headers", sa.JSON()),
     sa.column("response_body", sa.LargeBinary()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'idempotency.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 async def _store_a_response_before_the_upgrade(url: str) -> uuid.UUID:

@@ -4,7 +4,6 @@ import asyncio
 import os
 import sys
 from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from app.db import Base
 from app.migrate import downgrade, upgrade
 from app.models import load_all_models
 from tests.support import databases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 async def _tables(url: str) -> set[str]:

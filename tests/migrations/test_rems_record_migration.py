@@ -4,9 +4,7 @@ filter reads from their vitals; downgrading drops the new columns and keeps the 
 import asyncio
 import uuid
 import warnings
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import UTCDateTime
 from app.migrate import downgrade, upgrade
-from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -75,15 +72,6 @@ SESSIONS = sa.table(
     sa.column("updated_at", UTCDateTime()),
     sa.column("vitals", sa.JSON()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'rems.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 def reading(label: str, after_dose: timedelta, **values: int) -> dict[str, Any]:

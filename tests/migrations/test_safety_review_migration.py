@@ -3,9 +3,7 @@ above 0 (nobody has a record of having looked at them), and its downgrade drops 
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import UTCDateTime
 from app.migrate import downgrade, upgrade
-from tests.support import databases
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -88,15 +85,6 @@ ASSESSMENTS = sa.table(
     sa.column("recorded_by", sa.Uuid()),
     sa.column("created_at", UTCDateTime()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'reviews.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
 
 
 def _assessment(ids: dict[str, uuid.UUID], instrument: str, items: list[int], at: datetime) -> Any:

@@ -4,19 +4,16 @@ append-only, and the downgrade keeps every clinic and staff row."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.migrate import alembic_config, downgrade, upgrade
-from tests.support import databases
+from app.migrate import downgrade, upgrade
+from tests.support.migration_rows import STAMP_COLUMNS, revision_before, table
 
 pytestmark = pytest.mark.api  # migrations on each backend
 
@@ -25,33 +22,8 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ROUTES = ("iv", "im", "intranasal", "sublingual", "oral")
 
 
-def _before(url: str) -> str:
-    """The revision this one follows, read from the scripts (the chain may be re-ordered)."""
-    down = ScriptDirectory.from_config(alembic_config(url)).get_revision(REVISION).down_revision
-    assert isinstance(down, str)
-    return down
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'screenings.db'}"
-        return
-    async with databases.scratch_postgres(migrated=False) as url:
-        yield url
-
-
-def _table(name: str, *columns: tuple[str, Any]) -> sa.TableClause:
-    """The columns of a table a test names, typed so each database stores them its own way."""
-    return sa.table(name, *(sa.column(column, kind) for column, kind in columns))
-
-
-STAMPS = (
-    ("created_at", sa.DateTime(timezone=True)),
-    ("updated_at", sa.DateTime(timezone=True)),
-    ("version", sa.Integer()),
-)
-CLINICS = _table(
+STAMPS = STAMP_COLUMNS
+CLINICS = table(
     "clinics",
     ("id", sa.Uuid()),
     ("name", sa.String()),
@@ -62,14 +34,14 @@ CLINICS = _table(
     *((f"window_closes_{route}_s", sa.Integer()) for route in ROUTES),
     *STAMPS,
 )
-GATE = _table(
+GATE = table(
     "clinics",
     ("id", sa.Uuid()),
     ("require_medical_clearance", sa.Boolean()),
     ("require_consent", sa.Boolean()),
     ("screening_valid_days", sa.Integer()),
 )
-STAFF = _table(
+STAFF = table(
     "staff",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -79,8 +51,8 @@ STAFF = _table(
     ("active", sa.Boolean()),
     *STAMPS,
 )
-PRESCRIBERS = _table("staff", ("id", sa.Uuid()), ("prescriber", sa.Boolean()))
-CLIENTS = _table(
+PRESCRIBERS = table("staff", ("id", sa.Uuid()), ("prescriber", sa.Boolean()))
+CLIENTS = table(
     "clients",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -91,7 +63,7 @@ CLIENTS = _table(
     ("archived", sa.Boolean()),
     *STAMPS,
 )
-SCREENINGS = _table(
+SCREENINGS = table(
     "screenings",
     ("id", sa.Uuid()),
     ("clinic_id", sa.Uuid()),
@@ -187,7 +159,7 @@ async def _screen(engine: AsyncEngine, clinic_id: uuid.UUID, staff_id: uuid.UUID
 
 
 async def test_existing_rows_get_the_defaults_and_survive_a_downgrade(scratch_url: str) -> None:
-    before = _before(scratch_url)
+    before = revision_before(REVISION, scratch_url)
     await asyncio.to_thread(upgrade, scratch_url, before)
     engine = create_async_engine(scratch_url)
     try:

@@ -14,8 +14,9 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def current_time(request: Request) -> datetime:
-    """Read the app's clock once per request so one request sees one instant."""
+async def current_time(request: Request) -> datetime:
+    """Read the app's clock once per request so one request sees one instant. (A coroutine,
+    as every dependency on the request path: FastAPI runs a plain function in a thread.)"""
     clock: Clock = request.app.state.clock
     return clock()
 

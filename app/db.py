@@ -272,7 +272,7 @@ async def begin_write(session: AsyncSession) -> None:
 # --- The request's session ---------------------------------------------------------------------
 
 
-def get_db(request: Request) -> AsyncSession:
+async def get_db(request: Request) -> AsyncSession:
     """The request's unit of work, opened by UnitOfWorkRoute."""
     session: AsyncSession = request.state.db
     return session

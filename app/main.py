@@ -123,7 +123,7 @@ TAGS = [
 ]
 
 
-def refuse_nul_in_query(request: Request) -> None:
+async def refuse_nul_in_query(request: Request) -> None:
     """PostgreSQL cannot compare text with U+0000 in it: a 422, not a 500, for any route."""
     if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
         raise ValidationFailed(

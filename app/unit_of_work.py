@@ -171,9 +171,17 @@ class UnitOfWork(Generic[R]):
             outcome=outcome,
             status_code=status_code,
         )
-        await self.session.execute(insert(AuditEvent), rows.events)
+        # Core inserts on the session's connection: the ORM's bulk-insert path cost more than
+        # the statements (docs/performance.md); every column is sent, NULLs included, so each
+        # insert has one shape and one prepared statement.
+        connection = await self.session.connection()
+        await connection.execute(_INSERT_EVENTS, rows.events)
         if rows.resources:
-            await self.session.execute(insert(AuditEventResource), rows.resources)
+            await connection.execute(_INSERT_RESOURCES, rows.resources)
+
+
+_INSERT_EVENTS = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
+_INSERT_RESOURCES = insert(AuditEvent.metadata.tables[AuditEventResource.__tablename__])
 
 
 @asynccontextmanager
@@ -250,13 +258,29 @@ def _trail(route: APIRoute, request: Request) -> AuditTrail:
     )
 
 
-def _caller(request: Request) -> Actor | None:
-    """The verified caller, else whom a failed authentication was about (a real key's clinic)."""
-    subject = getattr(request.state, "principal", None)
-    subject = subject or getattr(request.state, "auth_subject", None)
-    if subject is None:
-        return None
-    return Actor(subject.clinic_id, subject.staff_id, subject.role.value if subject.role else None)
+class _RequestCaller:
+    """The verified caller, else whom a failed authentication was about (a real key's clinic).
+    Asked for each clinical field a response serialises, so the verified caller is kept."""
+
+    __slots__ = ("_request", "_verified")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._verified: Actor | None = None
+
+    def __call__(self) -> Actor | None:
+        if self._verified is not None:
+            return self._verified
+        state = self._request.state
+        principal = getattr(state, "principal", None)
+        if principal is not None:
+            self._verified = Actor(principal.clinic_id, principal.staff_id, principal.role.value)
+            return self._verified
+        subject = getattr(state, "auth_subject", None)
+        if subject is None:
+            return None
+        role = subject.role.value if subject.role else None
+        return Actor(subject.clinic_id, subject.staff_id, role)
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -301,7 +325,7 @@ class UnitOfWorkRoute(APIRoute):
                     session,
                     _trail(self, request),
                     clock=request.app.state.clock,
-                    caller=lambda: _caller(request),
+                    caller=_RequestCaller(request),
                     cursor_box=request.app.state.secret_box,
                 )
                 request.state.unit_of_work = work

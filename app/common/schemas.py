@@ -14,9 +14,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
     StringConstraints,
-    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -177,6 +175,10 @@ class PatchModel(InputModel):
 ALWAYS_PRESENT = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
+def _hidden_from_caller(_: object) -> bool:
+    return clinical_fields_hidden()
+
+
 class OutputModel(BaseModel):
     """Responses are read from ORM objects or plain values.
 
@@ -191,32 +193,31 @@ class OutputModel(BaseModel):
     )
     clinical_fields: ClassVar[frozenset[str]] = frozenset()
 
-    @model_serializer(mode="wrap")
-    def _minimum_necessary(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if self.clinical_fields and isinstance(data, dict) and clinical_fields_hidden():
-            for name in self.clinical_fields:
-                data.pop(name, None)
-        return data
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Each clinical field is left out by pydantic-core itself (`exclude_if`), asked per
+        # field while serialising: a wrap serializer around the whole model made pydantic build
+        # every response as Python objects before writing its JSON (docs/performance.md).
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.clinical_fields:
+            for name in cls.clinical_fields & cls.model_fields.keys():
+                cls.model_fields[name].exclude_if = _hidden_from_caller
+            cls.model_rebuild(force=True)
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        # The wrap serializer above returns `Any`, which pydantic documents as `{}`: every
-        # response schema would accept anything. It only ever drops fields, so describe the
-        # fields themselves (the droppable ones have defaults, hence are optional).
-        if schema.get("serialization", {}).get("type") == "function-wrap":
-            schema = {key: value for key, value in schema.items() if key != "serialization"}
         json_schema = handler(schema)
         if handler.mode == "serialization" and cls.clinical_fields:
+            # Fields that may be left out are not required (pydantic says so already for
+            # `exclude_if`); and left out means "not yours to see", never "the default".
             described = handler.resolve_ref_schema(json_schema)
             required = [
                 name for name in described.get("required", []) if name not in cls.clinical_fields
             ]
             described["required"] = required
             for name in cls.clinical_fields:
-                # Left out means "not yours to see", never "the default": no default to assume.
                 described.get("properties", {}).get(name, {}).pop("default", None)
         return json_schema
 

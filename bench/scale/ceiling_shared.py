@@ -41,9 +41,10 @@ api_keys.clinic_id WHERE api_keys.prefix = $1::VARCHAR
 
 AUDIT_INSERT = """
 INSERT INTO audit_events (id, clinic_id, at, actor_id, actor_role, action, resource_type,
-resource_id, request_id, ip, outcome, status_code, changed_fields) VALUES ($1::UUID,
-$2::UUID, $3::TIMESTAMP WITH TIME ZONE, $4::UUID, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR,
-$8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::INTEGER, $13::JSON)
+resource_id, request_id, client_request_id, ip, outcome, status_code, changed_fields) VALUES
+($1::UUID, $2::UUID, $3::TIMESTAMP WITH TIME ZONE, $4::UUID, $5::VARCHAR, $6::VARCHAR,
+$7::VARCHAR, $8::VARCHAR, $9::VARCHAR, $10::VARCHAR, $11::VARCHAR, $12::VARCHAR, $13::INTEGER,
+$14::JSON)
 """
 
 AUDIT_RESOURCES_INSERT = """
@@ -106,6 +107,7 @@ async def write_audit(
         resource_type,
         resource_id,
         uuid.uuid4().hex,
+        None,  # no X-Request-ID sent
         "127.0.0.1",
         "success",
         200,

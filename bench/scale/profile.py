@@ -1,0 +1,134 @@
+"""Our CPU per request, in-process: the quick loop for work on the read path.
+
+The app runs in this process on a generated database (bench/scale/generate.py) and is called
+straight through ASGI (no server, no HTTP client), one request at a time, so the CPU this process
+spends per request is the app's own: routing, middleware, auth, SQL through SQLAlchemy, the
+window rule, serialisation and the audit insert. It is not the benchmark (bench/scale/run.py
+measures a served app against the ceiling); it is how to see where a change moves our share.
+
+    .venv/bin/python -m bench.scale.generate postgresql://postgres@127.0.0.1/kap_profile \\
+        --sessions 10000                     # prints each clinic's admin key
+    .venv/bin/python -m bench.scale.profile postgresql://postgres@127.0.0.1/kap_profile KEY \\
+        --scenario journey --requests 2000 [--cprofile 30]
+"""
+
+import argparse
+import cProfile
+import pstats
+import random
+import time
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import asyncpg
+import uvloop
+from fastapi import FastAPI
+
+from app.main import create_app
+from bench.scale.capture import settings_for
+from bench.scale.generate import driver_url
+
+
+async def _paths(url: str, key: str, scenario: str, count: int, seed: int) -> list[str]:
+    """Journeys of random clients of the key's clinic, or worklists with and without a
+    clinician, as the benchmark draws them."""
+    prefix = key.split("_")[1]
+    connection = await asyncpg.connect(driver_url(url))
+    try:
+        clinic_id = await connection.fetchval(
+            "SELECT clinic_id FROM api_keys WHERE prefix = $1", prefix
+        )
+        clients = await connection.fetch("SELECT id FROM clients WHERE clinic_id = $1", clinic_id)
+        clinicians = await connection.fetch(
+            "SELECT id FROM staff WHERE clinic_id = $1 AND role = 'clinician'", clinic_id
+        )
+    finally:
+        await connection.close()
+    rng = random.Random(seed)
+    if scenario == "journey":
+        return [f"/api/v1/clients/{rng.choice(clients)['id']}/journey" for _ in range(count)]
+    worklist = "/api/v1/worklists/integration"
+    by_clinician = [f"{worklist}?clinician_id={row['id']}" for row in clinicians]
+    return [rng.choice(by_clinician) if rng.random() < 0.5 else worklist for _ in range(count)]
+
+
+async def _get(app: FastAPI, path: str, key: str) -> int:
+    """One GET through the ASGI interface; the status (the body is read and dropped)."""
+    route, _, query = path.partition("?")
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"profile.test"),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("profile.test", 80),
+        "state": {},
+    }
+    status = 0
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def _run(options: argparse.Namespace) -> None:
+    paths = await _paths(
+        options.url, options.key, options.scenario, options.requests + options.warmup, 1
+    )
+    app = create_app(settings_for(options.url))
+    async with app.router.lifespan_context(app):
+        for path in paths[: options.warmup]:
+            assert await _get(app, path, options.key) == 200, path
+        measured = paths[options.warmup :]
+        profiler = cProfile.Profile(time.process_time) if options.cprofile else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        for path in measured:
+            await _get(app, path, options.key)
+        if profiler is not None:
+            profiler.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(
+        f"{options.scenario}: {len(measured)} requests, "
+        f"{cpu / len(measured) * 1000:.3f} ms CPU and {wall / len(measured) * 1000:.3f} ms wall "
+        "per request (this process: the app, its driver and the event loop)"
+    )
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(options.cprofile)
+        stats.sort_stats("cumulative").print_stats(options.cprofile)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", help="a database filled by bench.scale.generate")
+    parser.add_argument("key", help="an admin key it printed")
+    parser.add_argument("--scenario", choices=("journey", "worklist"), default="journey")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--cprofile", type=int, default=0, metavar="N", help="print the top N functions"
+    )
+    # uvloop, as `kap-journey serve` runs (uvicorn[standard]).
+    uvloop.run(_run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

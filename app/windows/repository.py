@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, String, bindparam, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
@@ -17,7 +17,7 @@ from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionSt
 from app.sessions.models import ClinicalSession
 from app.windows.models import WindowEventMark
 from app.windows.policy import WindowPolicy
-from app.windows.rules import DoseFacts, IntegrationFacts, Window, dose_facts, integration_facts
+from app.windows.rules import DoseFacts, IntegrationFacts, Window
 from app.windows.sql import window_bounds_us, window_may_still_be_open
 
 BATCH = 500
@@ -61,31 +61,41 @@ async def facts_for_clients(
     facts: dict[uuid.UUID, ClientFacts] = defaultdict(ClientFacts)
     if not ids:
         return facts
-    s = ClinicalSession
-    rows = await db.execute(
-        select(
-            s.id,
-            s.client_id,
-            s.kind,
-            s.status,
-            s.route,
-            s.starts_at,
-            s.ends_at,
-            s.ended_at,
-            s.ketamine_session_id,
-        ).where(
-            in_clinic(s, clinic_id),
-            s.client_id.in_(ids),
-            s.kind.in_((SessionKind.ketamine, SessionKind.integration)),
-        )
-    )
-    for row in rows:
-        client = facts[row.client_id]
-        if row.kind is SessionKind.ketamine:
-            client.doses.append(dose_facts(row))
+    rows = await db.execute(_FACTS, {"clinic_id": clinic_id, "client_ids": ids})
+    # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly.
+    # The three enums come as their stored text and are looked up here: cheaper than a
+    # conversion call per value.
+    for id_, client_id, kind, status, route, starts_at, ends_at, ended_at, linked in rows:
+        client = facts[client_id]
+        if kind == _KETAMINE:
+            client.doses.append(
+                DoseFacts(id_, _STATUSES[status], _ROUTES[route], starts_at, ends_at, ended_at)
+            )
         else:
-            client.integrations.append(integration_facts(row))
+            client.integrations.append(IntegrationFacts(id_, _STATUSES[status], starts_at, linked))
     return facts
+
+
+_KETAMINE = SessionKind.ketamine.value
+_STATUSES = {status.value: status for status in SessionStatus}
+_ROUTES = {route.value: route for route in Route}  # every ketamine session has a route
+
+# Built once, the clinic and the clients bound at execution (see app/auth/repository.py).
+_FACTS = select(
+    ClinicalSession.id,
+    ClinicalSession.client_id,
+    type_coerce(ClinicalSession.kind, String),
+    type_coerce(ClinicalSession.status, String),
+    type_coerce(ClinicalSession.route, String),
+    ClinicalSession.starts_at,
+    ClinicalSession.ends_at,
+    ClinicalSession.ended_at,
+    ClinicalSession.ketamine_session_id,
+).where(
+    in_clinic(ClinicalSession, bindparam("clinic_id")),
+    ClinicalSession.client_id.in_(bindparam("client_ids", expanding=True)),
+    ClinicalSession.kind.in_((SessionKind.ketamine, SessionKind.integration)),
+)
 
 
 async def policies_of_clinics(

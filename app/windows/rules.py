@@ -164,6 +164,13 @@ def find_anchor(
     return max(earlier, key=lambda dose: (dose.starts_at, dose.id)), False
 
 
+def may_anchor(integration: IntegrationFacts, dose: DoseFacts) -> bool:
+    """Whether `dose` can be the anchor `find_anchor` gives `integration`: it is linked to it,
+    or it starts no later than the integration (an inferred anchor is the latest dose that
+    does). Everything else is measured against another dose, so it need not be evaluated."""
+    return integration.ketamine_session_id == dose.id or dose.starts_at <= integration.starts_at
+
+
 def _hours(delta: timedelta) -> float:
     hours = round(delta / timedelta(hours=1), 2)
     return hours if hours != 0 else 0.0  # never -0.0 (a moment before T(K) rounds to zero)
@@ -212,7 +219,7 @@ def evaluate_dose(
     window = dose_window(dose, policy)
     anchored: list[tuple[IntegrationFacts, IntegrationWindow]] = []
     for integration in integrations:
-        if integration.status not in ANCHORING_STATUSES:
+        if integration.status not in ANCHORING_STATUSES or not may_anchor(integration, dose):
             continue
         evaluation = (
             windows[integration.id]
@@ -236,13 +243,19 @@ def evaluate_dose(
 
 
 def integration_windows(
-    integrations: Iterable[IntegrationFacts], doses: Sequence[DoseFacts], policy: WindowPolicy
+    integrations: Iterable[IntegrationFacts],
+    doses: Sequence[DoseFacts],
+    policy: WindowPolicy,
+    for_doses: Sequence[DoseFacts] | None = None,
 ) -> dict[uuid.UUID, IntegrationWindow]:
-    """I.window of each integration that can count for a dose, computed once for all doses."""
+    """I.window of each integration that can count for a dose, computed once for all doses;
+    with `for_doses`, only of those that may anchor one of them (what `evaluate_dose` asks of
+    a worklist's doses: a client's older history is not evaluated)."""
     return {
         integration.id: evaluate_integration(integration, doses, policy)
         for integration in integrations
         if integration.status in ANCHORING_STATUSES
+        and (for_doses is None or any(may_anchor(integration, dose) for dose in for_doses))
     }
 
 

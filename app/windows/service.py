@@ -1,6 +1,7 @@
 """Evaluates sessions against the window rule, for reads of any shape."""
 
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from app.windows import rules
 from app.windows.policy import WindowPolicy
 from app.windows.repository import ClientFacts, facts_for_clients
 from app.windows.rules import (
+    DoseFacts,
     DoseIntegration,
     IntegrationWindow,
     dose_facts,
@@ -48,10 +50,11 @@ def evaluate(
 
 
 def integration_windows(
-    facts: ClientFacts, policy: WindowPolicy
+    facts: ClientFacts, policy: WindowPolicy, for_doses: Sequence[DoseFacts] | None = None
 ) -> dict[uuid.UUID, IntegrationWindow]:
-    """I.window of each of the client's integrations that can count for a dose, once each."""
-    return rules.integration_windows(facts.integrations, facts.doses, policy)
+    """I.window of each of the client's integrations that can count for a dose (for one of
+    `for_doses`, when given), once each."""
+    return rules.integration_windows(facts.integrations, facts.doses, policy, for_doses)
 
 
 async def evaluate_all(
@@ -65,13 +68,17 @@ async def evaluate_all(
     client's integrations are evaluated once, however many of its sessions are on the page."""
     needing = [s for s in sessions if s.kind is not SessionKind.preparation]
     facts = await facts_for_clients(db, clinic_id, {s.client_id for s in needing})
-    windows: dict[uuid.UUID, dict[uuid.UUID, IntegrationWindow]] = {}
-    evaluations: dict[uuid.UUID, Evaluation] = {}
+    # A dose reads the windows of its client's integrations that may anchor it: evaluate them
+    # once for all the client's doses on the page. An integration alone needs only its own.
+    doses: dict[uuid.UUID, list[DoseFacts]] = defaultdict(list)
     for s in sessions:
-        client_facts = facts[s.client_id]
-        # A dose reads all its client's integrations: evaluate them once for the client's
-        # doses on the page. An integration alone needs only its own evaluation.
-        if s.kind is SessionKind.ketamine and s.client_id not in windows:
-            windows[s.client_id] = integration_windows(client_facts, policy)
-        evaluations[s.id] = evaluate(s, client_facts, policy, now, windows.get(s.client_id))
-    return evaluations
+        if s.kind is SessionKind.ketamine:
+            doses[s.client_id].append(dose_facts(s))
+    windows = {
+        client_id: integration_windows(facts[client_id], policy, client_doses)
+        for client_id, client_doses in doses.items()
+    }
+    return {
+        s.id: evaluate(s, facts[s.client_id], policy, now, windows.get(s.client_id))
+        for s in sessions
+    }

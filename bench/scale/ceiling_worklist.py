@@ -188,7 +188,8 @@ ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND sessions
 $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """
 FACTS_COLUMNS = (
-    "SELECT sessions.id, sessions.client_id, sessions.kind, sessions.status, sessions.route, "
+    "SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status, "
+    "sessions.route AS route, "
     "sessions.starts_at, sessions.ends_at, sessions.ended_at, sessions.ketamine_session_id "
     "FROM sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id IN "
 )

@@ -149,7 +149,7 @@ FIXED_JOURNEY_ENTITIES = 6
 client and its two consents."""
 
 
-async def test_the_worklist_evaluates_each_integration_of_its_clients_once(
+async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_doses_once(
     clinic: Clinic, work: WorkCounter
 ) -> None:
     client = await clinic.prepared_client()
@@ -164,7 +164,9 @@ async def test_the_worklist_evaluates_each_integration_of_its_clients_once(
     entities, evaluations = await _work(work, clinic, "/api/v1/worklists/integration")
     body = await clinic.ok("GET", "/api/v1/worklists/integration")
     assert (len(body["unbooked"]), len(body["outside_window"])) == (4, 1)
-    # The three integrations once each (per unbooked dose as well, that was 3 * 2 + 2 = 8).
-    assert evaluations == 3
+    # The late client's integration once, for its dose and for itself; the first client's two
+    # integrations start before its unbooked doses, so cannot anchor them, and are not
+    # evaluated (all three once each before, and 3 * 2 + 2 = 8 before that).
+    assert evaluations == 1
     # Key, staff, clinic and the five sessions shown: no entity per client or per fact.
     assert entities == 3 + 5

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.clients.models import Client, ClientStage
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, to_epoch_us
+from app.db import clinic_scoped, in_clinic, read_rows, to_epoch_us
 from app.sessions.enums import Route, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql
@@ -77,8 +77,19 @@ async def client_row(db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUI
     return (await db.execute(_CLIENT_ROW, parameters)).scalar_one_or_none()
 
 
-# Built once, bound at execution: every journey sends it.
 _CLIENT_ROW = select(Client).where(
+    in_clinic(Client, bindparam("clinic_id")), Client.id == bindparam("client_id")
+)
+
+
+async def client_exists(db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID) -> bool:
+    """Whether the clinic has this client: its id alone, read without the ORM."""
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return bool(await read_rows(db, _CLIENT_ID, parameters))
+
+
+# Built once, bound at execution: every journey sends it.
+_CLIENT_ID = select(Client.id).where(
     in_clinic(Client, bindparam("clinic_id")), Client.id == bindparam("client_id")
 )
 

@@ -41,13 +41,11 @@ async def get_client(
     return found
 
 
-async def client_alone(db: AsyncSession, principal: Principal, client_id: uuid.UUID) -> Client:
-    """The clinic's client without its stage (404 otherwise), for reads that derive the stage
-    from sessions they load anyway."""
-    found = await repository.client_row(db, principal.clinic_id, client_id)
-    if found is None:
+async def known_client(db: AsyncSession, principal: Principal, client_id: uuid.UUID) -> None:
+    """404 unless the clinic has this client: for reads that show none of the client's own
+    fields and derive its stage from sessions they load anyway (the journey)."""
+    if not await repository.client_exists(db, principal.clinic_id, client_id):
         raise ClientNotFound(f"No client {client_id} in this clinic.")
-    return found
 
 
 async def medical_clearances(

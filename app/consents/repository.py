@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.common.pagination import PageParams, keyset
 from app.consents import sql
 from app.consents.models import Consent
-from app.consents.rules import ConsentKind, ConsentStatus
-from app.db import clinic_scoped, in_clinic
+from app.consents.rules import ConsentKind, ConsentStatus, ConsentTerms
+from app.db import clinic_scoped, in_clinic, read_rows
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ async def for_client(
     """Every consent of the client, in the order they were signed (a client has a handful)."""
     parameters = {"clinic_id": clinic_id, "client_id": client_id}
     return (await db.execute(_FOR_CLIENT, parameters)).scalars().all()
+
+
+async def terms_for_client(
+    db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
+) -> Sequence[ConsentTerms]:
+    """What the consent rule reads of every consent of the client: the rows of `for_client`
+    without the ORM (each row has the columns ConsentTerms names)."""
+    parameters = {"clinic_id": clinic_id, "client_id": client_id}
+    return cast(Sequence[ConsentTerms], await read_rows(db, _FOR_CLIENT, parameters))
 
 
 # Built once, bound at execution: every clinical journey sends it.

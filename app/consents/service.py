@@ -123,12 +123,12 @@ async def kinds_in_force(
 
     For the dosing gate. It exposes no consent, so it notes no read: the caller's own audit
     row (the dose it completes or lists) covers the decision."""
-    return rules.kinds_in_force(await repository.for_client(db, clinic_id, client_id), at)
+    return rules.kinds_in_force(await repository.terms_for_client(db, clinic_id, client_id), at)
 
 
 async def client_consents(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
-) -> Sequence[Consent]:
+) -> Sequence[rules.ConsentTerms]:
     """Every consent of the client, for callers that ask `rules.kinds_in_force` about several
     instants (one query for a journey's scheduled doses)."""
-    return await repository.for_client(db, clinic_id, client_id)
+    return await repository.terms_for_client(db, clinic_id, client_id)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import note_read
 from app.auth.principal import Principal
 from app.clients.models import ClientStage
-from app.clients.service import client_alone
+from app.clients.service import known_client
 from app.journeys import repository
 from app.journeys.schemas import Alert, AlertCode, IntegrationWorklist, Journey
 from app.safety_reviews.service import open_reviews
@@ -108,9 +108,9 @@ async def journey(
 ) -> Journey:
     """A client's whole journey: two queries whatever its length. Each integration is evaluated
     once, the clinic's policies are built once and each dose's safety flags computed once."""
-    client = await client_alone(db, principal, client_id)
-    note_read("client", client.id)
-    sessions = await session_repository.for_client(db, principal.clinic_id, client.id)
+    await known_client(db, principal, client_id)
+    note_read("client", client_id)
+    sessions = await session_repository.for_client(db, principal.clinic_id, client_id)
     facts = _facts(sessions)
     policy, dosing = principal.policy, principal.dosing
     # The stage from the sessions loaded anyway, not from the 27-parameter SQL expression that
@@ -123,9 +123,9 @@ async def journey(
     alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
     if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles
         alerts += _safety_alerts(sessions, reads, dosing)
-        alerts += await _gate_alerts(db, principal, client.id, sessions)
-        alerts += await _clinical_alerts(db, principal, client.id)
-    return Journey(client_id=client.id, stage=stage, sessions=reads, alerts=alerts)
+        alerts += await _gate_alerts(db, principal, client_id, sessions)
+        alerts += await _clinical_alerts(db, principal, client_id)
+    return Journey(client_id=client_id, stage=stage, sessions=reads, alerts=alerts)
 
 
 SAFETY_DETAIL = {
@@ -203,17 +203,16 @@ async def _clinical_alerts(
     """One `self_harm_item_positive` per open safety review: a later PHQ-9 with item 9 at 0
     leaves it, only resolving the review clears it."""
     alerts = []
-    for found in await open_reviews(db, principal.clinic_id, client_id):
-        review = found.review
+    for review in await open_reviews(db, principal.clinic_id, client_id):
         note_read("safety_review", review.id)
         note_read("assessment", review.assessment_id)
         alerts.append(
             Alert(
                 code=AlertCode.self_harm_item_positive,
-                session_id=found.session_id,
+                session_id=review.session_id,
                 assessment_id=review.assessment_id,
                 safety_review_id=review.id,
-                detail=f"The PHQ-9 of {_iso(found.administered_at)} has item 9 (thoughts of "
+                detail=f"The PHQ-9 of {_iso(review.administered_at)} has item 9 (thoughts of "
                 "self-harm) above 0 and its safety review is open: review the client's safety "
                 f"plan, then resolve it (POST /api/v1/safety-reviews/{review.id}/resolve).",
             )

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic
+from app.db import clinic_scoped, in_clinic, read_rows
 from app.screenings.models import Screening
 from app.screenings.rules import DECISION_RANK, Decision, ScreeningFact
 
@@ -93,7 +93,7 @@ async def client_facts(
         ScreeningFact(
             row.id, row.screened_at, row.created_at, Decision(row.decision), row.valid_until
         )
-        for row in await db.execute(_CLIENT_FACTS, parameters)
+        for row in await read_rows(db, _CLIENT_FACTS, parameters)
     ]
 
 

@@ -19,11 +19,7 @@ from bench.scale.ceiling_shared import (
 # --- The statements, as captured ------------------------------------------------------------------
 
 CLIENT = """
-SELECT clients.id, clients.clinic_id, clients.first_name, clients.last_name,
-clients.preferred_name, clients.date_of_birth, clients.email, clients.phone,
-clients.primary_clinician_id, clients.presenting_concerns, clients.archived, clients.created_at,
-clients.updated_at, clients.version FROM clients WHERE clients.clinic_id = $1::UUID AND
-clients.id = $2::UUID
+SELECT clients.id FROM clients WHERE clients.clinic_id = $1::UUID AND clients.id = $2::UUID
 """
 
 CLIENT_SESSIONS = """

@@ -144,9 +144,9 @@ async def test_a_journey_evaluates_each_integration_once_and_loads_each_session_
     assert short_entities - 3 == FIXED_JOURNEY_ENTITIES
 
 
-FIXED_JOURNEY_ENTITIES = 6
-"""ORM entities a journey loads besides its sessions: the key, its staff member and clinic, the
-client and its two consents."""
+FIXED_JOURNEY_ENTITIES = 3
+"""ORM entities a journey loads besides its sessions: the key, its staff member and clinic. The
+client, its screenings, consents and open safety reviews are read as rows (app.db.read_rows)."""
 
 
 async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_doses_once(

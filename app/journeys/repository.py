@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
-from app.db import in_clinic, to_epoch_us
+from app.db import in_clinic, read_rows, to_epoch_us
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
+from app.sessions.repository import as_records
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import IntegrationStatus, WindowStatus
@@ -48,7 +49,7 @@ async def unbooked_doses(
     }
     if clinician_id is not None:
         parameters["clinician_id"] = clinician_id
-    return (await db.execute(stmt, parameters)).scalars().all()
+    return as_records(await read_rows(db, stmt, parameters))
 
 
 async def outside_window_sessions(
@@ -63,7 +64,7 @@ async def outside_window_sessions(
     parameters: dict[str, object] = {"clinic_id": clinic_id, "limit": limit}
     if clinician_id is not None:
         parameters["clinician_id"] = clinician_id
-    return (await db.execute(stmt, parameters)).scalars().all()
+    return as_records(await read_rows(db, stmt, parameters))
 
 
 # Both statements are built once per clinic policy (and with or without a clinician), every

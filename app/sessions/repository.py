@@ -4,14 +4,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, select, true
+from sqlalchemy import Row, Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, to_epoch_us
+from app.db import clinic_scoped, in_clinic, read_rows, to_epoch_us
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.dosing.sql import flag_condition
@@ -170,12 +171,24 @@ async def list_page(
     return (await db.execute(stmt)).scalars().all()
 
 
+def as_records(rows: Sequence[Row[Any]]) -> Sequence[ClinicalSession]:
+    """Rows of `select(ClinicalSession)` read without the ORM, typed as the entity they mirror.
+
+    Each row has every column under its attribute's name (the model maps no other names and
+    defines no methods), so read-only code takes either. The journey and the worklist read
+    their sessions this way: loading ORM entities and going through their instrumented
+    attributes cost more than the rest of building the response (docs/performance.md). Never
+    for a session that is changed: a row is not tracked, so nothing written to it is saved.
+    """
+    return cast(Sequence[ClinicalSession], rows)
+
+
 async def for_client(
     db: AsyncSession, clinic_id: uuid.UUID, client_id: uuid.UUID
 ) -> Sequence[ClinicalSession]:
-    """Every session of one client, in journey order."""
+    """Every session of one client, in journey order, as read-only rows (`as_records`)."""
     parameters = {"clinic_id": clinic_id, "client_id": client_id}
-    return (await db.execute(_FOR_CLIENT, parameters)).scalars().all()
+    return as_records(await read_rows(db, _FOR_CLIENT, parameters))
 
 
 # Built once, bound at execution (a journey sends it on every request; see app/auth/repository).

@@ -128,7 +128,7 @@ async def test_medical_clearance_on_client_reads_is_one_statement_for_the_page(
     assert sql_statements.count - before == large - 1
 
 
-async def test_a_journey_evaluates_each_integration_once_and_loads_each_session_once(
+async def test_a_journey_evaluates_each_integration_once_and_loads_no_entity_per_session(
     clinic: Clinic, work: WorkCounter
 ) -> None:
     short = await _client_with_series(clinic, 1)  # preparation, 1 dose, 1 integration
@@ -139,14 +139,14 @@ async def test_a_journey_evaluates_each_integration_once_and_loads_each_session_
     long_entities, long_evaluations = await _work(work, clinic, f"/api/v1/clients/{long}/journey")
     # Each integration once, not once per dose as well (that was 8 + 8 * 8 = 72).
     assert (short_evaluations, long_evaluations) == (1, 8)
-    # One entity more per session shown, nothing else grows with the journey.
-    assert long_entities - short_entities == 14
-    assert short_entities - 3 == FIXED_JOURNEY_ENTITIES
+    # Nothing grows with the journey: its sessions are read as rows, not entities.
+    assert short_entities == long_entities == FIXED_ENTITIES
 
 
-FIXED_JOURNEY_ENTITIES = 3
-"""ORM entities a journey loads besides its sessions: the key, its staff member and clinic. The
-client, its screenings, consents and open safety reviews are read as rows (app.db.read_rows)."""
+FIXED_ENTITIES = 3
+"""ORM entities a journey or a worklist loads: the key, its staff member and clinic. Sessions,
+the client, its screenings, consents and open safety reviews are read as rows
+(app.db.read_rows)."""
 
 
 async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_doses_once(
@@ -168,5 +168,5 @@ async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_dose
     # integrations start before its unbooked doses, so cannot anchor them, and are not
     # evaluated (all three once each before, and 3 * 2 + 2 = 8 before that).
     assert evaluations == 1
-    # Key, staff, clinic and the five sessions shown: no entity per client or per fact.
-    assert entities == 3 + 5
+    # Key, staff and clinic: no entity per session shown, per client or per fact.
+    assert entities == FIXED_ENTITIES

@@ -1,7 +1,7 @@
 """A clinic's window policy as a plain value, read once per request."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -60,9 +60,18 @@ class WindowPolicy:
             closing_soon_s=24 * 3600,
         )
 
+    # The offsets as timedeltas, made once: the rule adds them for every dose it evaluates.
+    _opens_after: timedelta = field(init=False, repr=False, compare=False)
+    _closes_after: Mapping[Route, timedelta] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_opens_after", timedelta(seconds=self.opens_after_s))
+        closes = {route: timedelta(seconds=s) for route, s in self.closes_after_s.items()}
+        object.__setattr__(self, "_closes_after", closes)
+
     @property
     def opens_after(self) -> timedelta:
-        return timedelta(seconds=self.opens_after_s)
+        return self._opens_after
 
     def closes_after(self, route: Route) -> timedelta:
-        return timedelta(seconds=self.closes_after_s[route])
+        return self._closes_after[route]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionStatus
 from app.windows.policy import WindowPolicy
@@ -34,9 +34,10 @@ class IntegrationStatus(StrEnum):
     missed = "missed"
 
 
-@dataclass(frozen=True)
-class DoseFacts:
-    """What the rule needs to know about a ketamine session."""
+class DoseFacts(NamedTuple):
+    """What the rule needs to know about a ketamine session. (Named tuples: a worklist builds
+    hundreds of facts per request, and a tuple is built several times faster than a frozen
+    dataclass.)"""
 
     id: uuid.UUID
     status: SessionStatus
@@ -56,11 +57,10 @@ class DoseFacts:
         In UTC so that adding hours is elapsed time even when the input carries a zone with DST
         (aware datetimes sharing a ZoneInfo add and subtract in wall-clock time)."""
         anchor = self.ended_at if self.ended_at is not None else self.ends_at
-        return anchor.astimezone(UTC)
+        return anchor if anchor.tzinfo is UTC else anchor.astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class IntegrationFacts:
+class IntegrationFacts(NamedTuple):
     """What the rule needs to know about an integration session."""
 
     id: uuid.UUID

@@ -22,14 +22,14 @@ from typing import Any
 
 import asyncpg
 import uvloop
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app.main import create_app
 from bench.scale.capture import settings_for
 from bench.scale.generate import driver_url
 
 
-async def _paths(url: str, key: str, scenario: str, count: int, seed: int) -> list[str]:
+async def request_paths(url: str, key: str, scenario: str, count: int, seed: int) -> list[str]:
     """Journeys of random clients of the key's clinic, or worklists with and without a
     clinician, as the benchmark draws them."""
     prefix = key.split("_")[1]
@@ -52,7 +52,7 @@ async def _paths(url: str, key: str, scenario: str, count: int, seed: int) -> li
     return [rng.choice(by_clinician) if rng.random() < 0.5 else worklist for _ in range(count)]
 
 
-async def _get(app: FastAPI, path: str, key: str) -> int:
+async def asgi_get(app: ASGIApp, path: str, key: str) -> int:
     """One GET through the ASGI interface; the status (the body is read and dropped)."""
     route, _, query = path.partition("?")
     scope: dict[str, Any] = {
@@ -88,20 +88,20 @@ async def _get(app: FastAPI, path: str, key: str) -> int:
 
 
 async def _run(options: argparse.Namespace) -> None:
-    paths = await _paths(
+    paths = await request_paths(
         options.url, options.key, options.scenario, options.requests + options.warmup, 1
     )
     app = create_app(settings_for(options.url))
     async with app.router.lifespan_context(app):
         for path in paths[: options.warmup]:
-            assert await _get(app, path, options.key) == 200, path
+            assert await asgi_get(app, path, options.key) == 200, path
         measured = paths[options.warmup :]
         profiler = cProfile.Profile(time.process_time) if options.cprofile else None
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
         for path in measured:
-            await _get(app, path, options.key)
+            await asgi_get(app, path, options.key)
         if profiler is not None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -1,17 +1,15 @@
 """The unit of work: one transaction with its audit trail, for a request or a worker task.
 
-A request (UnitOfWorkRoute below) and each worker task (`worker_unit`: an inbound delivery
-applied, a webhook attempt recorded, a window scan, a clean-up) run in one: a session, the audit
-trail of what it read and changed, whom it acts for, hooks to run just before commit or after a
-rollback, and a commit that writes the trail's rows in the same transaction as the change. While
-it runs it is the current work (app/common/scope.py), the only request state that travels
+A request (UnitOfWorkRoute below) and each worker task (`worker_unit`) run in one: a session,
+the audit trail of what it read and changed, whom it acts for, hooks to run before commit or
+after a rollback, and a commit that writes the trail's rows in the change's transaction. While it
+runs it is the current work (app/common/scope.py), the only request state that travels
 implicitly.
 """
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request
@@ -20,12 +18,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.actors import Actor, RequestCaller, request_trail
 from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
 from app.audit.models import TASK_STATUS, AuditEvent, AuditEventResource, Outcome
-from app.audit.trail import TAG_RESOURCES, AuditTrail
+from app.audit.trail import AuditTrail
 from app.clock import Clock
 from app.common.crypto import SecretBox
-from app.common.scope import current_work
+from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS, current_work
 from app.db import begin_write
 from app.security import security_state
 from app.security.exceptions import RateLimited
@@ -34,15 +33,6 @@ from app.security.rate_limit import address_key, rate_limits_of, verifies_caller
 R = TypeVar("R")  # what the work produced, handed to the before-commit hooks (a Response)
 BeforeCommit = Callable[[R, AsyncSession], Awaitable[None]]
 OnFailure = Callable[[AsyncSession], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Whom a unit of work acts for, as its audit rows name them."""
-
-    clinic_id: uuid.UUID | None
-    id: uuid.UUID | None
-    role: str | None
 
 
 class UnitOfWork(Generic[R]):
@@ -71,6 +61,7 @@ class UnitOfWork(Generic[R]):
         self.audit_untouched = audit_untouched
         self.before_commit: list[BeforeCommit[R]] = []
         self.after_failure: list[OnFailure] = []
+        self._hides: bool | None = None  # kept once the actor's role is known
 
     @property
     def actor(self) -> Actor | None:
@@ -79,11 +70,18 @@ class UnitOfWork(Generic[R]):
     def act_as(self, actor: Actor) -> None:
         """Name the actor, once a worker task knows whom it acts for."""
         self._caller = lambda: actor
+        self._hides = None
 
     @property
-    def actor_role(self) -> str | None:
-        actor = self._caller()
-        return actor.role if actor is not None else None
+    def hides_clinical_fields(self) -> bool:
+        # Asked for every clinical field a response serialises: answered from one flag once the
+        # role is known (a request's staff member has one role, verified or not).
+        if self._hides is None:
+            actor = self._caller()
+            if actor is None or actor.role is None:
+                return False
+            self._hides = actor.role in ROLES_WITHOUT_CLINICAL_ACCESS
+        return self._hides
 
     @property
     def cursor_box(self) -> SecretBox | None:
@@ -244,45 +242,6 @@ class EarlyResponse(Exception):
         self.response = response
 
 
-def _trail(route: APIRoute, request: Request) -> AuditTrail:
-    tag = str(route.tags[0]) if route.tags else ""
-    request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
-    path_ids = [str(v) for k, v in request.path_params.items() if k.endswith("_id")]
-    return AuditTrail(
-        action=route.name,
-        resource_type=TAG_RESOURCES.get(tag, tag or "api"),
-        request_id=request_id,
-        ip=request.client.host if request.client else None,
-        client_request_id=getattr(request.state, "client_request_id", None),
-        subject_id=path_ids[0] if path_ids else None,
-    )
-
-
-class _RequestCaller:
-    """The verified caller, else whom a failed authentication was about (a real key's clinic).
-    Asked for each clinical field a response serialises, so the verified caller is kept."""
-
-    __slots__ = ("_request", "_verified")
-
-    def __init__(self, request: Request) -> None:
-        self._request = request
-        self._verified: Actor | None = None
-
-    def __call__(self) -> Actor | None:
-        if self._verified is not None:
-            return self._verified
-        state = self._request.state
-        principal = getattr(state, "principal", None)
-        if principal is not None:
-            self._verified = Actor(principal.clinic_id, principal.staff_id, principal.role.value)
-            return self._verified
-        subject = getattr(state, "auth_subject", None)
-        if subject is None:
-            return None
-        role = subject.role.value if subject.role else None
-        return Actor(subject.clinic_id, subject.staff_id, role)
-
-
 class UnitOfWorkRoute(APIRoute):
     """Runs each request in one unit of work, committed before the response is sent.
 
@@ -323,9 +282,9 @@ class UnitOfWorkRoute(APIRoute):
             async with sessionmaker() as session:
                 work: UnitOfWork[Response] = UnitOfWork(
                     session,
-                    _trail(self, request),
+                    request_trail(self, request),
                     clock=request.app.state.clock,
-                    caller=_RequestCaller(request),
+                    caller=RequestCaller(request),
                     cursor_box=request.app.state.secret_box,
                 )
                 request.state.unit_of_work = work

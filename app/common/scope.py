@@ -27,9 +27,9 @@ class WorkInProgress(Protocol):
         """The key cursors are sealed with; None where no cursor leaves the process."""
 
     @property
-    def actor_role(self) -> str | None:
-        """The role of whom the work is done for, once known (a request's caller after
-        authentication, a worker's own role)."""
+    def hides_clinical_fields(self) -> bool:
+        """Whether whom the work is done for may not see clinical fields: False until their
+        role is known (a request's caller after authentication, a worker's own role)."""
 
     def note_read(self, resource_type: str, resource_id: uuid.UUID | str) -> None:
         """Record that the work exposed a resource."""
@@ -49,4 +49,4 @@ current_work: ContextVar[WorkInProgress | None] = ContextVar("current_work", def
 def clinical_fields_hidden() -> bool:
     """True while serving a caller whose role must not see clinical fields."""
     work = current_work.get()
-    return work is not None and work.actor_role in ROLES_WITHOUT_CLINICAL_ACCESS
+    return work is not None and work.hides_clinical_fields

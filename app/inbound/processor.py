@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.actors import Actor
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.inbound.models import InboundDelivery
@@ -21,7 +22,7 @@ from app.jobs.metrics import JobMetrics
 from app.jobs.models import PENDING
 from app.jobs.queue import JobQueue
 from app.jobs.schedule import Doubling
-from app.unit_of_work import Actor, UnitOfWork, worker_unit
+from app.unit_of_work import UnitOfWork, worker_unit
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.responses import HTMLResponse
 
 from app.assessments.scoring import Instrument
+from app.audit.actors import Actor
 from app.auth.principal import AuthSubject
 from app.clock import Now
 from app.db import DbSession
@@ -26,7 +27,7 @@ from app.self_report.instruments import WORDINGS
 from app.self_report.limits import link_limits
 from app.self_report.rendering import PAGE_PREFIX, error_page, page
 from app.self_report.repository import LinkHolder
-from app.unit_of_work import Actor, UnitOfWorkRoute, current_unit
+from app.unit_of_work import UnitOfWorkRoute, current_unit
 
 LINK_ROLE = "client_link"
 FORM_TYPE = "application/x-www-form-urlencoded"

@@ -28,13 +28,14 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.actors import Actor
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.events.catalogue import EventType
 from app.jobs.metrics import JobMetrics
 from app.jobs.queue import LeasedJobQueue
 from app.jobs.schedule import Steps
-from app.unit_of_work import Actor, UnitOfWork, worker_unit
+from app.unit_of_work import UnitOfWork, worker_unit
 from app.webhooks import delivery_repository as repository
 from app.webhooks.connections import Connections
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint

@@ -8,11 +8,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.actors import Actor
 from app.audit.models import TASK_STATUS, AuditEvent
 from app.audit.trail import note_change, note_read
 from app.common.pagination import decode_cursor, encode_cursor
 from app.common.scope import clinical_fields_hidden, current_work
-from app.unit_of_work import Actor, savepoint, worker_unit
+from app.unit_of_work import savepoint, worker_unit
 from tests.support.factories import Clinic
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.scale.ceiling_shared import (
     API_KEY,
+    SESSION_COLUMNS,
     Connection,
     rows,
     write_audit,
@@ -22,24 +23,11 @@ CLIENT = """
 SELECT clients.id FROM clients WHERE clients.clinic_id = $1::UUID AND clients.id = $2::UUID
 """
 
-CLIENT_SESSIONS = """
-SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
-sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
-sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
-sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
-sessions.transport_confirmed, sessions.rems_form_submitted_at,
-sessions.concomitant_benzodiazepines,
-sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
-sessions.concomitant_psychostimulants, sessions.concomitant_maois,
-sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
-sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
-sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
-sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+CLIENT_SESSIONS = f"""
+SELECT {SESSION_COLUMNS} FROM
 sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id = $2::UUID ORDER BY
 sessions.starts_at, sessions.id
-"""
+"""  # noqa: S608 - constant SQL text, nothing from a request
 
 SCREENINGS = """
 SELECT screenings.id, screenings.screened_at, screenings.created_at, screenings.decision,

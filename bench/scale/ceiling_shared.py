@@ -22,6 +22,23 @@ US_PER_S = 1_000_000
 
 # --- The statements, as captured ------------------------------------------------------------------
 
+SESSION_COLUMNS = """
+sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id, sessions.kind,
+sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
+sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
+sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
+sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
+sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
+sessions.transport_confirmed, sessions.rems_form_submitted_at,
+sessions.concomitant_benzodiazepines, sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
+sessions.concomitant_psychostimulants, sessions.concomitant_maois, sessions.pre_dose_systolic_peak,
+sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min, sessions.has_discharge_bp,
+sessions.has_spo2_after_dose, sessions.gate_overridden_at, sessions.gate_overridden_by,
+sessions.gate_override_reason, sessions.gate_override_checks, sessions.ketamine_session_id,
+sessions.created_at, sessions.updated_at, sessions.version
+"""
+"""Every column of `sessions`, as `select(ClinicalSession)` lists them (journey and worklist)."""
+
 API_KEY = """
 SELECT api_keys.id, api_keys.clinic_id, api_keys.staff_id, api_keys.name, api_keys.prefix,
 api_keys.secret_hash, api_keys.created_at, api_keys.expires_at, api_keys.revoked_at,

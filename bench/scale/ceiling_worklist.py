@@ -16,6 +16,7 @@ from bench.scale.ceiling_shared import (
     ANCHORING,
     API_KEY,
     ROUTES,
+    SESSION_COLUMNS,
     US_PER_S,
     Connection,
     closing_offsets,
@@ -28,21 +29,8 @@ DEFAULT_LIMIT = 50
 
 # --- The statements, as captured ------------------------------------------------------------------
 
-UNBOOKED = """
-SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
-sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
-sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
-sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
-sessions.transport_confirmed, sessions.rems_form_submitted_at,
-sessions.concomitant_benzodiazepines,
-sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
-sessions.concomitant_psychostimulants, sessions.concomitant_maois,
-sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
-sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
-sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
-sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+UNBOOKED = f"""
+SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
 ZONE AND CASE WHEN ((sessions.status NOT IN ($40, $41))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
@@ -71,23 +59,10 @@ FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE 
 (sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
 (sessions.route = $35) THEN $36::BIGINT ELSE $37::BIGINT END * $38::BIGINT, sessions.id LIMIT
 $39::INTEGER
-"""
+"""  # noqa: S608 - constant SQL text, nothing from a request
 
-OUTSIDE_WINDOW = """
-SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
-sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
-sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
-sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
-sessions.transport_confirmed, sessions.rems_form_submitted_at,
-sessions.concomitant_benzodiazepines,
-sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
-sessions.concomitant_psychostimulants, sessions.concomitant_maois,
-sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
-sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
-sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
-sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+OUTSIDE_WINDOW = f"""
+SELECT {SESSION_COLUMNS} FROM
 sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
 sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
 sessions_2.kind = $1 AND sessions_2.status IN ($26, $27)), (SELECT sessions_3.id FROM sessions
@@ -106,23 +81,10 @@ coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE W
 (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
 ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false ORDER BY sessions.starts_at,
 sessions.id LIMIT $25::INTEGER
-"""
+"""  # noqa: S608 - constant SQL text, nothing from a request
 
-UNBOOKED_OF_CLINICIAN = """
-SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
-sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
-sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
-sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
-sessions.transport_confirmed, sessions.rems_form_submitted_at,
-sessions.concomitant_benzodiazepines,
-sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
-sessions.concomitant_psychostimulants, sessions.concomitant_maois,
-sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
-sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
-sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
-sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+UNBOOKED_OF_CLINICIAN = f"""
+SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
 ZONE AND CASE WHEN ((sessions.status NOT IN ($41, $42))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
@@ -151,23 +113,10 @@ $27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.
 $30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN (sessions.route = $34)
 THEN $35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE $38::BIGINT END *
 $39::BIGINT, sessions.id LIMIT $40::INTEGER
-"""
+"""  # noqa: S608 - constant SQL text, nothing from a request
 
-OUTSIDE_WINDOW_OF_CLINICIAN = """
-SELECT sessions.id, sessions.clinic_id, sessions.client_id, sessions.clinician_id,
-sessions.kind, sessions.status, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.cancellation_reason, sessions.location, sessions.notes, sessions.external_source,
-sessions.external_id, sessions.topics, sessions.route, sessions.dose_mg, sessions.weight_kg,
-sessions.medication, sessions.lot_number, sessions.vitals, sessions.adverse_events,
-sessions.dosed_at, sessions.ready_to_leave_at, sessions.discharged_at,
-sessions.transport_confirmed, sessions.rems_form_submitted_at,
-sessions.concomitant_benzodiazepines,
-sessions.concomitant_non_benzodiazepine_sedative_hypnotics,
-sessions.concomitant_psychostimulants, sessions.concomitant_maois,
-sessions.pre_dose_systolic_peak, sessions.pre_dose_diastolic_peak, sessions.has_bp_30_to_60_min,
-sessions.has_discharge_bp, sessions.has_spo2_after_dose, sessions.gate_overridden_at,
-sessions.gate_overridden_by, sessions.gate_override_reason, sessions.gate_override_checks,
-sessions.ketamine_session_id, sessions.created_at, sessions.updated_at, sessions.version FROM
+OUTSIDE_WINDOW_OF_CLINICIAN = f"""
+SELECT {SESSION_COLUMNS} FROM
 sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
 sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
 sessions_2.kind = $1 AND sessions_2.status IN ($27, $28)), (SELECT sessions_3.id FROM sessions
@@ -186,7 +135,7 @@ coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE W
 (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
 ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND sessions.clinician_id =
 $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
-"""
+"""  # noqa: S608 - constant SQL text, nothing from a request
 FACTS_COLUMNS = (
     "SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status, "
     "sessions.route AS route, "

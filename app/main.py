@@ -1,6 +1,7 @@
 """The app factory: routers, middleware, error handlers, docs and lifespan."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -161,7 +162,15 @@ def create_app(
                 registry=app.state.metrics.registry,
             )
             task = asyncio.create_task(worker.run(stop))
-        yield
+        # What exists now (routes, schemas, table metadata, the engine) lives as long as the
+        # process; frozen, the collector's full passes stop walking it after every few thousand
+        # allocations a request makes (a quarter of a worklist's CPU: docs/performance.md).
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()  # an app built and dropped in one process (tests) can be collected
         stop.set()
         if task is not None:
             await task

@@ -109,8 +109,9 @@ async def write_audit(
     now: datetime,
 ) -> None:
     """What the app's unit of work writes for a read (app/audit/trail.py): one `audit_events`
-    row naming the first resource, then, only if it read more, one executemany of
-    `audit_event_resources` rows for the others, numbered from 1."""
+    row naming the first resource, then, only if it read more, `audit_event_resources` rows for
+    the others, numbered from 1: one execute for one row, as SQLAlchemy sends it, else one
+    executemany."""
     event_id = uuid.uuid4()
     (resource_type, resource_id), *further = touched
     await connection.execute(
@@ -130,14 +131,14 @@ async def write_audit(
         200,
         "null",
     )
-    if further:
-        await connection.executemany(
-            AUDIT_RESOURCES_INSERT,
-            [
-                (event_id, position, now, key["clinic_id"], kind, identifier)
-                for position, (kind, identifier) in enumerate(further, start=1)
-            ],
-        )
+    resources = [
+        (event_id, position, now, key["clinic_id"], kind, identifier)
+        for position, (kind, identifier) in enumerate(further, start=1)
+    ]
+    if len(resources) == 1:
+        await connection.execute(AUDIT_RESOURCES_INSERT, *resources[0])
+    elif resources:
+        await connection.executemany(AUDIT_RESOURCES_INSERT, resources)
 
 
 def rows(records: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from app.auth.principal import Principal
 from app.clients import repository as clients_repository
 from app.clients.models import Client
 from app.clinics.models import Clinic
+from app.clinics.snapshot import ClinicSnapshot
 from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
 from app.events.catalogue import EventType
@@ -83,7 +84,7 @@ async def record(
 
 async def store(
     db: AsyncSession,
-    clinic: Clinic,
+    clinic: Clinic | ClinicSnapshot,
     client: Client,
     body: AssessmentCreate,
     *,

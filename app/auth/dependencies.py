@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
-from app.auth.models import ApiKey
 from app.auth.oidc import oidc_verifier
 from app.auth.principal import AuthSubject, Principal
 from app.auth.service import API_KEY, record_key_use
@@ -19,7 +18,7 @@ from app.common.tokens import secret_matches, use_is_due
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 from app.security.rate_limit import rate_limits_of, verifies_callers
-from app.staff.models import Role, Staff
+from app.staff.models import Role
 from app.unit_of_work import on_success
 
 log = logging.getLogger(__name__)
@@ -84,28 +83,35 @@ async def _api_key_principal(
     holder = await repository.key_by_prefix(db, prefix)
     if holder is None:
         raise Unauthorized("The API key is not valid.")
-    key, staff, clinic = holder.key, holder.staff, holder.clinic
+    clinic_id = holder.clinic.id
     # File a failed attempt on a real key under its clinic's audit trail (see unit_of_work).
-    request.state.auth_subject = AuthSubject(clinic.id, None, None)
-    if not secret_matches(secret, key.secret_hash):
+    request.state.auth_subject = AuthSubject(clinic_id, None, None)
+    if not secret_matches(secret, holder.secret_hash):
         raise Unauthorized("The API key is not valid.")
-    request.state.auth_subject = AuthSubject(clinic.id, staff.id, staff.role)
-    if not _usable(key, staff, now):
+    request.state.auth_subject = AuthSubject(clinic_id, holder.staff_id, holder.role)
+    if not _usable(holder, now):
         raise Unauthorized("The API key is revoked, expired or belongs to an inactive member.")
-    if use_is_due(key.last_used_at, now):
-        key_id = key.id
+    if use_is_due(holder.last_used_at, now):
+        key_id = holder.key_id
 
         async def record_use(_: Response, session: AsyncSession) -> None:
             await record_key_use(session, key_id, now)
 
         on_success(request, record_use)
-    return Principal.of(staff, clinic, key.id)
+    return Principal(
+        holder.staff_id,
+        clinic_id,
+        holder.role,
+        holder.key_id,
+        holder.clinic,
+        prescriber=holder.prescriber,
+    )
 
 
-def _usable(key: ApiKey, staff: Staff, now: datetime) -> bool:
-    if key.revoked_at is not None or not staff.active:
+def _usable(holder: repository.KeyHolder, now: datetime) -> bool:
+    if holder.revoked_at is not None or not holder.active:
         return False
-    return key.expires_at is None or key.expires_at > now
+    return holder.expires_at is None or holder.expires_at > now
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -2,8 +2,10 @@
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from app.clinics.models import Clinic
+from app.clinics.snapshot import ClinicSnapshot
 from app.sessions.dosing.policy import DosingPolicy
 from app.staff.models import Role, Staff
 from app.windows.policy import WindowPolicy
@@ -26,20 +28,27 @@ class Principal:
     clinic_id: uuid.UUID
     role: Role
     api_key_id: uuid.UUID | None  # None when authenticated by an OIDC token
-    clinic: Clinic
+    clinic: ClinicSnapshot  # as read with the credential, for this request
     # A licensed prescriber (docs/decisions.md, "Prescribers"); False unless said, so a
     # principal built without it can do no prescriber-only act.
     prescriber: bool = field(default=False, kw_only=True)
 
     @classmethod
-    def of(cls, staff: Staff, clinic: Clinic, api_key_id: uuid.UUID | None) -> "Principal":
+    def of(
+        cls, staff: Staff, clinic: Clinic | ClinicSnapshot, api_key_id: uuid.UUID | None
+    ) -> "Principal":
         """The principal of a staff member as stored now: role and prescriber flag included."""
-        return cls(staff.id, clinic.id, staff.role, api_key_id, clinic, prescriber=staff.prescriber)
+        snapshot = ClinicSnapshot.of(clinic)
+        return cls(
+            staff.id, snapshot.id, staff.role, api_key_id, snapshot, prescriber=staff.prescriber
+        )
 
-    @property
+    # Built once per request, however many services ask (cached_property writes the instance's
+    # __dict__ directly, which a frozen dataclass allows).
+    @cached_property
     def policy(self) -> WindowPolicy:
         return WindowPolicy.from_clinic(self.clinic)
 
-    @property
+    @cached_property
     def dosing(self) -> DosingPolicy:
         return DosingPolicy.from_clinic(self.clinic)

@@ -4,38 +4,82 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
 from app.clinics.models import Clinic
+from app.clinics.snapshot import ClinicSnapshot
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic
-from app.staff.models import Staff
+from app.db import clinic_scoped, in_clinic, read_rows
+from app.staff.models import Role, Staff
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyHolder:
-    key: ApiKey
-    staff: Staff
-    clinic: Clinic
+    """What authenticating an API key reads: the key's checks, its staff member's role and
+    standing, and their clinic."""
+
+    key_id: uuid.UUID
+    secret_hash: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    staff_id: uuid.UUID
+    role: Role
+    active: bool
+    prescriber: bool
+    clinic: ClinicSnapshot
 
 
-# Built once, the prefix bound at execution: every request sends it, and building it (and its
-# cache key, which SQLAlchemy memoizes per statement object) cost more than running it.
+_keys, _staff, _clinics = ApiKey.__table__, Staff.__table__, Clinic.__table__
+_HOLDER_COLUMNS = 9  # the columns before the clinic's
+
+# Built once, the prefix bound at execution: every request sends it. Read as one row of columns,
+# not three entities: the ORM cost more than the statement (docs/performance.md).
 _KEY_BY_PREFIX = (
-    select(ApiKey, Staff, Clinic)
-    .join(Staff, Staff.id == ApiKey.staff_id)
-    .join(Clinic, Clinic.id == ApiKey.clinic_id)
-    .where(ApiKey.prefix == bindparam("prefix"))
+    select(
+        _keys.c.id.label("key_id"),
+        _keys.c.secret_hash,
+        _keys.c.expires_at,
+        _keys.c.revoked_at,
+        _keys.c.last_used_at,
+        _keys.c.staff_id,
+        _staff.c.role,
+        _staff.c.active,
+        _staff.c.prescriber,
+        # The clinic's columns in table order (ClinicSnapshot's), its id named for what it is.
+        *(column.label("clinic_id") if column.name == "id" else column for column in _clinics.c),
+    )
+    .join(_staff, _staff.c.id == _keys.c.staff_id)
+    .join(_clinics, _clinics.c.id == _keys.c.clinic_id)
+    .where(_keys.c.prefix == bindparam("prefix"))
 )
 
 
 async def key_by_prefix(db: AsyncSession, prefix: str) -> KeyHolder | None:
     """The key with this prefix, its staff member and their clinic (one query)."""
-    row = (await db.execute(_KEY_BY_PREFIX, {"prefix": prefix})).first()
-    return None if row is None else KeyHolder(*row)
+    rows = await read_rows(db, _KEY_BY_PREFIX, {"prefix": prefix})
+    if not rows:
+        return None
+    row: tuple[Any, ...] = tuple(rows[0])
+    key_id, secret_hash, expires_at, revoked_at, last_used_at = row[:5]
+    staff_id, role, active, prescriber = row[5:_HOLDER_COLUMNS]
+    clinic = ClinicSnapshot.from_row(row[_HOLDER_COLUMNS:])
+    return KeyHolder(
+        key_id,
+        secret_hash,
+        expires_at,
+        revoked_at,
+        last_used_at,
+        staff_id,
+        role,
+        active,
+        prescriber,
+        clinic,
+    )
 
 
 async def record_key_use(

@@ -8,9 +8,10 @@ from app.clinics.schemas import (
     ClosesAfterHours,
     WindowPolicyRead,
 )
+from app.clinics.snapshot import ClinicSnapshot
 
 
-def to_read(clinic: Clinic) -> ClinicRead:
+def to_read(clinic: Clinic | ClinicSnapshot) -> ClinicRead:
     return ClinicRead(
         id=clinic.id,
         name=clinic.name,

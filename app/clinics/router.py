@@ -39,7 +39,10 @@ async def update_clinic(
     if_match: IfMatch = None,
 ) -> ClinicRead:
     """Change the clinic's settings or window policy (admin). Windows re-evaluate at once."""
-    check_version(if_match, principal.clinic.version)
-    clinic = await service.update_clinic(db, principal.clinic, body)
+    # The entity, to change it (the principal carries a snapshot: app/clinics/snapshot.py); its
+    # version is the one If-Match is checked against, and the UPDATE's guard from here on.
+    clinic = await service.load(db, principal.clinic_id)
+    check_version(if_match, clinic.version)
+    clinic = await service.update_clinic(db, clinic, body)
     set_etag(response, clinic.version)
     return to_read(clinic)

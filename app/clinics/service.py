@@ -1,5 +1,7 @@
 """Reading and changing a clinic's settings and window policy."""
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.trail import note_change
@@ -37,6 +39,14 @@ def _apply_clinical_policy(clinic: Clinic, policy: ClinicalPolicyPatch) -> None:
         clinic.pre_dose_diastolic_max = (
             policy.pre_dose_bp_max.diastolic or clinic.pre_dose_diastolic_max
         )
+
+
+async def load(db: AsyncSession, clinic_id: uuid.UUID) -> Clinic:
+    """The caller's clinic as an entity, to change it."""
+    clinic = await db.get(Clinic, clinic_id)
+    if clinic is None:  # the key that authenticated this request belongs to it
+        raise LookupError(f"clinic {clinic_id} vanished during the request")
+    return clinic
 
 
 async def update_clinic(db: AsyncSession, clinic: Clinic, changes: ClinicUpdate) -> Clinic:

@@ -21,6 +21,7 @@ from app.audit.trail import note_change
 from app.auth.prescribers import require_prescriber
 from app.auth.principal import Principal
 from app.clinics.models import Clinic
+from app.clinics.snapshot import ClinicSnapshot
 from app.consents import rules as consent_rules
 from app.consents import service as consents
 from app.consents.rules import ConsentKind
@@ -81,7 +82,7 @@ class GatePolicy:
     require_consent: bool
 
     @classmethod
-    def of(cls, clinic: Clinic) -> "GatePolicy":
+    def of(cls, clinic: Clinic | ClinicSnapshot) -> "GatePolicy":
         return cls(clinic.require_medical_clearance, clinic.require_consent)
 
     @property

@@ -19,13 +19,26 @@ DEFAULT_CLOSES_AFTER_HOURS: Mapping[Route, int] = {
 class PolicyColumns(Protocol):
     """The clinic columns a policy is read from (the Clinic model satisfies it)."""
 
-    window_opens_after_s: int
-    window_closes_iv_s: int
-    window_closes_im_s: int
-    window_closes_intranasal_s: int
-    window_closes_sublingual_s: int
-    window_closes_oral_s: int
-    closing_soon_s: int
+    @property
+    def window_opens_after_s(self) -> int: ...
+
+    @property
+    def window_closes_iv_s(self) -> int: ...
+
+    @property
+    def window_closes_im_s(self) -> int: ...
+
+    @property
+    def window_closes_intranasal_s(self) -> int: ...
+
+    @property
+    def window_closes_sublingual_s(self) -> int: ...
+
+    @property
+    def window_closes_oral_s(self) -> int: ...
+
+    @property
+    def closing_soon_s(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -40,20 +40,18 @@ sessions.created_at, sessions.updated_at, sessions.version
 """Every column of `sessions`, as `select(ClinicalSession)` lists them (journey and worklist)."""
 
 API_KEY = """
-SELECT api_keys.id, api_keys.clinic_id, api_keys.staff_id, api_keys.name, api_keys.prefix,
-api_keys.secret_hash, api_keys.created_at, api_keys.expires_at, api_keys.revoked_at,
-api_keys.last_used_at, staff.id AS id_1, staff.clinic_id AS clinic_id_1, staff.email, staff.name
-AS name_1, staff.role, staff.active, staff.prescriber, staff.created_at AS created_at_1,
-staff.updated_at, staff.version, clinics.id AS id_2, clinics.name AS name_2, clinics.timezone,
-clinics.require_completed_preparation, clinics.window_opens_after_s, clinics.window_closes_iv_s,
-clinics.window_closes_im_s, clinics.window_closes_intranasal_s,
-clinics.window_closes_sublingual_s, clinics.window_closes_oral_s, clinics.closing_soon_s,
-clinics.pcl5_cutoff, clinics.pre_dose_systolic_max, clinics.pre_dose_diastolic_max,
+SELECT api_keys.id AS key_id, api_keys.secret_hash, api_keys.expires_at, api_keys.revoked_at,
+api_keys.last_used_at, api_keys.staff_id, staff.role, staff.active, staff.prescriber, clinics.id
+AS clinic_id, clinics.name, clinics.timezone, clinics.require_completed_preparation,
+clinics.window_opens_after_s, clinics.window_closes_iv_s, clinics.window_closes_im_s,
+clinics.window_closes_intranasal_s, clinics.window_closes_sublingual_s,
+clinics.window_closes_oral_s, clinics.closing_soon_s, clinics.pcl5_cutoff,
+clinics.pre_dose_systolic_max, clinics.pre_dose_diastolic_max,
 clinics.esketamine_min_monitoring_minutes, clinics.rems_form_due_days,
 clinics.require_medical_clearance, clinics.require_consent, clinics.screening_valid_days,
-clinics.created_at AS created_at_2, clinics.updated_at AS updated_at_1, clinics.version AS
-version_1 FROM api_keys JOIN staff ON staff.id = api_keys.staff_id JOIN clinics ON clinics.id =
-api_keys.clinic_id WHERE api_keys.prefix = $1::VARCHAR
+clinics.created_at, clinics.updated_at, clinics.version FROM api_keys JOIN staff ON staff.id =
+api_keys.staff_id JOIN clinics ON clinics.id = api_keys.clinic_id WHERE api_keys.prefix =
+$1::VARCHAR
 """
 
 AUDIT_INSERT = """

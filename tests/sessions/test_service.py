@@ -5,6 +5,7 @@ Each rule is told by the error code a caller would see (tests/support/services.r
 every test works through the service's public functions only.
 """
 
+import dataclasses
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,6 +71,12 @@ def validation_error(caught: pytest.ExceptionInfo[Any]) -> tuple[list[str], str]
 
 
 # --- booking ---------------------------------------------------------------------------------
+
+
+def waiving_preparation(principal: Principal) -> Principal:
+    """The principal as if its clinic did not require a completed preparation before a dose."""
+    clinic = dataclasses.replace(principal.clinic, require_completed_preparation=False)
+    return dataclasses.replace(principal, clinic=clinic)
 
 
 async def test_a_booking_is_scheduled_and_run_by_the_clinician_who_books_it(
@@ -167,17 +174,22 @@ async def test_a_dose_is_booked_after_a_preparation_unless_the_clinic_waives_it(
         await book(clinic_db, SessionKind.ketamine, client, at(48))
     await book(clinic_db, SessionKind.preparation, client, at(24))  # booked, not yet held
     dose = await book(clinic_db, SessionKind.ketamine, client, at(48))
-    clinic_db.admin.clinic.require_completed_preparation = False
-    waived = await book(clinic_db, SessionKind.ketamine, await clinic_db.client(), at(48))
+    waived = await book(
+        clinic_db,
+        SessionKind.ketamine,
+        await clinic_db.client(),
+        at(48),
+        principal=waiving_preparation(clinic_db.admin),
+    )
 
     assert (dose.route, waived.status) == (Route.iv, SessionStatus.scheduled)
 
 
 async def test_an_integration_links_only_a_dose_of_its_own_client(clinic_db: ClinicDb) -> None:
-    clinic_db.admin.clinic.require_completed_preparation = False
+    waiving = waiving_preparation(clinic_db.admin)
     client, other = await clinic_db.client(), await clinic_db.client()
-    dose = await book(clinic_db, SessionKind.ketamine, client, at(24))
-    others_dose = await book(clinic_db, SessionKind.ketamine, other, at(24))
+    dose = await book(clinic_db, SessionKind.ketamine, client, at(24), principal=waiving)
+    others_dose = await book(clinic_db, SessionKind.ketamine, other, at(24), principal=waiving)
 
     with refused("validation_error") as caught:
         await book(

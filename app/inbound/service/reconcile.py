@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.clinics.models import Clinic
+from app.clinics.snapshot import ClinicSnapshot
 from app.errors import AppError
 from app.inbound import repository
 from app.inbound.models import BookingChain, ProviderBooking, SchedulingIntegration
@@ -75,14 +76,15 @@ class Reconciler:
 
     db: AsyncSession
     integration: SchedulingIntegration
-    clinic: Clinic
+    clinic: Clinic | ClinicSnapshot
     now: datetime
     acting: Principal | None = None
 
     def principal(self, clinician_id: uuid.UUID) -> Principal:
         if self.acting is not None:
             return self.acting
-        return Principal(clinician_id, self.clinic.id, Role.scheduler, None, self.clinic)
+        clinic = ClinicSnapshot.of(self.clinic)
+        return Principal(clinician_id, clinic.id, Role.scheduler, None, clinic)
 
     async def retire_duplicates(self, chain: BookingChain, duplicates: list[uuid.UUID]) -> None:
         """Sessions of chains that turned out to be this one are cancelled, not kept twice."""

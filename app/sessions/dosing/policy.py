@@ -25,7 +25,14 @@ class DosingPolicy:
 
 
 class DosingColumns(Protocol):
-    pre_dose_systolic_max: int
-    pre_dose_diastolic_max: int
-    esketamine_min_monitoring_minutes: int
-    rems_form_due_days: int
+    @property
+    def pre_dose_systolic_max(self) -> int: ...
+
+    @property
+    def pre_dose_diastolic_max(self) -> int: ...
+
+    @property
+    def esketamine_min_monitoring_minutes(self) -> int: ...
+
+    @property
+    def rems_form_due_days(self) -> int: ...

@@ -26,8 +26,7 @@ from app.audit.trail import note_change, note_read
 from app.auth.principal import Principal
 from app.clients import repository as clients_repository
 from app.clients.models import Client
-from app.clinics.models import Clinic
-from app.clinics.snapshot import ClinicSnapshot
+from app.clinics.snapshot import ClinicSettings
 from app.common.pagination import PageParams
 from app.errors import NotFound, ValidationFailed, invalid_reference
 from app.events.catalogue import EventType
@@ -84,7 +83,7 @@ async def record(
 
 async def store(
     db: AsyncSession,
-    clinic: Clinic | ClinicSnapshot,
+    clinic: ClinicSettings,
     client: Client,
     body: AssessmentCreate,
     *,

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +35,6 @@ class KeyHolder:
 
 
 _keys, _staff, _clinics = ApiKey.__table__, Staff.__table__, Clinic.__table__
-_HOLDER_COLUMNS = 9  # the columns before the clinic's
-
 # Built once, the prefix bound at execution: every request sends it. Read as one row of columns,
 # not three entities: the ORM cost more than the statement (docs/performance.md).
 _KEY_BY_PREFIX = (
@@ -57,6 +55,10 @@ _KEY_BY_PREFIX = (
     .join(_clinics, _clinics.c.id == _keys.c.clinic_id)
     .where(_keys.c.prefix == bindparam("prefix"))
 )
+# The key's and staff member's columns come first, each named as KeyHolder's field it fills.
+_HOLDER_FIELDS = tuple(str(c.key) for c in _KEY_BY_PREFIX.selected_columns)[
+    : len(fields(KeyHolder)) - 1
+]
 
 
 async def key_by_prefix(db: AsyncSession, prefix: str) -> KeyHolder | None:
@@ -65,21 +67,8 @@ async def key_by_prefix(db: AsyncSession, prefix: str) -> KeyHolder | None:
     if not rows:
         return None
     row: tuple[Any, ...] = tuple(rows[0])
-    key_id, secret_hash, expires_at, revoked_at, last_used_at = row[:5]
-    staff_id, role, active, prescriber = row[5:_HOLDER_COLUMNS]
-    clinic = ClinicSnapshot.from_row(row[_HOLDER_COLUMNS:])
-    return KeyHolder(
-        key_id,
-        secret_hash,
-        expires_at,
-        revoked_at,
-        last_used_at,
-        staff_id,
-        role,
-        active,
-        prescriber,
-        clinic,
-    )
+    holder = dict(zip(_HOLDER_FIELDS, row, strict=False))
+    return KeyHolder(**holder, clinic=ClinicSnapshot(*row[len(_HOLDER_FIELDS) :]))
 
 
 async def record_key_use(

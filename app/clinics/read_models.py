@@ -1,6 +1,6 @@
 """The clinic row -> its read schema: offsets in hours, thresholds grouped as the API shows them."""
 
-from app.clinics.models import ROUTE_CLOSE_COLUMNS, Clinic
+from app.clinics.models import ROUTE_CLOSE_COLUMNS
 from app.clinics.schemas import (
     BloodPressureMax,
     ClinicalPolicy,
@@ -8,10 +8,10 @@ from app.clinics.schemas import (
     ClosesAfterHours,
     WindowPolicyRead,
 )
-from app.clinics.snapshot import ClinicSnapshot
+from app.clinics.snapshot import ClinicSettings
 
 
-def to_read(clinic: Clinic | ClinicSnapshot) -> ClinicRead:
+def to_read(clinic: ClinicSettings) -> ClinicRead:
     return ClinicRead(
         id=clinic.id,
         name=clinic.name,

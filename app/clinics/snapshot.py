@@ -9,7 +9,7 @@ route that changes a clinic loads the entity itself (app/clinics/router.py).
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 from app.clinics.models import Clinic
 
@@ -42,16 +42,14 @@ class ClinicSnapshot:
     version: int
 
     @classmethod
-    def of(cls, clinic: "Clinic | ClinicSnapshot") -> Self:
+    def of(cls, clinic: "ClinicSettings") -> Self:
         """The snapshot of a loaded clinic (or the snapshot itself)."""
         if isinstance(clinic, cls):
             return clinic
         return cls(*(getattr(clinic, name) for name in SNAPSHOT_FIELDS))
 
-    @classmethod
-    def from_row(cls, values: Any) -> Self:
-        """From the clinic's columns in table order, as `clinics.c` selects them."""
-        return cls(*values)
-
 
 SNAPSHOT_FIELDS = tuple(field.name for field in fields(ClinicSnapshot))
+
+ClinicSettings = Clinic | ClinicSnapshot
+"""A clinic as code that only reads its settings takes it: loaded, or as a request carries it."""

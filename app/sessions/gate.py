@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.trail import note_change
 from app.auth.prescribers import require_prescriber
 from app.auth.principal import Principal
-from app.clinics.models import Clinic
-from app.clinics.snapshot import ClinicSnapshot
+from app.clinics.snapshot import ClinicSettings
 from app.consents import rules as consent_rules
 from app.consents import service as consents
 from app.consents.rules import ConsentKind
@@ -82,7 +81,7 @@ class GatePolicy:
     require_consent: bool
 
     @classmethod
-    def of(cls, clinic: Clinic | ClinicSnapshot) -> "GatePolicy":
+    def of(cls, clinic: ClinicSettings) -> "GatePolicy":
         return cls(clinic.require_medical_clearance, clinic.require_consent)
 
     @property

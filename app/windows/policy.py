@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
+from app.clinics.snapshot import ClinicSettings
 from app.sessions.enums import Route
 
 DEFAULT_CLOSES_AFTER_HOURS: Mapping[Route, int] = {
@@ -16,31 +16,6 @@ DEFAULT_CLOSES_AFTER_HOURS: Mapping[Route, int] = {
 }
 
 
-class PolicyColumns(Protocol):
-    """The clinic columns a policy is read from (the Clinic model satisfies it)."""
-
-    @property
-    def window_opens_after_s(self) -> int: ...
-
-    @property
-    def window_closes_iv_s(self) -> int: ...
-
-    @property
-    def window_closes_im_s(self) -> int: ...
-
-    @property
-    def window_closes_intranasal_s(self) -> int: ...
-
-    @property
-    def window_closes_sublingual_s(self) -> int: ...
-
-    @property
-    def window_closes_oral_s(self) -> int: ...
-
-    @property
-    def closing_soon_s(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class WindowPolicy:
     """Offsets from a dose's anchor time, in whole seconds (the stored resolution)."""
@@ -50,7 +25,7 @@ class WindowPolicy:
     closing_soon_s: int
 
     @classmethod
-    def from_clinic(cls, clinic: PolicyColumns) -> "WindowPolicy":
+    def from_clinic(cls, clinic: ClinicSettings) -> "WindowPolicy":
         return cls(
             opens_after_s=clinic.window_opens_after_s,
             closes_after_s={

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.clinics.models import Clinic
 from app.sessions.enums import Route, SessionStatus
 from app.windows.policy import WindowPolicy
 from app.windows.rules import (
@@ -45,16 +46,16 @@ def test_default_policy_matches_the_contract() -> None:
 
 
 def test_policy_reads_every_route_from_its_own_clinic_column() -> None:
-    class Columns:
-        window_opens_after_s = 1
-        window_closes_iv_s = 2
-        window_closes_im_s = 3
-        window_closes_intranasal_s = 4
-        window_closes_sublingual_s = 5
-        window_closes_oral_s = 6
-        closing_soon_s = 7
-
-    read = WindowPolicy.from_clinic(Columns())
+    clinic = Clinic(
+        window_opens_after_s=1,
+        window_closes_iv_s=2,
+        window_closes_im_s=3,
+        window_closes_intranasal_s=4,
+        window_closes_sublingual_s=5,
+        window_closes_oral_s=6,
+        closing_soon_s=7,
+    )
+    read = WindowPolicy.from_clinic(clinic)
     assert read.opens_after == timedelta(seconds=1)
     assert [read.closes_after(route) for route in Route] == [
         timedelta(seconds=s)

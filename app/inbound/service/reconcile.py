@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.clinics.models import Clinic
-from app.clinics.snapshot import ClinicSnapshot
+from app.clinics.snapshot import ClinicSettings, ClinicSnapshot
 from app.errors import AppError
 from app.inbound import repository
 from app.inbound.models import BookingChain, ProviderBooking, SchedulingIntegration
@@ -76,7 +75,7 @@ class Reconciler:
 
     db: AsyncSession
     integration: SchedulingIntegration
-    clinic: Clinic | ClinicSnapshot
+    clinic: ClinicSettings
     now: datetime
     acting: Principal | None = None
 

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+
+from app.clinics.snapshot import ClinicSettings
 
 
 @dataclass(frozen=True)
@@ -15,24 +16,10 @@ class DosingPolicy:
     rems_form_due: timedelta = timedelta(days=7)
 
     @classmethod
-    def from_clinic(cls, clinic: "DosingColumns") -> "DosingPolicy":
+    def from_clinic(cls, clinic: ClinicSettings) -> "DosingPolicy":
         return cls(
             pre_dose_systolic_max=clinic.pre_dose_systolic_max,
             pre_dose_diastolic_max=clinic.pre_dose_diastolic_max,
             esketamine_min_monitoring=timedelta(minutes=clinic.esketamine_min_monitoring_minutes),
             rems_form_due=timedelta(days=clinic.rems_form_due_days),
         )
-
-
-class DosingColumns(Protocol):
-    @property
-    def pre_dose_systolic_max(self) -> int: ...
-
-    @property
-    def pre_dose_diastolic_max(self) -> int: ...
-
-    @property
-    def esketamine_min_monitoring_minutes(self) -> int: ...
-
-    @property
-    def rems_form_due_days(self) -> int: ...

@@ -2,22 +2,24 @@
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
-    Executable,
     MetaData,
-    Row,
     Select,
+    any_,
+    bindparam,
     event,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -29,10 +31,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    QueryableAttribute,
+    declared_attr,
+    mapped_column,
+)
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -150,6 +159,67 @@ def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str
     )
 
 
+def _element(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[Any]:
+    return column if isinstance(column, ColumnElement) else column.__clause_element__()
+
+
+class one_of(ColumnElement[bool]):  # noqa: N801 - reads like the SQL it stands for
+    """`column IN (values)` with the values bound as the one parameter `name` (a list).
+
+    On PostgreSQL it is `column = ANY($n)` with an array: one statement text, prepared once by
+    the driver, whatever the number of values, where an expanding IN list is a new text (and a
+    new prepared statement) per length, rebuilt in Python per execution. SQLite has no arrays
+    and gets the expanding IN list."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any] | QueryableAttribute[Any], name: str) -> None:
+        self.column = _element(column)
+        self.name = name
+
+
+@compiles(one_of, "postgresql")
+def _one_of_postgresql(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(values), **kw)
+
+
+@compiles(one_of)
+def _one_of_default(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+class among(ColumnElement[bool]):  # noqa: N801 - reads like the SQL it stands for
+    """`column IN ('a', 'b')` for a fixed set of values from the code (enum members), written
+    into the SQL text: a bound IN list is expanded again in Python on every execution, and
+    these never change. Never for values from a request."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(
+        self, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+    ) -> None:
+        self.column = _element(column)
+        self.values = tuple(values)
+
+
+@compiles(among)
+def _among(element: among, compiler: SQLCompiler, **kw: Any) -> str:
+    kind = element.column.type
+    values = ", ".join(compiler.render_literal_value(v, kind) for v in element.values)
+    return f"{compiler.process(element.column, **kw)} IN ({values})"
+
+
 def to_epoch_us(value: datetime) -> int:
     """The Python twin of epoch_us, for bound parameters."""
     delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,19 +236,6 @@ def in_clinic(model: Any, clinic_id: uuid.UUID | ColumnElement[uuid.UUID]) -> Co
 def clinic_scoped(model: type[M], clinic_id: uuid.UUID) -> Select[M]:
     """SELECT of a tenant table limited to one clinic: how repository queries start."""
     return select(model).where(in_clinic(model, clinic_id))
-
-
-async def read_rows(
-    db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]
-) -> Sequence[Row[Any]]:
-    """A read's rows, sent on the session's connection without the ORM: an entity selected
-    comes back as its columns, and the SQL is the same. For the journey's and worklist's
-    reads, where passing through the ORM cost twice what the statement did
-    (docs/performance.md). Pending changes are flushed first, as the ORM's autoflush would."""
-    if db.new or db.dirty or db.deleted:
-        await db.flush()
-    connection = await db.connection()
-    return (await connection.execute(statement, parameters)).all()
 
 
 async def insert_if_absent(

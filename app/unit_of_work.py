@@ -15,13 +15,13 @@ from typing import Any, Generic, TypeVar
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.actors import Actor, RequestCaller, request_trail
 from app.audit.failures import DENIALS, READ_METHODS, audited_failure, status_of
-from app.audit.models import TASK_STATUS, AuditEvent, AuditEventResource, Outcome
+from app.audit.models import TASK_STATUS, Outcome
 from app.audit.trail import AuditTrail
+from app.audit.writes import insert_rows
 from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS, current_work
@@ -169,17 +169,7 @@ class UnitOfWork(Generic[R]):
             outcome=outcome,
             status_code=status_code,
         )
-        # Core inserts on the session's connection: the ORM's bulk-insert path cost more than
-        # the statements (docs/performance.md); every column is sent, NULLs included, so each
-        # insert has one shape and one prepared statement.
-        connection = await self.session.connection()
-        await connection.execute(_INSERT_EVENTS, rows.events)
-        if rows.resources:
-            await connection.execute(_INSERT_RESOURCES, rows.resources)
-
-
-_INSERT_EVENTS = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
-_INSERT_RESOURCES = insert(AuditEvent.metadata.tables[AuditEventResource.__tablename__])
+        await insert_rows(self.session, rows)
 
 
 @asynccontextmanager

@@ -13,7 +13,8 @@ from app.auth.models import ApiKey
 from app.clinics.models import Clinic
 from app.clinics.snapshot import ClinicSnapshot
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, read_rows
+from app.db import clinic_scoped, in_clinic
+from app.db_direct import read_rows
 from app.staff.models import Role, Staff
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.clients.models import Client, ClientStage
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, read_rows, to_epoch_us
+from app.db import clinic_scoped, in_clinic, to_epoch_us
+from app.db_direct import read_rows
 from app.sessions.enums import Route, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows import sql as window_sql

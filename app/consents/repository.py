@@ -13,7 +13,8 @@ from app.common.pagination import PageParams, keyset
 from app.consents import sql
 from app.consents.models import Consent
 from app.consents.rules import ConsentKind, ConsentStatus, ConsentTerms
-from app.db import clinic_scoped, in_clinic, read_rows
+from app.db import clinic_scoped, in_clinic
+from app.db_direct import read_rows
 
 
 @dataclass(frozen=True)

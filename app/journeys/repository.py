@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
-from app.db import in_clinic, read_rows, to_epoch_us
+from app.db import in_clinic, to_epoch_us
+from app.db_direct import read_rows
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.repository import as_records

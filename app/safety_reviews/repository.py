@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assessments.models import Assessment
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, read_rows
+from app.db import clinic_scoped, in_clinic
+from app.db_direct import read_rows
 from app.safety_reviews.models import ReviewStatus, SafetyReview
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, read_rows
+from app.db import clinic_scoped, in_clinic
+from app.db_direct import read_rows
 from app.screenings.models import Screening
 from app.screenings.rules import DECISION_RANK, Decision, ScreeningFact
 

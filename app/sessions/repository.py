@@ -12,7 +12,8 @@ from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
-from app.db import clinic_scoped, in_clinic, read_rows, to_epoch_us
+from app.db import clinic_scoped, in_clinic, to_epoch_us
+from app.db_direct import read_rows
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.dosing.sql import flag_condition

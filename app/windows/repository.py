@@ -12,7 +12,8 @@ from sqlalchemy import Row, String, bindparam, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
-from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
+from app.db import among, in_clinic, insert_if_absent, new_id, one_of, to_epoch_us
+from app.db_direct import read_rows
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows.models import WindowEventMark
@@ -61,7 +62,7 @@ async def facts_for_clients(
     facts: dict[uuid.UUID, ClientFacts] = defaultdict(ClientFacts)
     if not ids:
         return facts
-    rows = await db.execute(_FACTS, {"clinic_id": clinic_id, "client_ids": ids})
+    rows = await read_rows(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)})
     # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly.
     # The three enums come as their stored text and are looked up here: cheaper than a
     # conversion call per value.
@@ -93,8 +94,8 @@ _FACTS = select(
     ClinicalSession.ketamine_session_id,
 ).where(
     in_clinic(ClinicalSession, bindparam("clinic_id")),
-    ClinicalSession.client_id.in_(bindparam("client_ids", expanding=True)),
-    ClinicalSession.kind.in_((SessionKind.ketamine, SessionKind.integration)),
+    one_of(ClinicalSession.client_id, "client_ids"),
+    among(ClinicalSession.kind, (SessionKind.ketamine, SessionKind.integration)),
 )
 
 
@@ -141,7 +142,7 @@ async def doses_with_window_between(
             s.kind == SessionKind.ketamine,
             window_may_still_be_open(s, policy, closing_after),
             s.starts_at <= opened_by,
-            s.status.in_(ANCHORING_STATUSES),
+            among(s.status, ANCHORING_STATUSES),
             opens_us <= to_epoch_us(opened_by),
             closes_us >= to_epoch_us(closing_after),
         )

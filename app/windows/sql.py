@@ -15,7 +15,7 @@ from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.clients.models import Client, ClientStage
-from app.db import epoch_us
+from app.db import among, epoch_us
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows.policy import WindowPolicy
@@ -88,7 +88,7 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
         .where(
             linked.id == integration.ketamine_session_id,
             linked.kind == SessionKind.ketamine,
-            linked.status.in_(ANCHORING_STATUSES),
+            among(linked.status, ANCHORING_STATUSES),
         )
         .correlate(integration)  # explicit, so it also holds inside a LATERAL subquery
         .scalar_subquery()
@@ -100,7 +100,7 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
             dose.clinic_id == integration.clinic_id,
             dose.client_id == integration.client_id,
             dose.kind == SessionKind.ketamine,
-            dose.status.in_(ANCHORING_STATUSES),
+            among(dose.status, ANCHORING_STATUSES),
             dose.starts_at <= integration.starts_at,
         )
         .order_by(dose.starts_at.desc(), dose.id.desc())
@@ -137,13 +137,13 @@ def dose_integration_status(
         integration.clinic_id == dose.clinic_id,
         integration.client_id == dose.client_id,
         integration.kind == SessionKind.integration,
-        integration.status.in_(ANCHORING_STATUSES),
+        among(integration.status, ANCHORING_STATUSES),
         anchor_id(integration) == dose.id,
         starts >= opens,
         starts <= closes,
     )
     return case(
-        (dose.status.not_in(ANCHORING_STATUSES), IntegrationStatus.not_applicable.value),
+        (~among(dose.status, ANCHORING_STATUSES), IntegrationStatus.not_applicable.value),
         (booked, IntegrationStatus.booked_in_window.value),
         (
             (_us(now_us) if isinstance(now_us, int) else now_us) <= closes,
@@ -184,7 +184,7 @@ def _client_stage(
         conditions = [
             session.clinic_id == client.clinic_id,
             session.client_id == client.id,
-            session.status.in_(statuses),
+            among(session.status, statuses),
         ]
         if kind is not None:
             conditions.append(session.kind == kind)

@@ -13,11 +13,12 @@ index change; the audit inserts again on 2026-12-04, after the audit redesign) a
 literal SQL, one module per endpoint: bench/scale/ceiling_journey.py and ceiling_worklist.py,
 with the key lookup and audit inserts both send in ceiling_shared.py; only whitespace differs.
 Like the app since issue 17's audit redesign, a request writes one `audit_events` row (its first
-resource) and, only if it read more, one executemany of `audit_event_resources` rows for the
-others. `bench.scale.run` captures them again before it measures (bench/scale/ceiling_check.py)
-and refuses to run if any differs, so the ceiling cannot drift from the app. Left out on
-purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent from steady-state requests
-anyway).
+resource) and, only if it read more, one INSERT ... SELECT of `audit_event_resources` rows for
+the others from two arrays (recaptured 2026-12-05, with the worklist's `= ANY` and inline
+status lists). `bench.scale.run` captures them again before it measures
+(bench/scale/ceiling_check.py) and refuses to run if any differs, so the ceiling cannot drift
+from the app. Left out on purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent
+from steady-state requests anyway).
 
     KAP_DATABASE_URL=postgresql://... uvicorn bench.scale.ceiling:create_app --factory
 """

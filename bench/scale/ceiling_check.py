@@ -63,6 +63,8 @@ def _comparable(parameters: Sequence[Any]) -> Counter[str]:
     for value in parameters:
         if isinstance(value, datetime) or (isinstance(value, int) and value > 10**15):
             continue
+        if isinstance(value, list):  # an array for `= ANY (...)`: its order means nothing
+            value = sorted(value, key=repr)
         kept[repr(value)] += 1
     return kept
 

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import asyncpg
 
 ROUTES = ("iv", "im", "sublingual", "oral", "intranasal")  # app.sessions.enums.Route order
-ANCHORING = ("scheduled", "completed")
 US_PER_S = 1_000_000
 
 # --- The statements, as captured ------------------------------------------------------------------
@@ -64,8 +63,9 @@ $14::JSON)
 
 AUDIT_RESOURCES_INSERT = """
 INSERT INTO audit_event_resources (event_id, position, at, clinic_id, resource_type,
-resource_id) VALUES ($1::UUID, $2::SMALLINT, $3::TIMESTAMP WITH TIME ZONE, $4::UUID,
-$5::VARCHAR, $6::VARCHAR)
+resource_id) SELECT $1::UUID AS anon_1, further.position, $2::TIMESTAMP WITH TIME ZONE AS anon_2,
+$3::UUID AS anon_3, further.resource_type, further.resource_id FROM unnest($4::VARCHAR[],
+$5::VARCHAR[]) WITH ORDINALITY AS further(resource_type, resource_id, position)
 """
 
 
@@ -107,9 +107,8 @@ async def write_audit(
     now: datetime,
 ) -> None:
     """What the app's unit of work writes for a read (app/audit/trail.py): one `audit_events`
-    row naming the first resource, then, only if it read more, `audit_event_resources` rows for
-    the others, numbered from 1: one execute for one row, as SQLAlchemy sends it, else one
-    executemany."""
+    row naming the first resource, then, only if it read more, one statement inserting the
+    others as `audit_event_resources` rows numbered from 1 (app/audit/writes.py)."""
     event_id = uuid.uuid4()
     (resource_type, resource_id), *further = touched
     await connection.execute(
@@ -129,14 +128,15 @@ async def write_audit(
         200,
         "null",
     )
-    resources = [
-        (event_id, position, now, key["clinic_id"], kind, identifier)
-        for position, (kind, identifier) in enumerate(further, start=1)
-    ]
-    if len(resources) == 1:
-        await connection.execute(AUDIT_RESOURCES_INSERT, *resources[0])
-    elif resources:
-        await connection.executemany(AUDIT_RESOURCES_INSERT, resources)
+    if further:
+        await connection.execute(
+            AUDIT_RESOURCES_INSERT,
+            event_id,
+            now,
+            key["clinic_id"],
+            [kind for kind, _ in further],
+            [identifier for _, identifier in further],
+        )
 
 
 def rows(records: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:

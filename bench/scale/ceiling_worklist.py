@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 
 from bench.scale.ceiling_shared import (
-    ANCHORING,
     API_KEY,
     ROUTES,
     SESSION_COLUMNS,
@@ -33,29 +32,29 @@ UNBOOKED = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN ((sessions.status NOT IN ($40, $41))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
-FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+ZONE AND CASE WHEN NOT sessions.status IN ('scheduled', 'completed') THEN $4::VARCHAR WHEN (EXISTS
+(SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
-($42, $43) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
-sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($44, $45)),
-(SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
-sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $7
-AND sessions_3.status IN ($46, $47) AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
-sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route
-= $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14)
-THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN
-$19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN ($23::BIGINT <=
+('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
+sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
+('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
+sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND
+sessions_3.kind = $7 AND sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at
+<= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER))
+= sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
-CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT
-WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR
-ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false ORDER BY CAST(EXTRACT(EPOCH
-FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
+$9::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
+WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
+(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN
+($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
+$13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
+$17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false ORDER BY
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
+WHEN (sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
 (sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
 (sessions.route = $35) THEN $36::BIGINT ELSE $37::BIGINT END * $38::BIGINT, sessions.id LIMIT
 $39::INTEGER
@@ -63,91 +62,85 @@ $39::INTEGER
 
 OUTSIDE_WINDOW = f"""
 SELECT {SESSION_COLUMNS} FROM
-sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
-sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
-sessions_2.kind = $1 AND sessions_2.status IN ($26, $27)), (SELECT sessions_3.id FROM sessions
-AS sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
-sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ($28, $29) AND
-sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id
-DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE
-sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN
-(sessions_1.id IS NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
-1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at))
-* 1000000 AS BIGINT) + $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM
-sessions.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT WHEN
-(sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
-(sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
-ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false ORDER BY sessions.starts_at,
-sessions.id LIMIT $25::INTEGER
+sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT sessions_2.id
+FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND sessions_2.kind
+= $1 AND sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS
+sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
+sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id =
+$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
+$7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
+CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
+$8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT)
+<= CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT)
++ CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN
+$13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN
+$17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
+$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false ORDER BY
+sessions.starts_at, sessions.id LIMIT $25::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 UNBOOKED_OF_CLINICIAN = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN ((sessions.status NOT IN ($41, $42))) THEN $4::VARCHAR WHEN (EXISTS (SELECT *
-FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+ZONE AND CASE WHEN NOT sessions.status IN ('scheduled', 'completed') THEN $4::VARCHAR WHEN (EXISTS
+(SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
-($43, $44) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id =
-sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN ($45, $46)),
-(SELECT sessions_3.id FROM sessions AS sessions_3 WHERE sessions_3.clinic_id =
-sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $7
-AND sessions_3.status IN ($47, $48) AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
-sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER)) = sessions.id AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $9::BIGINT AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route
-= $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN (sessions.route = $14)
-THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN
-$19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN ($23::BIGINT <=
+('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
+sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
+('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
+sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND
+sessions_3.kind = $7 AND sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at
+<= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER))
+= sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
-CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT
-WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $24::VARCHAR
-ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false AND sessions.clinician_id =
-$27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) *
-1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN (sessions.route =
-$30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN (sessions.route = $34)
-THEN $35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE $38::BIGINT END *
-$39::BIGINT, sessions.id LIMIT $40::INTEGER
+$9::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
+WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
+(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN
+($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
+$13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
+$17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false AND
+sessions.clinician_id = $27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN
+(sessions.route = $30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN
+(sessions.route = $34) THEN $35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE
+$38::BIGINT END * $39::BIGINT, sessions.id LIMIT $40::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 OUTSIDE_WINDOW_OF_CLINICIAN = f"""
 SELECT {SESSION_COLUMNS} FROM
-sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT
-sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND
-sessions_2.kind = $1 AND sessions_2.status IN ($27, $28)), (SELECT sessions_3.id FROM sessions
-AS sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
-sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ($29, $30) AND
-sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id
-DESC LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE
-sessions.clinic_id = $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN
-(sessions_1.id IS NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
-1000000 AS BIGINT) < CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at))
-* 1000000 AS BIGINT) + $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM
-sessions.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) + CASE WHEN
-(sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT WHEN
-(sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
-(sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR
-ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND sessions.clinician_id =
-$25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
+sessions LEFT OUTER JOIN sessions AS sessions_1 ON sessions_1.id = coalesce((SELECT sessions_2.id
+FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id AND sessions_2.kind
+= $1 AND sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS
+sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
+sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id =
+$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
+$7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
+CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
+$8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT)
+<= CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT)
++ CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN
+$13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN
+$17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
+$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND
+sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
-FACTS_COLUMNS = (
+FACTS = (
     "SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status, "
     "sessions.route AS route, "
     "sessions.starts_at, sessions.ends_at, sessions.ended_at, sessions.ketamine_session_id "
-    "FROM sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id IN "
+    "FROM sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id = ANY ($2::UUID[]) "
+    "AND sessions.kind IN ('ketamine', 'integration')"
 )
-
-
-def facts_sql(clients: int) -> str:
-    """The window facts of `clients` clients: SQLAlchemy expands the IN list per call."""
-    ids = ", ".join(f"${n}::UUID" for n in range(2, clients + 2))
-    return f"{FACTS_COLUMNS}({ids}) AND sessions.kind IN (${clients + 2}, ${clients + 3})"
+"""The window facts of the page's clients, their ids bound as one array (app.db.one_of)."""
 
 
 # --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
@@ -177,7 +170,6 @@ def unbooked_parameters(
         *clinician,
         *closing_offsets(key),
         limit,
-        *ANCHORING * 4,
     ]
 
 
@@ -201,7 +193,6 @@ def outside_parameters(
         "in_window",
         *clinician,
         limit,
-        *ANCHORING * 2,
     ]
 
 
@@ -230,8 +221,7 @@ async def worklist(
     clients = list({row["client_id"] for row in [*unbooked, *outside]})
     facts: list[asyncpg.Record] = []
     if clients:
-        sql = facts_sql(len(clients))
-        facts = await connection.fetch(sql, key["clinic_id"], *clients, "ketamine", "integration")
+        facts = await connection.fetch(FACTS, key["clinic_id"], clients)
     touched: list[tuple[str, str | None]] = list(
         dict.fromkeys(("session", str(row["id"])) for row in [*unbooked, *outside])
     ) or [("worklist", None)]

@@ -146,7 +146,7 @@ async def test_a_journey_evaluates_each_integration_once_and_loads_no_entity_per
 FIXED_ENTITIES = 0
 """ORM entities a journey or a worklist loads: none. The key, its staff member and clinic are
 one row (app/auth/repository.py); sessions, the client, its screenings, consents and open safety
-reviews are read as rows too (app.db.read_rows)."""
+reviews are read as rows too (app.db_direct.read_rows)."""
 
 
 async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_doses_once(

@@ -1,0 +1,169 @@
+"""`read_rows`: on PostgreSQL it sends a statement through the driver adapter by a plan made
+once, and must give what SQLAlchemy's own execution gives — the same rows, values and types,
+inside the session's transaction, with the cursor events fired and a failure raised as
+SQLAlchemy's error. SQLite takes SQLAlchemy's path; the row tests run on both."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Integer, bindparam, event, func, literal_column, select
+from sqlalchemy.exc import DBAPIError
+
+from app import db_direct
+from app.db_direct import read_rows
+from app.sessions.enums import SessionKind, SessionStatus
+from app.sessions.models import ClinicalSession
+from tests.support.factories import T0, Clinic
+
+# Built once, as the app's statements are: a plan is kept per statement.
+SESSIONS_OF_CLIENT = (
+    select(ClinicalSession)
+    .where(ClinicalSession.client_id == bindparam("client_id"))
+    .order_by(ClinicalSession.starts_at)
+)
+SCHEDULED_DOSES = select(ClinicalSession.id, ClinicalSession.route).where(
+    ClinicalSession.client_id == bindparam("client_id"),
+    ClinicalSession.kind == SessionKind.ketamine,  # bound in the statement, not passed
+    ClinicalSession.status == SessionStatus.scheduled,
+)
+EXPANDING = select(ClinicalSession.id).where(
+    ClinicalSession.id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def _journey_client(clinic: Clinic) -> uuid.UUID:
+    """A client with a completed preparation, a scheduled dose and an integration session:
+    enums, JSON, timestamps and NULLs among the columns."""
+    client = await clinic.prepared_client()
+    await clinic.dose(client["id"], T0 + timedelta(days=1))
+    await clinic.integration(client["id"], T0 + timedelta(days=2))
+    return uuid.UUID(client["id"])
+
+
+async def _both(app: FastAPI, statement: Any, parameters: dict[str, Any]) -> tuple[Any, Any]:
+    """The rows as read_rows reads them and as SQLAlchemy executes the same statement."""
+    async with app.state.sessionmaker() as db:
+        ours = await read_rows(db, statement, parameters)
+        theirs = (await (await db.connection()).execute(statement, parameters)).all()
+    return ours, theirs
+
+
+async def test_rows_are_sqlalchemys_rows_field_for_field(app: FastAPI, clinic: Clinic) -> None:
+    client_id = await _journey_client(clinic)
+    ours, theirs = await _both(app, SESSIONS_OF_CLIENT, {"client_id": client_id})
+    assert len(ours) == len(theirs) == 3
+    for mine, expected in zip(ours, theirs, strict=True):
+        assert mine._fields == expected._fields
+        assert tuple(mine) == tuple(expected)
+        assert [type(v) for v in mine] == [type(v) for v in expected]
+    assert ours[1].kind is SessionKind.ketamine  # named, and enums converted
+    assert ours[1].starts_at.utcoffset() == timedelta(0)
+
+
+async def test_values_bound_in_the_statement_are_sent(app: FastAPI, clinic: Clinic) -> None:
+    client_id = await _journey_client(clinic)
+    ours, theirs = await _both(app, SCHEDULED_DOSES, {"client_id": client_id})
+    assert len(ours) == 1
+    assert [tuple(r) for r in ours] == [tuple(r) for r in theirs]
+
+
+async def test_an_expanding_list_takes_sqlalchemys_path(
+    app: FastAPI, clinic: Clinic, backend: str
+) -> None:
+    client_id = await _journey_client(clinic)
+    everything, _ = await _both(app, SESSIONS_OF_CLIENT, {"client_id": client_id})
+    ids = [row.id for row in everything[:2]]
+    ours, theirs = await _both(app, EXPANDING, {"ids": ids})
+    assert sorted(r.id for r in ours) == sorted(r.id for r in theirs) == sorted(ids)
+    if backend == "postgresql":
+        assert db_direct._PLANS[id(EXPANDING)] is None  # no plan: its text changes per length
+        assert db_direct._PLANS[id(SESSIONS_OF_CLIENT)] is not None
+
+
+@pytest.fixture
+def postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's; SQLite takes SQLAlchemy's own")
+
+
+NOW = select(func.now().label("now"))
+BOTH_CURSOR_EVENTS = ("before_cursor_execute", "after_cursor_execute")
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_reads_run_in_the_sessions_transaction(app: FastAPI) -> None:
+    # now() is the transaction's start: the same for two reads only inside one transaction.
+    async with app.state.sessionmaker() as db:
+        first = (await read_rows(db, NOW, {}))[0].now
+        await asyncio.sleep(0.02)
+        second = (await read_rows(db, NOW, {}))[0].now
+        await db.commit()
+        await asyncio.sleep(0.02)
+        third = (await read_rows(db, NOW, {}))[0].now
+    assert first == second
+    assert third > first
+
+
+@pytest.fixture
+def cursor_events(app: FastAPI) -> Iterator[list[tuple[str, str, tuple[Any, ...]]]]:
+    seen: list[tuple[str, str, tuple[Any, ...]]] = []
+    engine = app.state.engine.sync_engine
+
+    def listener(name: str) -> Any:
+        def record(_c: Any, _cur: Any, sql: str, parameters: Any, _ctx: Any, _m: bool) -> None:
+            seen.append((name, sql, tuple(parameters)))
+
+        return record
+
+    listeners = [(name, listener(name)) for name in BOTH_CURSOR_EVENTS]
+    for name, function in listeners:
+        event.listen(engine, name, function)
+    yield seen
+    for name, function in listeners:
+        event.remove(engine, name, function)
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_cursor_events_see_the_statement(
+    app: FastAPI, clinic: Clinic, cursor_events: list[tuple[str, str, tuple[Any, ...]]]
+) -> None:
+    client_id = await _journey_client(clinic)
+    cursor_events.clear()
+    async with app.state.sessionmaker() as db:
+        await read_rows(db, SCHEDULED_DOSES, {"client_id": client_id})
+    assert [name for name, _, _ in cursor_events] == list(BOTH_CURSOR_EVENTS)
+    _, sql, parameters = cursor_events[0]
+    assert sql.startswith("SELECT sessions.id, sessions.route")
+    assert parameters == (client_id, "ketamine", "scheduled")
+
+
+DIVIDE = select(literal_column("1") / bindparam("by", type_=Integer))
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_a_failing_read_raises_sqlalchemys_error(app: FastAPI) -> None:
+    async with app.state.sessionmaker() as db:
+        with pytest.raises(DBAPIError, match="division by zero"):
+            await read_rows(db, DIVIDE, {"by": 0})
+        await db.rollback()
+        assert (await read_rows(db, DIVIDE, {"by": 1}))[0][0] == 1
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_a_read_after_commit_begins_the_sessions_next_transaction(app: FastAPI) -> None:
+    # The session's connection is kept for its transaction only: after a commit it went back
+    # to the pool, and a read must go through the session again, which begins the next one.
+    async with app.state.sessionmaker() as db:
+        await read_rows(db, NOW, {})
+        await db.commit()
+        assert not db.in_transaction()
+        await read_rows(db, NOW, {})
+        assert db.in_transaction()
+        first = db.info["kap.direct"].connection
+        await read_rows(db, NOW, {})
+        assert db.info["kap.direct"].connection is first  # the same transaction, asked once

@@ -1,0 +1,69 @@
+"""`one_of` and `among`, the two IN helpers of app/db.py: what each renders on each database,
+and that the statements built with them select what an IN list selects."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+from app.db import among, one_of
+from app.db_direct import read_rows
+from app.sessions.enums import ANCHORING_STATUSES
+from app.sessions.models import ClinicalSession
+from tests.support.factories import T0, Clinic
+
+S = ClinicalSession
+BY_IDS = select(S.id).where(one_of(S.id, "ids"))
+ANCHORING_OF_CLIENT = select(S.id).where(
+    S.client_id == bindparam("client_id"), among(S.status, ANCHORING_STATUSES)
+)
+NOT_ANCHORING_OF_CLIENT = select(S.id).where(
+    S.client_id == bindparam("client_id"), ~among(S.status, ANCHORING_STATUSES)
+)
+ASYNCPG: Dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.unit
+def test_one_of_is_one_array_parameter_on_postgresql() -> None:
+    # One text whatever the number of values: asyncpg prepares it once per connection.
+    sql = str(BY_IDS.compile(dialect=ASYNCPG))
+    assert sql.endswith("WHERE sessions.id = ANY ($1::UUID[])")
+
+
+@pytest.mark.unit
+def test_one_of_is_an_expanding_list_on_sqlite() -> None:
+    compiled = BY_IDS.compile(dialect=sqlite.dialect())
+    assert "IN (__[POSTCOMPILE_ids])" in str(compiled)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("dialect", [ASYNCPG, sqlite.dialect()])
+def test_among_writes_the_values_into_the_text(dialect: Dialect) -> None:
+    compiled = ANCHORING_OF_CLIENT.compile(dialect=dialect)
+    assert "sessions.status IN ('scheduled', 'completed')" in str(compiled)
+    assert list(compiled.params) == ["client_id"]  # nothing else bound
+
+
+SESSIONS_OF_CLIENT = select(S.id).where(S.client_id == bindparam("client_id"))
+
+
+async def test_both_select_what_an_in_list_selects(app: FastAPI, clinic: Clinic) -> None:
+    client = await clinic.prepared_client()
+    scheduled = await clinic.integration(client["id"], T0)
+    cancelled = await clinic.integration(client["id"], T0 + timedelta(days=1))
+    await clinic.action("integration", cancelled["id"], "cancel", reason="rebook")
+    of_client = {"client_id": uuid.UUID(client["id"])}
+    chosen = [uuid.UUID(scheduled["id"]), uuid.UUID(cancelled["id"])]
+    async with app.state.sessionmaker() as db:
+        everything = {row.id for row in await read_rows(db, SESSIONS_OF_CLIENT, of_client)}
+        by_ids = {row.id for row in await read_rows(db, BY_IDS, {"ids": chosen})}
+        anchoring = {row.id for row in await read_rows(db, ANCHORING_OF_CLIENT, of_client)}
+        other = {row.id for row in await read_rows(db, NOT_ANCHORING_OF_CLIENT, of_client)}
+    assert by_ids == set(chosen)
+    assert uuid.UUID(scheduled["id"]) in anchoring  # with the completed preparation
+    assert other == {uuid.UUID(cancelled["id"])}
+    assert anchoring | other == everything

@@ -132,6 +132,11 @@ async def refuse_nul_in_query(request: Request) -> None:
         )
 
 
+YOUNG_COLLECTION_EVERY = 10_000
+"""Net new container objects between the collector's young passes while serving (Python's
+default is 700; the older generations keep their defaults)."""
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -167,9 +172,14 @@ def create_app(
         # allocations a request makes (a quarter of a worklist's CPU: docs/performance.md).
         gc.collect()
         gc.freeze()
+        # A young collection every 700 new objects ran a dozen times per worklist, each walking
+        # what the request holds; every 10,000 it cost 4 % fewer instructions (performance.md).
+        thresholds = gc.get_threshold()
+        gc.set_threshold(YOUNG_COLLECTION_EVERY, *thresholds[1:])
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()  # an app built and dropped in one process (tests) can be collected
         stop.set()
         if task is not None:

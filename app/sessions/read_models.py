@@ -1,6 +1,7 @@
 """ORM session + window evaluation -> the kind's read schema."""
 
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from app.audit.trail import note_read
@@ -40,8 +41,11 @@ CORE_FIELDS = (
 )
 
 
+_core_values = attrgetter(*CORE_FIELDS)  # one call for the thirteen, not one each
+
+
 def _core(session: ClinicalSession) -> dict[str, Any]:
-    core = {name: getattr(session, name) for name in CORE_FIELDS}
+    core = dict(zip(CORE_FIELDS, _core_values(session), strict=True))
     core["external_ref"] = (
         ExternalRef(source=session.external_source, id=session.external_id)
         if session.external_source is not None and session.external_id is not None
@@ -91,13 +95,18 @@ def to_read(
             rems_record_missing=rems_record_missing(session, dosing),
             safety_flags=safety_flags(session, dosing, now),
             gate_override=_gate_override(session),
-            integration=DoseIntegrationRead.model_validate(evaluation, from_attributes=True),
+            integration=DoseIntegrationRead(
+                status=evaluation.status,
+                window_opens_at=evaluation.window_opens_at,
+                window_closes_at=evaluation.window_closes_at,
+                integration_session_ids=evaluation.integration_session_ids,
+            ),
         )
     if session.kind is SessionKind.integration:
         assert isinstance(evaluation, IntegrationWindow)
         return IntegrationSessionRead(
             **core,
             ketamine_session_id=session.ketamine_session_id,
-            window=IntegrationWindowRead.model_validate(evaluation, from_attributes=True),
+            window=IntegrationWindowRead(**evaluation._asdict()),
         )
     return PreparationSessionRead(**core, topics=session.topics or [])

@@ -112,15 +112,15 @@ def integration_facts(integration: IntegrationColumns) -> IntegrationFacts:
     )
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     opens_at: datetime
     closes_at: datetime
 
 
-@dataclass(frozen=True)
-class IntegrationWindow:
-    """I.window: where an integration session falls (docs/architecture.md)."""
+class IntegrationWindow(NamedTuple):
+    """I.window: where an integration session falls (docs/architecture.md). (A named tuple,
+    as the facts are: a worklist evaluates hundreds, and a frozen dataclass is built field by
+    field through object.__setattr__.)"""
 
     status: WindowStatus
     ketamine_session_id: uuid.UUID | None = None
@@ -152,16 +152,20 @@ def dose_window(dose: DoseFacts, policy: WindowPolicy) -> Window:
 def find_anchor(
     integration: IntegrationFacts, doses: Iterable[DoseFacts]
 ) -> tuple[DoseFacts | None, bool]:
-    """The dose an integration session is measured against, and whether it was linked."""
-    anchoring = [dose for dose in doses if dose.anchors]
-    if integration.ketamine_session_id is not None:
-        for dose in anchoring:
-            if dose.id == integration.ketamine_session_id:
-                return dose, True
-    earlier = [dose for dose in anchoring if dose.starts_at <= integration.starts_at]
-    if not earlier:
-        return None, False
-    return max(earlier, key=lambda dose: (dose.starts_at, dose.id)), False
+    """The dose an integration session is measured against, and whether it was linked: the
+    linked dose if it anchors, else the latest anchoring dose starting no later (in one pass)."""
+    linked_id, starts_at = integration.ketamine_session_id, integration.starts_at
+    latest: DoseFacts | None = None
+    for dose in doses:
+        if dose.status not in ANCHORING_STATUSES:
+            continue
+        if dose.id == linked_id:
+            return dose, True
+        if dose.starts_at <= starts_at and (
+            latest is None or (dose.starts_at, dose.id) > (latest.starts_at, latest.id)
+        ):
+            latest = dose
+    return latest, False
 
 
 def may_anchor(integration: IntegrationFacts, dose: DoseFacts) -> bool:
@@ -171,8 +175,11 @@ def may_anchor(integration: IntegrationFacts, dose: DoseFacts) -> bool:
     return integration.ketamine_session_id == dose.id or dose.starts_at <= integration.starts_at
 
 
+_HOUR = timedelta(hours=1)
+
+
 def _hours(delta: timedelta) -> float:
-    hours = round(delta / timedelta(hours=1), 2)
+    hours = round(delta / _HOUR, 2)
     return hours if hours != 0 else 0.0  # never -0.0 (a moment before T(K) rounds to zero)
 
 

@@ -55,7 +55,12 @@ class _Plan:
         return values
 
     def rows(
-        self, records: Sequence[Any], description: Sequence[Any] | None, dialect: Dialect
+        self,
+        records: Sequence[Any],
+        description: Sequence[Any] | None,
+        dialect: Dialect,
+        *,
+        named: bool = True,
     ) -> Any:
         if description is None:  # a statement without rows
             return []
@@ -67,16 +72,14 @@ class _Plan:
                     self.compiled._result_columns, description, strict=True
                 )
             ]
-        make = self.row._make
-        if not any(self.results):
-            return [make(record) for record in records]
         results = self.results
-        return [
-            make(
+        if any(results):
+            records = [
                 [value if p is None else p(value) for p, value in zip(results, record, strict=True)]
-            )
-            for record in records
-        ]
+                for record in records
+            ]
+        # The driver's records index and unpack as tuples do; only names need a tuple made.
+        return list(map(self.row._make, records)) if named else records
 
 
 _PLANS: dict[int, _Plan | None] = {}
@@ -112,6 +115,25 @@ async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping
         plan = _plan_of(statement, dialect)
         if plan is not None:
             return cast(Rows, await (await _direct(db)).send(plan, parameters))
+    return (await (await db.connection()).execute(statement, parameters)).all()
+
+
+async def read_tuples(
+    db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """`read_rows` for a caller that only indexes or unpacks each row: on PostgreSQL no named
+    tuple is made per row, and a row with nothing to convert comes back as the driver read it
+    (a worklist reads some seven hundred rows of window facts and a hundred sessions)."""
+    if db.new or db.dirty or db.deleted:
+        await db.flush()
+    dialect = db.get_bind().dialect
+    if dialect.name == "postgresql":
+        plan = _plan_of(statement, dialect)
+        if plan is not None:
+            return cast(
+                Sequence[Sequence[Any]],
+                await (await _direct(db)).send(plan, parameters, named=False),
+            )
     return (await (await db.connection()).execute(statement, parameters)).all()
 
 
@@ -151,7 +173,7 @@ class _Direct:
             and not self.sync.invalidated
         )
 
-    async def send(self, plan: _Plan, parameters: Mapping[str, Any]) -> Any:
+    async def send(self, plan: _Plan, parameters: Mapping[str, Any], *, named: bool = True) -> Any:
         sync, sql = self.sync, plan.sql
         arguments = plan.bind(parameters)
         cursor = self.adapter.cursor()
@@ -166,7 +188,7 @@ class _Direct:
             await self.connection.run_sync(_raise_as_sqlalchemy, error, sql, arguments, cursor)
         if events:
             sync.dispatch.after_cursor_execute(sync, cursor, sql, arguments, None, False)
-        return plan.rows(cursor._rows, cursor.description, sync.dialect)
+        return plan.rows(cursor._rows, cursor.description, sync.dialect, named=named)
 
 
 _DIRECT = "kap.direct"  # the key of the session's _Direct in its `info`

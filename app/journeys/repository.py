@@ -11,10 +11,9 @@ from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
 from app.db import in_clinic, to_epoch_us
-from app.db_direct import read_rows
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
-from app.sessions.repository import as_records
+from app.sessions.repository import read_sessions
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import IntegrationStatus, WindowStatus
@@ -50,7 +49,7 @@ async def unbooked_doses(
     }
     if clinician_id is not None:
         parameters["clinician_id"] = clinician_id
-    return as_records(await read_rows(db, stmt, parameters))
+    return await read_sessions(db, stmt, parameters)
 
 
 async def outside_window_sessions(
@@ -65,7 +64,7 @@ async def outside_window_sessions(
     parameters: dict[str, object] = {"clinic_id": clinic_id, "limit": limit}
     if clinician_id is not None:
         parameters["clinician_id"] = clinician_id
-    return as_records(await read_rows(db, stmt, parameters))
+    return await read_sessions(db, stmt, parameters)
 
 
 # Both statements are built once per clinic policy (and with or without a clinician), every

@@ -1,19 +1,19 @@
 """SQL for sessions: lookups, the overlap check, and filtered keyset pages."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, bindparam, select, true
+from sqlalchemy import Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, in_clinic, to_epoch_us
-from app.db_direct import read_rows
+from app.db_direct import read_tuples
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import SafetyFlag
 from app.sessions.dosing.sql import flag_condition
@@ -176,8 +176,9 @@ class SessionRecord:
     """A session as read: each column a plain attribute, under the model's attribute name."""
 
 
-def as_records(rows: Sequence[Row[Any]]) -> Sequence[ClinicalSession]:
-    """Rows of `select(ClinicalSession)` read without the ORM, typed as the entity they mirror.
+def as_records(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> Sequence[ClinicalSession]:
+    """Rows of `select(ClinicalSession)` read without the ORM, typed as the entity they mirror;
+    `names` are the statement's column names, in its order.
 
     Each record has every column under its attribute's name (the model maps no other names and
     defines no methods), so read-only code takes either. The journey and the worklist read
@@ -190,9 +191,17 @@ def as_records(rows: Sequence[Row[Any]]) -> Sequence[ClinicalSession]:
     records = []
     for row in rows:
         record = SessionRecord()
-        record.__dict__ = dict(zip(row._fields, row, strict=True))
+        record.__dict__ = dict(zip(names, row, strict=True))
         records.append(record)
     return cast(Sequence[ClinicalSession], records)
+
+
+async def read_sessions(
+    db: AsyncSession, statement: Select[Any], parameters: Mapping[str, Any]
+) -> Sequence[ClinicalSession]:
+    """The sessions a `select(ClinicalSession)` statement finds, as records (`as_records`)."""
+    names = statement.selected_columns.keys()
+    return as_records(await read_tuples(db, statement, parameters), names)
 
 
 async def for_client(
@@ -200,7 +209,7 @@ async def for_client(
 ) -> Sequence[ClinicalSession]:
     """Every session of one client, in journey order, as read-only rows (`as_records`)."""
     parameters = {"clinic_id": clinic_id, "client_id": client_id}
-    return as_records(await read_rows(db, _FOR_CLIENT, parameters))
+    return await read_sessions(db, _FOR_CLIENT, parameters)
 
 
 # Built once, bound at execution (a journey sends it on every request; see app/auth/repository).

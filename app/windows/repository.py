@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
 from app.db import among, in_clinic, insert_if_absent, new_id, one_of, to_epoch_us
-from app.db_direct import read_rows
+from app.db_direct import read_tuples
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows.models import WindowEventMark
@@ -62,7 +62,7 @@ async def facts_for_clients(
     facts: dict[uuid.UUID, ClientFacts] = defaultdict(ClientFacts)
     if not ids:
         return facts
-    rows = await read_rows(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)})
+    rows = await read_tuples(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)})
     # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly.
     # The three enums come as their stored text and are looked up here: cheaper than a
     # conversion call per value.

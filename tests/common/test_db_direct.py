@@ -15,7 +15,7 @@ from sqlalchemy import Integer, bindparam, event, func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
 from app import db_direct
-from app.db_direct import read_rows
+from app.db_direct import read_rows, read_tuples
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from tests.support.factories import T0, Clinic
@@ -63,6 +63,21 @@ async def test_rows_are_sqlalchemys_rows_field_for_field(app: FastAPI, clinic: C
         assert [type(v) for v in mine] == [type(v) for v in expected]
     assert ours[1].kind is SessionKind.ketamine  # named, and enums converted
     assert ours[1].starts_at.utcoffset() == timedelta(0)
+
+
+async def test_tuples_hold_the_same_values_in_the_same_order(app: FastAPI, clinic: Clinic) -> None:
+    # Enums converted (sessions), or the driver's rows as they came (nothing to convert).
+    client_id = await _journey_client(clinic)
+    for statement in (SESSIONS_OF_CLIENT, SCHEDULED_DOSES):
+        async with app.state.sessionmaker() as db:
+            ours = await read_tuples(db, statement, {"client_id": client_id})
+            theirs = (
+                await (await db.connection()).execute(statement, {"client_id": client_id})
+            ).all()
+        assert [tuple(row) for row in ours] == [tuple(row) for row in theirs]
+        assert [[type(v) for v in row] for row in ours] == [
+            [type(v) for v in row] for row in theirs
+        ]
 
 
 async def test_values_bound_in_the_statement_are_sent(app: FastAPI, clinic: Clinic) -> None:

@@ -2,24 +2,20 @@
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
     Dialect,
     MetaData,
     Select,
-    any_,
-    bindparam,
     event,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -34,14 +30,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
-    QueryableAttribute,
     declared_attr,
     mapped_column,
 )
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -157,67 +151,6 @@ def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str
         f"(CAST(strftime('%s', substr({arg}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({arg}, 21, 6) AS INTEGER))"
     )
-
-
-def _element(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[Any]:
-    return column if isinstance(column, ColumnElement) else column.__clause_element__()
-
-
-class one_of(ColumnElement[bool]):  # noqa: N801 - reads like the SQL it stands for
-    """`column IN (values)` with the values bound as the one parameter `name` (a list).
-
-    On PostgreSQL it is `column = ANY($n)` with an array: one statement text, prepared once by
-    the driver, whatever the number of values, where an expanding IN list is a new text (and a
-    new prepared statement) per length, rebuilt in Python per execution. SQLite has no arrays
-    and gets the expanding IN list."""
-
-    inherit_cache = True
-    type = Boolean()
-    _traverse_internals = [
-        ("column", InternalTraversal.dp_clauseelement),
-        ("name", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, column: ColumnElement[Any] | QueryableAttribute[Any], name: str) -> None:
-        self.column = _element(column)
-        self.name = name
-
-
-@compiles(one_of, "postgresql")
-def _one_of_postgresql(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
-    values = bindparam(element.name, type_=ARRAY(element.column.type))
-    return compiler.process(element.column == any_(values), **kw)
-
-
-@compiles(one_of)
-def _one_of_default(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
-
-
-class among(ColumnElement[bool]):  # noqa: N801 - reads like the SQL it stands for
-    """`column IN ('a', 'b')` for a fixed set of values from the code (enum members), written
-    into the SQL text: a bound IN list is expanded again in Python on every execution, and
-    these never change. Never for values from a request."""
-
-    inherit_cache = True
-    type = Boolean()
-    _traverse_internals = [
-        ("column", InternalTraversal.dp_clauseelement),
-        ("values", InternalTraversal.dp_plain_obj),
-    ]
-
-    def __init__(
-        self, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
-    ) -> None:
-        self.column = _element(column)
-        self.values = tuple(values)
-
-
-@compiles(among)
-def _among(element: among, compiler: SQLCompiler, **kw: Any) -> str:
-    kind = element.column.type
-    values = ", ".join(compiler.render_literal_value(v, kind) for v in element.values)
-    return f"{compiler.process(element.column, **kw)} IN ({values})"
 
 
 def to_epoch_us(value: datetime) -> int:

@@ -1,56 +1,74 @@
-"""Statements of the hot read path: on PostgreSQL, sent straight to the driver adapter.
+"""Statements of the hot read path: on asyncpg, sent straight to the driver adapter.
 
-The journey and the worklist send statements built once at import. SQLAlchemy's execution does
-the same work for each of them on every request: the statement's cache key, the compiled-cache
-lookup, an execution context, parameter processing and result metadata, the switch into a
-greenlet and back: about 70 µs of CPU per statement on top of the driver's own, which for a
-journey was a tenth of its CPU (docs/performance.md). Here a statement is compiled once for the
-dialect (its SQL text, parameter order, bind and result processors kept as a `_Plan`) and each
-execution sends the text through the same asyncpg adapter SQLAlchemy uses, on the session's own
-connection and transaction, with SQLAlchemy's cursor events fired and its error handling applied
-(a lost server invalidates the pool and answers 503, as before). SQLite takes the usual path.
+The journey and the worklist send statements built once. SQLAlchemy's execution does the same
+work for each of them on every request: the statement's cache key, the compiled-cache lookup,
+an execution context, parameter processing and result metadata, the switch into a greenlet and
+back: about 70 µs of CPU per statement on top of the driver's own, which for a journey was a
+tenth of its CPU (docs/performance.md). Here a statement is compiled once for the dialect (its
+SQL text, parameter order, bind and result processors kept as a `_Plan`) and each execution
+sends the text through the same asyncpg adapter SQLAlchemy uses, on the session's own
+connection and transaction. What SQLAlchemy's execution does around a statement is kept: the
+engine's cursor events fire, the adapter's prepared statements follow the dialect's schema
+cache, and a failure goes through SQLAlchemy's own handling (wrapped as its `DBAPIError`, a
+lost server invalidating the pool and answering 503, a stale prepared statement invalidating
+the schema cache so the next execution prepares again). SQLite takes the usual path, and so
+does a statement whose text changes per execution (an expanding IN list).
 
-Only for statements that are module constants (a plan is kept per statement object): the
-journey's and worklist's reads (`read_rows`) and the audit rows every request writes (`execute`).
+For the journey's and worklist's reads (`read_rows`, `read_tuples`) and the audit rows every
+request writes (`execute`). A plan is kept per statement object for as long as the statement
+lives: the statements are module constants or cached per clinic policy.
 """
 
 import collections
+import functools
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Dialect, Executable, Row
-from sqlalchemy.engine import Connection
+from sqlalchemy import Dialect, Executable
+from sqlalchemy.engine import Connection, Result
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any]
-Rows = Sequence[Row[*tuple[Any, ...]]]
-"""Rows of any width: each indexes, unpacks and names its fields."""
+Rows = Sequence[Any]
+"""Named tuples on every database: each indexes, unpacks and names its fields (`row.id`,
+`row._fields`), and has nothing else, so code that works on SQLite works on PostgreSQL."""
+
+_MISSING = object()
 
 
 @dataclass(slots=True)
 class _Argument:
     name: str
     process: Processor | None
+    required: bool  # no value in the statement: the caller must pass one
     default: Any  # the value bound in the statement itself, for parameters not passed
 
 
 @dataclass(slots=True)
 class _Plan:
-    statement: Executable  # kept alive, so its id is not reused while the plan exists
-    compiled: SQLCompiler
     sql: str
     arguments: tuple[_Argument, ...]
     row: type[NamedTuple]
+    result_types: list[TypeEngine[Any]]
     results: list[Processor | None] | None = None  # known after the first execution
 
     def bind(self, parameters: Mapping[str, Any]) -> list[Any]:
         values = []
         for argument in self.arguments:
-            value = parameters.get(argument.name, argument.default)
+            value = parameters.get(argument.name, _MISSING)
+            if value is _MISSING:
+                if argument.required:  # as SQLAlchemy refuses it, rather than send NULL
+                    raise InvalidRequestError(
+                        f"A value is required for bind parameter {argument.name!r}"
+                    )
+                value = argument.default
             values.append(value if argument.process is None else argument.process(value))
         return values
 
@@ -60,17 +78,15 @@ class _Plan:
         description: Sequence[Any] | None,
         dialect: Dialect,
         *,
-        named: bool = True,
+        named: bool,
     ) -> Any:
         if description is None:  # a statement without rows
             return []
         if self.results is None:
             # Result processors depend on the column's type as the server describes it.
             self.results = [
-                column[3]._cached_result_processor(dialect, described[1])
-                for column, described in zip(
-                    self.compiled._result_columns, description, strict=True
-                )
+                kind._cached_result_processor(dialect, described[1])
+                for kind, described in zip(self.result_types, description, strict=True)
             ]
         results = self.results
         if any(results):
@@ -82,78 +98,96 @@ class _Plan:
         return list(map(self.row._make, records)) if named else records
 
 
-_PLANS: dict[int, _Plan | None] = {}
-"""Plan per statement id; None for a statement the plain path must take (an expanding IN)."""
+_PLANS: weakref.WeakKeyDictionary[Executable, _Plan | None] = weakref.WeakKeyDictionary()
+"""Plan per statement, gone with the statement; None for one SQLAlchemy must render each time."""
 
 
 def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
     compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
     if compiled.post_compile_params or compiled.literal_execute_params:
         return None  # its text changes per execution: SQLAlchemy renders it each time
+    binds = compiled.binds
+    if any(bind.callable is not None for bind in binds.values()):
+        return None  # a value computed at each execution
     processors = compiled._bind_processors
-    names = compiled.positiontup or []
     arguments = tuple(
         _Argument(
-            name, cast(Processor | None, processors.get(name)), compiled.binds[name].effective_value
+            name,
+            cast(Processor | None, processors.get(name)),
+            binds[name].required,
+            binds[name].effective_value,
         )
-        for name in names
+        for name in compiled.positiontup or []
     )
-    keys = [column[0] for column in compiled._result_columns]
-    row = cast(type[NamedTuple], collections.namedtuple("Row", keys))
-    return _Plan(statement, compiled, compiled.string, arguments, row)
+    columns = compiled._result_columns
+    row = _named_row(tuple(column[0] for column in columns))
+    return _Plan(compiled.string, arguments, row, [column[3] for column in columns])
+
+
+@functools.cache
+def _named_row(fields: tuple[str, ...]) -> type[NamedTuple]:
+    return cast(type[NamedTuple], collections.namedtuple("Row", fields))
+
+
+def _direct_path(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.driver == "asyncpg"
 
 
 async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
-    """A read's rows, sent on the session's connection without the ORM: an entity selected
-    comes back as its columns (named tuples on PostgreSQL, SQLAlchemy rows elsewhere: both
-    index, unpack and name their fields). Pending changes are flushed first, as the ORM's
-    autoflush would."""
+    """A read's rows as named tuples, sent on the session's connection without the ORM: an
+    entity selected comes back as its columns. Pending changes of the session are flushed
+    first, so a read sees what the unit of work has written."""
     if db.new or db.dirty or db.deleted:
         await db.flush()
-    dialect = db.get_bind().dialect
-    if dialect.name == "postgresql":
-        plan = _plan_of(statement, dialect)
+    if _direct_path(db):
+        direct = await _direct(db)
+        plan = _plan_of(statement, direct.sync.dialect)
         if plan is not None:
-            return cast(Rows, await (await _direct(db)).send(plan, parameters))
-    return (await (await db.connection()).execute(statement, parameters)).all()
+            return cast(Rows, await direct.send(plan, parameters, named=True))
+    result = await (await db.connection()).execute(statement, parameters)
+    return _as_named(result)
+
+
+def _as_named(result: Result[Any]) -> Rows:
+    make = _named_row(tuple(result.keys()))._make
+    return [make(row) for row in result]
 
 
 async def read_tuples(
     db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
-    """`read_rows` for a caller that only indexes or unpacks each row: on PostgreSQL no named
+    """`read_rows` for a caller that only indexes or unpacks each row: on asyncpg no named
     tuple is made per row, and a row with nothing to convert comes back as the driver read it
     (a worklist reads some seven hundred rows of window facts and a hundred sessions)."""
     if db.new or db.dirty or db.deleted:
         await db.flush()
-    dialect = db.get_bind().dialect
-    if dialect.name == "postgresql":
-        plan = _plan_of(statement, dialect)
+    if _direct_path(db):
+        direct = await _direct(db)
+        plan = _plan_of(statement, direct.sync.dialect)
         if plan is not None:
-            return cast(
-                Sequence[Sequence[Any]],
-                await (await _direct(db)).send(plan, parameters, named=False),
-            )
+            rows = await direct.send(plan, parameters, named=False)
+            return cast(Sequence[Sequence[Any]], rows)
     return (await (await db.connection()).execute(statement, parameters)).all()
 
 
 async def execute(db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> None:
     """One execution of a statement that returns no rows (an INSERT), on the session's
     connection; pending changes are not flushed (the caller writes its own rows)."""
-    dialect = db.get_bind().dialect
-    if dialect.name == "postgresql":
-        plan = _plan_of(statement, dialect)
+    if _direct_path(db):
+        direct = await _direct(db)
+        plan = _plan_of(statement, direct.sync.dialect)
         if plan is not None:
-            await (await _direct(db)).send(plan, parameters)
+            await direct.send(plan, parameters, named=False)
             return
     await (await db.connection()).execute(statement, parameters)
 
 
 def _plan_of(statement: Executable, dialect: Dialect) -> _Plan | None:
-    key = id(statement)
-    if key not in _PLANS:
-        _PLANS[key] = _plan(statement, dialect)
-    return _PLANS[key]
+    try:
+        return _PLANS[statement]
+    except KeyError:
+        plan = _PLANS[statement] = _plan(statement, dialect)
+        return plan
 
 
 @dataclass(slots=True)
@@ -173,10 +207,14 @@ class _Direct:
             and not self.sync.invalidated
         )
 
-    async def send(self, plan: _Plan, parameters: Mapping[str, Any], *, named: bool = True) -> Any:
+    async def send(self, plan: _Plan, parameters: Mapping[str, Any], *, named: bool) -> Any:
         sync, sql = self.sync, plan.sql
         arguments = plan.bind(parameters)
         cursor = self.adapter.cursor()
+        # As SQLAlchemy's execution context does: a statement prepared before the dialect's
+        # schema cache was invalidated is prepared again.
+        dialect: Any = sync.dialect  # the asyncpg dialect, whose schema cache this is
+        cursor._invalidate_schema_cache_asof = dialect._invalidate_schema_cache_asof
         events = sync._has_events or sync.engine._has_events
         if events:
             sync.dispatch.before_cursor_execute(sync, cursor, sql, arguments, None, False)
@@ -184,11 +222,11 @@ class _Direct:
             # The adapter's own execution: it begins the transaction if none is open, prepares
             # through its statement cache and turns driver errors into DB-API ones.
             await cursor._prepare_and_execute(sql, arguments)
-        except Exception as error:  # handed to SQLAlchemy, which raises it as its own
+        except BaseException as error:  # cancellation too: SQLAlchemy drops the connection
             await self.connection.run_sync(_raise_as_sqlalchemy, error, sql, arguments, cursor)
         if events:
             sync.dispatch.after_cursor_execute(sync, cursor, sql, arguments, None, False)
-        return plan.rows(cursor._rows, cursor.description, sync.dialect, named=named)
+        return plan.rows(cursor._rows, cursor.description, dialect, named=named)
 
 
 _DIRECT = "kap.direct"  # the key of the session's _Direct in its `info`
@@ -211,8 +249,16 @@ async def _direct(db: AsyncSession) -> _Direct:
 
 
 def _raise_as_sqlalchemy(
-    sync: Connection, error: Exception, sql: str, arguments: list[Any], cursor: Any
+    sync: Connection, error: BaseException, sql: str, arguments: list[Any], cursor: Any
 ) -> None:
-    """SQLAlchemy's handling of a failed statement: wrapped as its DBAPIError, a disconnect
-    invalidating the connection (and the pool's older ones), `handle_error` events fired."""
-    sync._handle_dbapi_exception(error, sql, arguments, cursor, None)
+    """SQLAlchemy's handling of a failed statement (`handle_error` events, wrapped as its
+    DBAPIError, a disconnect or a cancellation invalidating the connection), with what its
+    asyncpg execution context adds: a prepared statement the server calls stale invalidates the
+    dialect's schema cache, so the next execution prepares again."""
+    try:
+        raise error  # SQLAlchemy reads the exception being handled (sys.exc_info) in here
+    except BaseException as handled:
+        dbapi = sync.dialect.loaded_dbapi
+        if isinstance(handled, (dbapi.InvalidCachedStatementError, dbapi.InternalServerError)):
+            sync.dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
+        sync._handle_dbapi_exception(handled, sql, arguments, cursor, None)

@@ -1,13 +1,13 @@
 """The audit rows of one unit of work, inserted on its connection with Core statements.
 
 Core, not the ORM's bulk-insert path, which cost more than the statements (docs/performance.md);
-a single row straight through the driver adapter on PostgreSQL (app/db_direct.py).
+on PostgreSQL each statement goes straight through the driver adapter (app/db_direct.py).
 Every column is sent, NULLs included, so each insert has one shape and one prepared statement.
 """
 
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, literal_column, select
+from sqlalchemy import SmallInteger, String, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,24 +23,26 @@ _INSERT_RESOURCES = insert(_RESOURCES)
 
 
 def _resources_from_arrays() -> Any:
-    """PostgreSQL: a request's further resources as one INSERT ... SELECT over two arrays.
+    """PostgreSQL: a request's further resources as one INSERT ... SELECT over three arrays.
 
     A worklist reads about a hundred sessions: as an executemany that is a hundred bound rows,
-    each processed in Python and executed apart by the server; here it is two arrays and one
-    statement. The position is the array's ordinality (1..n), as `AuditTrail.rows` numbers it."""
+    each processed in Python and executed apart by the server; here it is three arrays (each
+    row's position, type and id) and one statement. The rows' event, time and clinic are the
+    same for all: they are the one event of `AuditTrail.rows` that lists what the work read."""
     further = (
         func.unnest(
+            bindparam("positions", type_=ARRAY(SmallInteger)),
             bindparam("resource_types", type_=ARRAY(String)),
             bindparam("resource_ids", type_=ARRAY(String)),
         )
-        .table_valued("resource_type", "resource_id", with_ordinality="position")
+        .table_valued("position", "resource_type", "resource_id")
         .render_derived(name="further")
     )
     return _INSERT_RESOURCES.from_select(
         ["event_id", "position", "at", "clinic_id", "resource_type", "resource_id"],
         select(
             bindparam("event_id", type_=_RESOURCES.c.event_id.type),
-            literal_column("further.position"),
+            further.c.position,
             bindparam("at", type_=_RESOURCES.c.at.type),
             bindparam("clinic_id", type_=_RESOURCES.c.clinic_id.type),
             further.c.resource_type,
@@ -72,6 +74,7 @@ async def insert_rows(db: AsyncSession, rows: AuditRows) -> None:
             "event_id": first["event_id"],
             "at": first["at"],
             "clinic_id": first["clinic_id"],
+            "positions": [row["position"] for row in resources],
             "resource_types": [row["resource_type"] for row in resources],
             "resource_ids": [row["resource_id"] for row in resources],
         },

@@ -41,7 +41,7 @@ CORE_FIELDS = (
 )
 
 
-_core_values = attrgetter(*CORE_FIELDS)  # one call for the thirteen, not one each
+_core_values = attrgetter(*CORE_FIELDS)  # one call for all of them, not one each
 
 
 def _core(session: ClinicalSession) -> dict[str, Any]:

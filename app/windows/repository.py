@@ -12,8 +12,9 @@ from sqlalchemy import Row, String, bindparam, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clinics.models import Clinic
-from app.db import among, in_clinic, insert_if_absent, new_id, one_of, to_epoch_us
+from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
 from app.db_direct import read_tuples
+from app.db_sets import among, one_of
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows.models import WindowEventMark

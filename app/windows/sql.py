@@ -15,7 +15,8 @@ from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.clients.models import Client, ClientStage
-from app.db import among, epoch_us
+from app.db import epoch_us
+from app.db_sets import among
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.windows.policy import WindowPolicy

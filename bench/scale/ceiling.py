@@ -14,7 +14,7 @@ literal SQL, one module per endpoint: bench/scale/ceiling_journey.py and ceiling
 with the key lookup and audit inserts both send in ceiling_shared.py; only whitespace differs.
 Like the app since issue 17's audit redesign, a request writes one `audit_events` row (its first
 resource) and, only if it read more, one INSERT ... SELECT of `audit_event_resources` rows for
-the others from two arrays (recaptured 2026-12-05, with the worklist's `= ANY` and inline
+the others from three arrays (recaptured 2026-12-05, with the worklist's `= ANY` and inline
 status lists). `bench.scale.run` captures them again before it measures
 (bench/scale/ceiling_check.py) and refuses to run if any differs, so the ceiling cannot drift
 from the app. Left out on purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent

@@ -64,8 +64,8 @@ $14::JSON)
 AUDIT_RESOURCES_INSERT = """
 INSERT INTO audit_event_resources (event_id, position, at, clinic_id, resource_type,
 resource_id) SELECT $1::UUID AS anon_1, further.position, $2::TIMESTAMP WITH TIME ZONE AS anon_2,
-$3::UUID AS anon_3, further.resource_type, further.resource_id FROM unnest($4::VARCHAR[],
-$5::VARCHAR[]) WITH ORDINALITY AS further(resource_type, resource_id, position)
+$3::UUID AS anon_3, further.resource_type, further.resource_id FROM unnest($4::SMALLINT[],
+$5::VARCHAR[], $6::VARCHAR[]) AS further(position, resource_type, resource_id)
 """
 
 
@@ -134,6 +134,7 @@ async def write_audit(
             event_id,
             now,
             key["clinic_id"],
+            list(range(1, len(further) + 1)),
             [kind for kind, _ in further],
             [identifier for _, identifier in further],
         )

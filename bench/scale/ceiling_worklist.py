@@ -32,8 +32,8 @@ UNBOOKED = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN NOT sessions.status IN ('scheduled', 'completed') THEN $4::VARCHAR WHEN (EXISTS
-(SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
+(EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
 ('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
@@ -85,8 +85,8 @@ UNBOOKED_OF_CLINICIAN = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN NOT sessions.status IN ('scheduled', 'completed') THEN $4::VARCHAR WHEN (EXISTS
-(SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
+ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
+(EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
 ('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN

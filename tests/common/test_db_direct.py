@@ -11,8 +11,20 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, bindparam, event, func, literal_column, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    event,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app import db_direct
 from app.db_direct import read_rows, read_tuples
@@ -96,8 +108,8 @@ async def test_an_expanding_list_takes_sqlalchemys_path(
     ours, theirs = await _both(app, EXPANDING, {"ids": ids})
     assert sorted(r.id for r in ours) == sorted(r.id for r in theirs) == sorted(ids)
     if backend == "postgresql":
-        assert db_direct._PLANS[id(EXPANDING)] is None  # no plan: its text changes per length
-        assert db_direct._PLANS[id(SESSIONS_OF_CLIENT)] is not None
+        assert db_direct._PLANS[EXPANDING] is None  # no plan: its text changes per length
+        assert db_direct._PLANS[SESSIONS_OF_CLIENT] is not None
 
 
 @pytest.fixture
@@ -182,3 +194,62 @@ async def test_a_read_after_commit_begins_the_sessions_next_transaction(app: Fas
         first = db.info["kap.direct"].connection
         await read_rows(db, NOW, {})
         assert db.info["kap.direct"].connection is first  # the same transaction, asked once
+
+
+async def test_a_parameter_left_out_is_refused_not_sent_as_null(app: FastAPI) -> None:
+    async with app.state.sessionmaker() as db:
+        with pytest.raises((InvalidRequestError, StatementError), match="value is required"):
+            await read_rows(db, SCHEDULED_DOSES, {"client": uuid.uuid4()})  # misspelt name
+
+
+async def test_rows_are_named_tuples_on_every_database(app: FastAPI, clinic: Clinic) -> None:
+    client_id = await _journey_client(clinic)
+    async with app.state.sessionmaker() as db:
+        rows = await read_rows(db, SCHEDULED_DOSES, {"client_id": client_id})
+    row: Any = rows[0]
+    assert row._fields == ("id", "route")
+    assert not hasattr(row, "_mapping")  # nothing SQLite has that PostgreSQL lacks
+
+
+PROBE = Table("direct_probe", MetaData(), Column("x", Integer))
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_a_statement_the_server_calls_stale_is_prepared_again(database_url: str) -> None:
+    # One pooled connection, so the prepared statement read first is the one found stale.
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    statement = select(PROBE.c.x)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(PROBE.create)
+            await connection.execute(PROBE.insert().values(x=1))
+        async with async_sessionmaker(engine)() as db:
+            assert [tuple(row) for row in await read_rows(db, statement, {})] == [(1,)]
+            await db.commit()
+            async with engine.connect() as other:  # not through the adapter's cache
+                raw = await other.get_raw_connection()
+                await raw.driver_connection.execute("ALTER TABLE direct_probe ALTER x TYPE bigint")  # type: ignore[union-attr]
+            with pytest.raises(DBAPIError, match="cached"):
+                await read_rows(db, statement, {})  # as on SQLAlchemy's own path
+            await db.rollback()
+            assert [tuple(row) for row in await read_rows(db, statement, {})] == [(1,)]
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(PROBE.drop)
+        await engine.dispose()
+
+
+SLEEP = select(func.pg_sleep(bindparam("seconds", type_=Float)))
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_a_cancelled_read_leaves_its_connection_to_be_dropped(app: FastAPI) -> None:
+    # As SQLAlchemy treats an exit exception mid-statement: the connection is not reused.
+    async with app.state.sessionmaker() as db:
+        read = asyncio.create_task(read_rows(db, SLEEP, {"seconds": 5}))
+        await asyncio.sleep(0.2)
+        read.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read
+        assert db.info["kap.direct"].sync.invalidated
+        await db.rollback()

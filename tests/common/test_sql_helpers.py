@@ -10,8 +10,8 @@ from sqlalchemy import Dialect, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
-from app.db import among, one_of
 from app.db_direct import read_rows
+from app.db_sets import among, one_of
 from app.sessions.enums import ANCHORING_STATUSES
 from app.sessions.models import ClinicalSession
 from tests.support.factories import T0, Clinic
@@ -67,3 +67,12 @@ async def test_both_select_what_an_in_list_selects(app: FastAPI, clinic: Clinic)
     assert uuid.UUID(scheduled["id"]) in anchoring  # with the completed preparation
     assert other == {uuid.UUID(cancelled["id"])}
     assert anchoring | other == everything
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("dialect", [ASYNCPG, sqlite.dialect()])
+def test_a_negated_set_is_grouped_and_no_condition_is_compared_to_1(dialect: Dialect) -> None:
+    sql = str(NOT_ANCHORING_OF_CLIENT.compile(dialect=dialect))
+    assert "NOT (sessions.status IN ('scheduled', 'completed'))" in sql
+    assert "= 1" not in sql
+    assert "= 0" not in sql

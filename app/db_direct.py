@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Dialect, Executable
-from sqlalchemy.engine import Connection, Result
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
@@ -129,26 +129,15 @@ def _named_row(fields: tuple[str, ...]) -> type[NamedTuple]:
     return cast(type[NamedTuple], collections.namedtuple("Row", fields))
 
 
-def _direct_path(db: AsyncSession) -> bool:
-    return db.get_bind().dialect.driver == "asyncpg"
-
-
 async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
     """A read's rows as named tuples, sent on the session's connection without the ORM: an
     entity selected comes back as its columns. Pending changes of the session are flushed
     first, so a read sees what the unit of work has written."""
-    if db.new or db.dirty or db.deleted:
-        await db.flush()
-    if _direct_path(db):
-        direct = await _direct(db)
-        plan = _plan_of(statement, direct.sync.dialect)
-        if plan is not None:
-            return cast(Rows, await direct.send(plan, parameters, named=True))
+    await _flush_pending(db)
+    rows = await _sent_directly(db, statement, parameters, named=True)
+    if rows is not _NOT_SENT:
+        return cast(Rows, rows)
     result = await (await db.connection()).execute(statement, parameters)
-    return _as_named(result)
-
-
-def _as_named(result: Result[Any]) -> Rows:
     make = _named_row(tuple(result.keys()))._make
     return [make(row) for row in result]
 
@@ -159,27 +148,40 @@ async def read_tuples(
     """`read_rows` for a caller that only indexes or unpacks each row: on asyncpg no named
     tuple is made per row, and a row with nothing to convert comes back as the driver read it
     (a worklist reads some seven hundred rows of window facts and a hundred sessions)."""
-    if db.new or db.dirty or db.deleted:
-        await db.flush()
-    if _direct_path(db):
-        direct = await _direct(db)
-        plan = _plan_of(statement, direct.sync.dialect)
-        if plan is not None:
-            rows = await direct.send(plan, parameters, named=False)
-            return cast(Sequence[Sequence[Any]], rows)
+    await _flush_pending(db)
+    rows = await _sent_directly(db, statement, parameters, named=False)
+    if rows is not _NOT_SENT:
+        return cast(Sequence[Sequence[Any]], rows)
     return (await (await db.connection()).execute(statement, parameters)).all()
 
 
 async def execute(db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> None:
     """One execution of a statement that returns no rows (an INSERT), on the session's
     connection; pending changes are not flushed (the caller writes its own rows)."""
-    if _direct_path(db):
-        direct = await _direct(db)
-        plan = _plan_of(statement, direct.sync.dialect)
-        if plan is not None:
-            await direct.send(plan, parameters, named=False)
-            return
-    await (await db.connection()).execute(statement, parameters)
+    if await _sent_directly(db, statement, parameters, named=False) is _NOT_SENT:
+        await (await db.connection()).execute(statement, parameters)
+
+
+async def _flush_pending(db: AsyncSession) -> None:
+    if db.new or db.dirty or db.deleted:
+        await db.flush()
+
+
+_NOT_SENT = object()
+
+
+async def _sent_directly(
+    db: AsyncSession, statement: Executable, parameters: Mapping[str, Any], *, named: bool
+) -> Any:
+    """The statement's rows, sent straight to the driver adapter; `_NOT_SENT` when SQLAlchemy
+    must send it (not asyncpg, or a text that changes per execution)."""
+    if db.get_bind().dialect.driver != "asyncpg":
+        return _NOT_SENT
+    direct = await _direct(db)
+    plan = _plan_of(statement, direct.sync.dialect)
+    if plan is None:
+        return _NOT_SENT
+    return await direct.send(plan, parameters, named=named)
 
 
 def _plan_of(statement: Executable, dialect: Dialect) -> _Plan | None:

@@ -118,7 +118,8 @@ async def journey(
     anchoring = any(s.status in ANCHORING_STATUSES for s in sessions)
     stage = ClientStage(client_stage(facts.doses, anchoring, policy, now))
     windows = integration_windows(facts, policy)
-    evaluated = [(s, evaluate(s, facts, policy, now, windows)) for s in sessions]
+    anchors = {id_: window.ketamine_session_id for id_, window in windows.items()}
+    evaluated = [(s, evaluate(s, facts, policy, now, windows, anchors)) for s in sessions]
     reads = [to_read(s, e, dosing, now) for s, e in evaluated]
     alerts = [alert for s, e in evaluated for alert in alerts_for(s, e)]
     if principal.role is not Role.scheduler:  # clinical alerts are for clinical roles

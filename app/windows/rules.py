@@ -213,29 +213,33 @@ def evaluate_dose(
     doses: Sequence[DoseFacts],
     policy: WindowPolicy,
     now: datetime,
-    windows: Mapping[uuid.UUID, IntegrationWindow] | None = None,
+    anchors: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
 ) -> DoseIntegration:
     """K.integration: is integration booked inside this dose's window, still open, or missed.
 
     `integrations` and `doses` are the same client's sessions, so inferred anchors can be found.
-    `windows`, when given, holds the integrations' own evaluations (`integration_windows`), so
-    a journey evaluates each integration once rather than once per dose.
+    `anchors`, when given, holds the id of each integration's anchoring dose
+    (`integration_anchors`), so a page of doses finds each integration's anchor once rather
+    than once per dose. An integration anchored here is in the window when it starts inside
+    this dose's own window: what `evaluate_integration` finds for it, without its hours.
     """
     if not dose.anchors:
         return DoseIntegration(status=IntegrationStatus.not_applicable)
     window = dose_window(dose, policy)
-    anchored: list[tuple[IntegrationFacts, IntegrationWindow]] = []
+    anchored: list[IntegrationFacts] = []
+    booked = False
     for integration in integrations:
         if integration.status not in ANCHORING_STATUSES or not may_anchor(integration, dose):
             continue
-        evaluation = (
-            windows[integration.id]
-            if windows is not None
-            else evaluate_integration(integration, doses, policy)
-        )
-        if evaluation.ketamine_session_id == dose.id:
-            anchored.append((integration, evaluation))
-    if any(evaluation.status is WindowStatus.in_window for _, evaluation in anchored):
+        if anchors is not None:
+            anchor_id = anchors[integration.id]
+        else:
+            anchor, _ = find_anchor(integration, doses)
+            anchor_id = anchor.id if anchor is not None else None
+        if anchor_id == dose.id:
+            anchored.append(integration)
+            booked = booked or window.opens_at <= integration.starts_at <= window.closes_at
+    if booked:
         status = IntegrationStatus.booked_in_window
     elif now <= window.closes_at:
         status = IntegrationStatus.unbooked
@@ -245,25 +249,44 @@ def evaluate_dose(
         status=status,
         window_opens_at=window.opens_at,
         window_closes_at=window.closes_at,
-        integration_session_ids=[integration.id for integration, _ in anchored],
+        integration_session_ids=[integration.id for integration in anchored],
     )
 
 
 def integration_windows(
-    integrations: Iterable[IntegrationFacts],
-    doses: Sequence[DoseFacts],
-    policy: WindowPolicy,
-    for_doses: Sequence[DoseFacts] | None = None,
+    integrations: Iterable[IntegrationFacts], doses: Sequence[DoseFacts], policy: WindowPolicy
 ) -> dict[uuid.UUID, IntegrationWindow]:
-    """I.window of each integration that can count for a dose, computed once for all doses;
-    with `for_doses`, only of those that may anchor one of them (what `evaluate_dose` asks of
-    a worklist's doses: a client's older history is not evaluated)."""
+    """I.window of each integration that can count for a dose, computed once for all doses
+    (a journey shows every one of them)."""
     return {
         integration.id: evaluate_integration(integration, doses, policy)
         for integration in integrations
         if integration.status in ANCHORING_STATUSES
-        and (for_doses is None or any(may_anchor(integration, dose) for dose in for_doses))
     }
+
+
+def integration_anchors(
+    integrations: Iterable[IntegrationFacts],
+    doses: Sequence[DoseFacts],
+    for_doses: Sequence[DoseFacts],
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """The anchoring dose's id of each integration that may anchor one of `for_doses` (what
+    `evaluate_dose` asks of a worklist's doses: a client's older history is not looked at).
+
+    `may_anchor` for any of them, asked once: linked to one, or starting no earlier than the
+    earliest of them."""
+    if not for_doses:
+        return {}
+    ids = {dose.id for dose in for_doses}
+    earliest = min(dose.starts_at for dose in for_doses)
+    found: dict[uuid.UUID, uuid.UUID | None] = {}
+    for integration in integrations:
+        if integration.status not in ANCHORING_STATUSES:
+            continue
+        if integration.ketamine_session_id in ids or earliest <= integration.starts_at:
+            anchor, _ = find_anchor(integration, doses)
+            found[integration.id] = anchor.id if anchor is not None else None
+    return found
 
 
 def client_stage(

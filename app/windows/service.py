@@ -31,15 +31,19 @@ def evaluate(
     policy: WindowPolicy,
     now: datetime,
     windows: Mapping[uuid.UUID, IntegrationWindow] | None = None,
+    anchors: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
 ) -> Evaluation:
     """The kind-specific evaluation of one session: K.integration, I.window, or None.
 
-    `windows` (from `integration_windows(facts, policy)`) saves re-evaluating the client's
+    `windows` (from `integration_windows(facts, policy)`) and `anchors` (the anchoring dose
+    of each integration, `rules.integration_anchors`) save re-evaluating the client's
     integrations for every dose when many sessions of one client are evaluated.
     """
     if session.kind is SessionKind.ketamine:
+        if anchors is None and windows is not None:
+            anchors = {id_: window.ketamine_session_id for id_, window in windows.items()}
         return evaluate_dose(
-            dose_facts(session), facts.integrations, facts.doses, policy, now, windows
+            dose_facts(session), facts.integrations, facts.doses, policy, now, anchors
         )
     if session.kind is SessionKind.integration:
         found = windows.get(session.id) if windows is not None else None
@@ -50,11 +54,10 @@ def evaluate(
 
 
 def integration_windows(
-    facts: ClientFacts, policy: WindowPolicy, for_doses: Sequence[DoseFacts] | None = None
+    facts: ClientFacts, policy: WindowPolicy
 ) -> dict[uuid.UUID, IntegrationWindow]:
-    """I.window of each of the client's integrations that can count for a dose (for one of
-    `for_doses`, when given), once each."""
-    return rules.integration_windows(facts.integrations, facts.doses, policy, for_doses)
+    """I.window of each of the client's integrations that can count for a dose, once each."""
+    return rules.integration_windows(facts.integrations, facts.doses, policy)
 
 
 async def evaluate_all(
@@ -68,17 +71,19 @@ async def evaluate_all(
     client's integrations are evaluated once, however many of its sessions are on the page."""
     needing = [s for s in sessions if s.kind is not SessionKind.preparation]
     facts = await facts_for_clients(db, clinic_id, {s.client_id for s in needing})
-    # A dose reads the windows of its client's integrations that may anchor it: evaluate them
-    # once for all the client's doses on the page. An integration alone needs only its own.
+    # A dose asks which of its client's integrations that may anchor it it anchors: find their
+    # anchors once for all the client's doses on the page. An integration alone needs its own.
     doses: dict[uuid.UUID, list[DoseFacts]] = defaultdict(list)
     for s in sessions:
         if s.kind is SessionKind.ketamine:
             doses[s.client_id].append(dose_facts(s))
-    windows = {
-        client_id: integration_windows(facts[client_id], policy, client_doses)
+    anchors = {
+        client_id: rules.integration_anchors(
+            facts[client_id].integrations, facts[client_id].doses, client_doses
+        )
         for client_id, client_doses in doses.items()
     }
     return {
-        s.id: evaluate(s, facts[s.client_id], policy, now, windows.get(s.client_id))
+        s.id: evaluate(s, facts[s.client_id], policy, now, anchors=anchors.get(s.client_id))
         for s in sessions
     }

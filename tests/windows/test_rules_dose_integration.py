@@ -8,6 +8,7 @@ from app.sessions.enums import Route, SessionStatus
 from app.windows.rules import (
     IntegrationStatus,
     evaluate_dose,
+    integration_anchors,
 )
 from tests.windows.rules_support import (
     DEFAULT,
@@ -88,6 +89,26 @@ def test_integration_anchored_on_another_dose_does_not_book_this_one() -> None:
     assert evaluate_dose(second, [linked], doses, DEFAULT, now).status is (
         IntegrationStatus.unbooked
     )
+
+
+def test_a_page_of_doses_finds_anchors_once_with_the_same_result() -> None:
+    """`integration_anchors` for a page's doses: each dose evaluates as it does alone, an
+    integration linked to a dose starting after it included, older history left out."""
+    old = a_dose(START - timedelta(days=30), status=SessionStatus.completed)
+    first = a_dose(START, status=SessionStatus.completed)
+    second = a_dose(START + timedelta(days=1))
+    history = an_integration(old.ends_at + HOUR)
+    early_link = an_integration(first.starts_at - HOUR, linked_to=second)  # before its dose
+    booked = an_integration(second.ends_at + HOUR)
+    integrations, doses = [history, early_link, booked], [old, first, second]
+    anchors = integration_anchors(integrations, doses, [first, second])
+    assert anchors == {early_link.id: second.id, booked.id: second.id}
+    now = second.ends_at
+    for dose in (first, second):
+        assert evaluate_dose(dose, integrations, doses, DEFAULT, now, anchors) == (
+            evaluate_dose(dose, integrations, doses, DEFAULT, now)
+        )
+    assert integration_anchors(integrations, doses, []) == {}
 
 
 def test_unbooked_turns_missed_exactly_after_the_window_closes() -> None:

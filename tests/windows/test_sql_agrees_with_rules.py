@@ -163,6 +163,12 @@ async def test_sql_filters_agree_with_the_rule(
             key=lambda s: (s.starts, s.id),
         )
         assert [i["id"] for i in worklist["outside_window"]] == [str(s.id) for s in outside[:200]]
+        # ... each evaluated as the oracle says (a page's doses find their anchors together).
+        for item in worklist["unbooked"] + worklist["outside_window"]:
+            s, j = sessions[item["id"]]
+            assert evaluation(item) == want[item["id"]], (
+                f"{context} worklist\n{describe(j, policy, now)}\nsession {s.id}"
+            )
 
     # The generator reached every outcome and the exact edges (else agreement proves little).
     if not EXPLORING:

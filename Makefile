@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 # leaves bytecode to the first import, which compiles only the modules it uses (a few seconds
 # less on a fresh clone).
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
+# The layers that run in parallel (in-process, each pytest worker with its own databases).
+PARALLEL_LAYERS := -m "unit or api" -n auto --dist load
 
 .PHONY: run test test-fast lint typecheck migrations-check db-tests browser clean
 
@@ -36,7 +38,7 @@ run: $(RUN_STAMP)
 ## as they start servers, restart PostgreSQL or time plans. Parallel, the suite takes about 9
 ## minutes on the 2-core CI machine instead of 14.
 test: $(STAMP) lint typecheck migrations-check browser
-	$(BIN)/python -m pytest -m "unit or api" -n auto --maxprocesses 4 --dist load
+	$(BIN)/python -m pytest $(PARALLEL_LAYERS) --maxprocesses 4
 	$(BIN)/python -m pytest -m "not (unit or api)"
 
 ## The loop to run while you work: unit and API tests on SQLite only, in parallel, with smaller
@@ -44,7 +46,7 @@ test: $(STAMP) lint typecheck migrations-check browser
 ## Bytecode stays on so pytest keeps its rewritten modules between runs (~5 s a worker).
 test-fast: $(STAMP)
 	PYTHONDONTWRITEBYTECODE= KAP_TEST_BACKENDS=sqlite HYPOTHESIS_PROFILE=fast \
-		KAP_CONTRACT_EXAMPLES=1 $(BIN)/python -m pytest -m "unit or api" -n auto --dist load -q
+		KAP_CONTRACT_EXAMPLES=1 $(BIN)/python -m pytest $(PARALLEL_LAYERS) -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -124,12 +124,19 @@ TAGS = [
 ]
 
 
-async def refuse_nul_in_query(request: Request) -> None:
+def refuse_nul_in_query(request: Request) -> None:
     """PostgreSQL cannot compare text with U+0000 in it: a 422, not a 500, for any route."""
     if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
         raise ValidationFailed(
             "Query parameters must not contain NUL characters.", loc=("query",), kind="nul"
         )
+
+
+async def check_request(request: Request) -> None:
+    """The app-wide checks before any route's own dependencies: one dependency, not one each,
+    as FastAPI's cost per dependency is paid by every request (docs/performance.md)."""
+    refuse_nul_in_query(request)
+    await require_json_body(request)
 
 
 YOUNG_COLLECTION_EVERY = 10_000
@@ -187,7 +194,7 @@ def create_app(
         await engine.dispose()
 
     app = FastAPI(
-        dependencies=[Depends(refuse_nul_in_query), Depends(require_json_body)],
+        dependencies=[Depends(check_request)],
         title="KAP Journey",
         version="0.1.0",
         description=DESCRIPTION,

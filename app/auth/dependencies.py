@@ -13,9 +13,9 @@ from app.auth import repository
 from app.auth.oidc import oidc_verifier
 from app.auth.principal import AuthSubject, Principal
 from app.auth.service import API_KEY, record_key_use
-from app.clock import Now
+from app.clock import current_time
 from app.common.tokens import secret_matches, use_is_due
-from app.db import DbSession
+from app.db import get_db
 from app.errors import Forbidden, Unauthorized
 from app.security.rate_limit import rate_limits_of, verifies_callers
 from app.staff.models import Role
@@ -32,8 +32,6 @@ bearer = HTTPBearer(
 @verifies_callers
 async def authenticate(
     request: Request,
-    db: DbSession,
-    now: Now,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401.
@@ -45,6 +43,9 @@ async def authenticate(
     count, not the middleware's earlier look at it, bounds the 401s of a parallel burst.
     """
     limits = rate_limits_of(request.app)
+    # Read directly, not as sub-dependencies: FastAPI's cost per dependency is paid by every
+    # request of every authenticated route (docs/performance.md).
+    db, now = await get_db(request), await current_time(request)
     try:
         principal = await _principal(request, db, now, credentials)
     except Unauthorized:

@@ -1,8 +1,9 @@
 """The ceiling: a bare Starlette app on asyncpg sending the same SQL as our two read endpoints.
 
 It answers `GET /api/v1/clients/{client_id}/journey` and `GET /api/v1/worklists/integration`
-with the statements our API sends for them, in the same order, in one transaction per request
-on a pool of the same size, and returns the rows as JSON. It does nothing else: no key check
+(and `GET /api/v1/clinic`, the pipeline's floor: bench/scale/ceiling_clinic.py) with the
+statements our API sends for them, in the same order, in one transaction per request on a pool
+of the same size, and returns the rows as JSON. It does nothing else: no key check
 (the key's prefix only finds the clinic, as our first statement does), no validation, no ORM, no
 window rule, no pydantic, no middleware. What our API costs above this is the price of the
 framework and of everything it does with the rows.
@@ -37,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench.scale.ceiling_clinic import clinic
 from bench.scale.ceiling_journey import journey
 from bench.scale.ceiling_worklist import DEFAULT_LIMIT, worklist
 
@@ -87,8 +89,15 @@ def create_app(database_url: str | None = None) -> Starlette:
             )
         return _json(body)
 
+    async def get_clinic(request: Request) -> Response:
+        assert pool is not None
+        async with pool.acquire() as connection, connection.transaction():
+            body = await clinic(connection, _prefix(request), datetime.now(UTC))
+        return _json(body)
+
     return Starlette(
         routes=[
+            Route("/api/v1/clinic", get_clinic),
             Route("/api/v1/clients/{client_id}/journey", get_journey),
             Route("/api/v1/worklists/integration", get_worklist),
         ],

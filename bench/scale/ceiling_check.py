@@ -18,9 +18,12 @@ from typing import Any
 import asyncpg
 
 from bench.scale.capture import Statement, normalized, recording_app
+from bench.scale.ceiling_clinic import clinic
 from bench.scale.ceiling_journey import journey
 from bench.scale.ceiling_worklist import DEFAULT_LIMIT, worklist
 from bench.scale.generate import driver_url
+
+CLINIC = "/api/v1/clinic"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,13 @@ def _ids(body: dict[str, Any], keys: Sequence[str]) -> list[list[str]]:
     return [[str(item["id"]) for item in body[key]] for key in keys]
 
 
+def _clinic_id(body: dict[str, Any]) -> str:
+    """The clinic a clinic read answered with (ours says `id`, the ceiling's key row
+    `clinic_id`)."""
+    found = body.get("clinic", body)
+    return str(found.get("clinic_id", found.get("id")))
+
+
 async def check_ceiling(url: str, paths: list[tuple[str, str]]) -> None:
     """For each (key, path): the ceiling sends the statements our API sends, in the same order,
     with the same parameters (but for times and new ids), and finds the same sessions."""
@@ -93,9 +103,10 @@ async def check_ceiling(url: str, paths: list[tuple[str, str]]) -> None:
                     await transaction.rollback()
                 _compare(path, ours, recorder.sent)
                 assert body is not None, path
-                theirs = _ids(body, keys)
-                expected = _ids(response.json(), keys)
-                if theirs != expected:
+                if path == CLINIC:
+                    if _clinic_id(body) != _clinic_id(response.json()):
+                        raise AssertionError(f"{path}: the ceiling found another clinic")
+                elif _ids(body, keys) != _ids(response.json(), keys):
                     raise AssertionError(f"{path}: the ceiling found other sessions than ours")
     finally:
         await connection.close()
@@ -105,6 +116,8 @@ async def _ceiling_body(
     recorder: RecordingConnection, prefix: str, path: str
 ) -> tuple[dict[str, Any] | None, Sequence[str]]:
     now = datetime.now(UTC)
+    if path == CLINIC:
+        return await clinic(recorder, prefix, now), ()
     if path.endswith("/journey"):
         client_id = uuid.UUID(path.split("/")[4])
         return await journey(recorder, prefix, client_id, now), ("sessions",)
@@ -118,6 +131,8 @@ async def _ceiling_body(
 def _statements_module(path: str) -> str:
     """Where the ceiling keeps the statements of the endpoint at `path`."""
     endpoint = "journey" if path.endswith("/journey") else "worklist"
+    if path == CLINIC:
+        endpoint = "clinic"
     return f"bench/scale/ceiling_{endpoint}.py (the key and audit statements: ceiling_shared.py)"
 
 

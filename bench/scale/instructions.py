@@ -12,6 +12,7 @@ is not counted (it is the same for both sides: bench/scale/ceiling_check.py).
 
     .venv/bin/python -m bench.scale.instructions URL KEY --scenario journey --requests 100
     .venv/bin/python -m bench.scale.instructions URL KEY --scenario worklist --ceiling
+    .venv/bin/python -m bench.scale.instructions URL KEY --scenario clinic    # the floor
 
 Needs valgrind, its headers (`/usr/include/valgrind`) and a C compiler; a run of 100 journeys
 takes about 20 s, most of it Python's start-up under valgrind.
@@ -30,7 +31,7 @@ import uvloop
 
 from bench.scale.capture import settings_for
 from bench.scale.generate import driver_url
-from bench.scale.profile import asgi_get, request_paths
+from bench.scale.profile import SCENARIOS, asgi_get, request_paths
 
 HELPER = """
 #include <valgrind/callgrind.h>
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("url", help="a database filled by bench.scale.generate")
     parser.add_argument("key", help="an admin key it printed")
-    parser.add_argument("--scenario", choices=("journey", "worklist"), default="journey")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--ceiling", action="store_true", help="count the ceiling instead")
     parser.add_argument("--inside", metavar="LIBRARY", help=argparse.SUPPRESS)

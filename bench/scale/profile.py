@@ -28,10 +28,16 @@ from app.main import create_app
 from bench.scale.capture import settings_for
 from bench.scale.generate import driver_url
 
+SCENARIOS = ("journey", "worklist", "clinic")
+"""What the in-process tools can measure: the benchmark's two reads and the clinic read, an
+authenticated, audited request that does next to nothing else (the pipeline's floor)."""
+
 
 async def request_paths(url: str, key: str, scenario: str, count: int, seed: int) -> list[str]:
     """Journeys of random clients of the key's clinic, or worklists with and without a
-    clinician, as the benchmark draws them."""
+    clinician, as the benchmark draws them; or the clinic read, the pipeline's floor."""
+    if scenario == "clinic":
+        return ["/api/v1/clinic"] * count
     prefix = key.split("_")[1]
     connection = await asyncpg.connect(driver_url(url))
     try:
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="a database filled by bench.scale.generate")
     parser.add_argument("key", help="an admin key it printed")
-    parser.add_argument("--scenario", choices=("journey", "worklist"), default="journey")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument(

@@ -13,6 +13,8 @@ order alternating between rounds, with the same request sequence for both sides:
 
   journey   GET /api/v1/clients/{id}/journey for clients drawn at random over all clinics
   worklist  GET /api/v1/worklists/integration, half of them for one random clinician
+  clinic    GET /api/v1/clinic, each clinic's key in turn: an authenticated, audited request
+            with almost nothing else to do, the floor every endpoint of ours stands on
 
 Needs `wrk` (Debian: apt-get install wrk). Percentiles come from wrk's latency quantiles
 (1000 a run), merged over the rounds. On 2 cores the load generator competes with the servers

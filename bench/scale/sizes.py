@@ -14,13 +14,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from app.migrate import upgrade
-from bench.scale.ceiling_check import check_ceiling
+from bench.scale.ceiling_check import CLINIC, check_ceiling
 from bench.scale.generate import Generated, generate
 from bench.scale.servers import CEILING, OURS, Server, start
 from bench.scale.wrk_driver import Measure, drive
 from bench.scratch_database import admin
 
-SCENARIOS = ("journey", "worklist")
+SCENARIOS = ("journey", "worklist", "clinic")
 SIDES = ("ours", "ceiling")
 PATHS_PER_SCENARIO = 20_000
 
@@ -58,7 +58,10 @@ def request_lists(made: Generated, seed: int) -> dict[str, list[tuple[str, str]]
         if rng.random() < 0.5:
             path += f"?clinician_id={rng.choice(clinic.clinician_ids)}"
         worklists.append((clinic.api_key, path))
-    return {"journey": journeys, "worklist": worklists}
+    # The floor: every clinic's key in turn (drawn from no generator: the journeys and
+    # worklists stay the sequences earlier runs measured).
+    clinics = [(made.clinics[i % len(made.clinics)].api_key, CLINIC) for i in range(1000)]
+    return {"journey": journeys, "worklist": worklists, "clinic": clinics}
 
 
 async def prepare(size: Size, options: argparse.Namespace, folder: Path) -> None:
@@ -76,7 +79,9 @@ async def prepare(size: Size, options: argparse.Namespace, folder: Path) -> None
     if options.no_jit:  # for every connection to this scratch database, both sides alike
         async with admin() as connection:
             await connection.execute(f'ALTER DATABASE "{size.database}" SET jit = off')
-    await check_ceiling(size.url, [*lists["journey"][:3], *lists["worklist"][:4]])
+    await check_ceiling(
+        size.url, [*lists["journey"][:3], *lists["worklist"][:4], *lists["clinic"][:2]]
+    )
     size.say("the ceiling sends the app's SQL and finds the same sessions")
     size.servers = [
         start(f"ours-{size.sessions}", OURS, size.url, folder),

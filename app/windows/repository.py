@@ -64,18 +64,27 @@ async def facts_for_clients(
     if not ids:
         return facts
     rows = await read_tuples(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)})
-    # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly.
+    # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly
+    # (`_new`: the named tuple's own constructor is a Python function, a call per row more).
     # The three enums come as their stored text and are looked up here: cheaper than a
     # conversion call per value.
     for id_, client_id, kind, status, route, starts_at, ends_at, ended_at, linked in rows:
         client = facts[client_id]
         if kind == _KETAMINE:
             client.doses.append(
-                DoseFacts(id_, _STATUSES[status], _ROUTES[route], starts_at, ends_at, ended_at)
+                _new(
+                    DoseFacts,
+                    (id_, _STATUSES[status], _ROUTES[route], starts_at, ends_at, ended_at),
+                )
             )
         else:
-            client.integrations.append(IntegrationFacts(id_, _STATUSES[status], starts_at, linked))
+            client.integrations.append(
+                _new(IntegrationFacts, (id_, _STATUSES[status], starts_at, linked))
+            )
     return facts
+
+
+_new = tuple.__new__
 
 
 _KETAMINE = SessionKind.ketamine.value

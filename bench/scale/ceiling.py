@@ -67,7 +67,15 @@ def create_app(database_url: str | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         nonlocal pool
-        pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE + MAX_OVERFLOW)
+        # Idle connections kept, as SQLAlchemy's pool keeps ours: asyncpg's default closes
+        # them after 5 idle minutes, and a backend that exits mid-measurement takes its CPU
+        # out of the PostgreSQL figures (negative PG CPU, inflated other load).
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=POOL_SIZE,
+            max_size=POOL_SIZE + MAX_OVERFLOW,
+            max_inactive_connection_lifetime=0,
+        )
         yield
         await pool.close()
 

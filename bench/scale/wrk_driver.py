@@ -60,9 +60,14 @@ class Measure:
 
 
 async def postgres_pids(database: str) -> list[int]:
+    """The backends serving the servers' connections to `database`. Client backends only: an
+    autovacuum worker (busy after a large fill) that exits mid-run would take all its CPU out
+    of the figure (PostgreSQL's CPU came out negative); its work is other load."""
     async with admin() as connection:
         rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = $2",
+            database,
+            "client backend",
         )
     return [row["pid"] for row in rows]
 

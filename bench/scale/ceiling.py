@@ -67,9 +67,8 @@ def create_app(database_url: str | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         nonlocal pool
-        # Idle connections kept, as SQLAlchemy's pool keeps ours: asyncpg's default closes
-        # them after 5 idle minutes, and a backend that exits mid-measurement takes its CPU
-        # out of the PostgreSQL figures (negative PG CPU, inflated other load).
+        # Idle connections kept, as SQLAlchemy's pool keeps ours (asyncpg's default closes
+        # them after 5 idle minutes): the same server settings on both sides.
         pool = await asyncpg.create_pool(
             dsn,
             min_size=POOL_SIZE,

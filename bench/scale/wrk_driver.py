@@ -60,9 +60,9 @@ class Measure:
 
 
 async def postgres_pids(database: str) -> list[int]:
-    """The backends serving the servers' connections to `database`. Client backends only: an
-    autovacuum worker (busy after a large fill) that exits mid-run would take all its CPU out
-    of the figure (PostgreSQL's CPU came out negative); its work is other load."""
+    """The backends serving the servers' connections to `database`: client backends only, as
+    an autovacuum worker (busy after a large fill) does no request's work; its CPU counts as
+    other load."""
     async with admin() as connection:
         rows = await connection.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = $2",
@@ -72,6 +72,13 @@ async def postgres_pids(database: str) -> list[int]:
     return [row["pid"] for row in rows]
 
 
+def _cpu_since(started: dict[int, float]) -> float:
+    """The CPU each backend used since `started`, over those still there: one that exited (an
+    idle connection its pool closed while the other server was measured) reads as 0 and would
+    take all its earlier CPU out of the sum."""
+    return sum(max(cpu_seconds(pid) - before, 0.0) for pid, before in started.items())
+
+
 async def drive(
     server: Server, requests_file: Path, seconds: float, connections: int, database: str
 ) -> Measure:
@@ -79,7 +86,7 @@ async def drive(
     report = requests_file.with_suffix(f".{server.name}.report")
     pids = await postgres_pids(database)
     server_cpu = cpu_seconds(server.process.pid)
-    postgres_cpu = sum(cpu_seconds(pid) for pid in pids)
+    postgres_cpu = {pid: cpu_seconds(pid) for pid in pids}
     busy = machine_busy_seconds()
     command = pinned(
         1,
@@ -110,7 +117,7 @@ async def drive(
         raise RuntimeError(f"wrk failed: {stderr.decode()}")
     measure = _read_report(report)
     measure.server_cpu_s = cpu_seconds(server.process.pid) - server_cpu
-    measure.postgres_cpu_s = sum(cpu_seconds(pid) for pid in pids) - postgres_cpu
+    measure.postgres_cpu_s = _cpu_since(postgres_cpu)
     measure.machine_busy_s = machine_busy_seconds() - busy
     wrk_cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system

@@ -38,8 +38,9 @@ def takes_json_body(route: object) -> bool:
 
 
 async def require_json_body(request: Request) -> None:
-    """An app-wide dependency: it runs before the route's own (authentication included), as a
-    body that is not JSON is refused before anything is looked up, like malformed JSON."""
+    """An app-wide check (`app/main.py` `check_request`): it runs before the route's own
+    dependencies (authentication included), as a body that is not JSON is refused before
+    anything is looked up, like malformed JSON."""
     if not takes_json_body(request.scope.get("route")):
         return
     if not await request.body():  # FastAPI has read and kept it already

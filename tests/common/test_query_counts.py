@@ -8,9 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import event
 
+from app.config import Settings
 from app.db import Base
+from app.journeys.router import router as journeys_router
+from app.main import create_app
 from app.screenings.schemas import CONTRAINDICATION_CODES
 from app.windows import rules
 from app.windows import service as window_service
@@ -170,3 +175,18 @@ async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_dose
     assert evaluations == 1
     # Key, staff and clinic: no entity per session shown, per client or per fact.
     assert entities == FIXED_ENTITIES
+
+
+def _dependencies(dependant: Dependant) -> int:
+    """The dependencies FastAPI solves for `dependant`, each once per request."""
+    return sum(1 + _dependencies(sub) for sub in dependant.dependencies)
+
+
+def test_an_authenticated_read_solves_few_dependencies() -> None:
+    """FastAPI resolves each declared dependency on every request, at a cost that was a fifth
+    of an authenticated, audited request doing nothing else (docs/performance.md, sixth pass):
+    authentication reads the session and the instant itself, and the app-wide checks are one."""
+    journey = next(r for r in journeys_router.routes if isinstance(r, APIRoute))
+    # authenticate (with the bearer scheme, for the OpenAPI document), the session, the instant
+    assert _dependencies(journey.dependant) == 4
+    assert len(create_app(Settings()).router.dependencies) == 1

@@ -6,10 +6,11 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, String, bindparam, select, type_coerce
+from sqlalchemy import DateTime, Executable, Row, String, bindparam, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.clinics.models import Clinic
 from app.db import in_clinic, insert_if_absent, new_id, to_epoch_us
@@ -17,6 +18,7 @@ from app.db_direct import read_tuples
 from app.db_sets import among, one_of
 from app.sessions.enums import ANCHORING_STATUSES, Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
+from app.windows import sql as window_sql
 from app.windows.models import WindowEventMark
 from app.windows.policy import WindowPolicy
 from app.windows.rules import DoseFacts, IntegrationFacts, Window
@@ -60,10 +62,43 @@ async def facts_for_clients(
 ) -> dict[uuid.UUID, ClientFacts]:
     """Doses and integration sessions of the given clients, in one round trip."""
     ids = set(client_ids)
-    facts: dict[uuid.UUID, ClientFacts] = defaultdict(ClientFacts)
     if not ids:
-        return facts
-    rows = await read_tuples(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)})
+        return defaultdict(ClientFacts)
+    return _facts(await read_tuples(db, _FACTS, {"clinic_id": clinic_id, "client_ids": list(ids)}))
+
+
+async def facts_for_page(
+    db: AsyncSession, clinic_id: uuid.UUID, sessions: Sequence[ClinicalSession]
+) -> dict[uuid.UUID, ClientFacts]:
+    """What the rule reads to evaluate a page of sessions, in one round trip: not their
+    clients' whole history (five years of it at 1M sessions), only what can decide the page.
+
+    For a dose on the page, `evaluate_dose` asks about the integrations that may anchor it
+    (starting no earlier than it, or linked to it) and which dose anchors each of those: the
+    dose it is linked to, or the latest dose starting no later, which for such an integration
+    starts no earlier than the page's dose. For an integration on the page, its own anchor.
+    So: the clients' sessions from the page's earliest dose on, the integrations linked to the
+    page's doses, the doses those recent integrations are linked to, and each page
+    integration's anchor (`window_sql.anchor_id`). Every other session could only change an
+    answer nobody asks here; `tests/windows/test_sql_agrees_with_rules.py` checks the pages
+    against the oracle."""
+    doses = [s for s in sessions if s.kind is SessionKind.ketamine]
+    integrations = [s for s in sessions if s.kind is SessionKind.integration]
+    clients = {s.client_id for s in (*doses, *integrations)}
+    if not clients:
+        return defaultdict(ClientFacts)
+    parameters = {
+        "clinic_id": clinic_id,
+        "client_ids": list(clients),
+        "since": min((s.starts_at for s in doses), default=None),
+        "dose_ids": [s.id for s in doses],
+        "integration_ids": [s.id for s in integrations],
+    }
+    return _facts(await read_tuples(db, _PAGE_FACTS, parameters))
+
+
+def _facts(rows: Sequence[Sequence[Any]]) -> dict[uuid.UUID, ClientFacts]:
+    facts: dict[uuid.UUID, ClientFacts] = defaultdict(ClientFacts)
     # A worklist reads hundreds of these rows: unpacked as tuples, each fact built directly
     # (`_new`: the named tuple's own constructor is a Python function, a call per row more).
     # The three enums come as their stored text and are looked up here: cheaper than a
@@ -92,7 +127,7 @@ _STATUSES = {status.value: status for status in SessionStatus}
 _ROUTES = {route.value: route for route in Route}  # every ketamine session has a route
 
 # Built once, the clinic and the clients bound at execution (see app/auth/repository.py).
-_FACTS = select(
+_FACT_COLUMNS = (
     ClinicalSession.id,
     ClinicalSession.client_id,
     type_coerce(ClinicalSession.kind, String),
@@ -102,11 +137,37 @@ _FACTS = select(
     ClinicalSession.ends_at,
     ClinicalSession.ended_at,
     ClinicalSession.ketamine_session_id,
-).where(
+)
+_OF_THE_CLIENTS = (
     in_clinic(ClinicalSession, bindparam("clinic_id")),
     one_of(ClinicalSession.client_id, "client_ids"),
     among(ClinicalSession.kind, (SessionKind.ketamine, SessionKind.integration)),
 )
+_FACTS = select(*_FACT_COLUMNS).where(*_OF_THE_CLIENTS)
+
+
+def _page_facts() -> Executable:
+    session, linking, page = ClinicalSession, aliased(ClinicalSession), aliased(ClinicalSession)
+    since = bindparam("since", type_=DateTime(timezone=True))
+    linked_by_recent = select(linking.ketamine_session_id).where(
+        in_clinic(linking, bindparam("clinic_id")),
+        one_of(linking.client_id, "client_ids"),
+        linking.starts_at >= since,
+        linking.ketamine_session_id.is_not(None),
+    )
+    anchors_of_page = select(window_sql.anchor_id(page)).where(one_of(page.id, "integration_ids"))
+    return select(*_FACT_COLUMNS).where(
+        *_OF_THE_CLIENTS,
+        or_(
+            session.starts_at >= since,
+            one_of(session.ketamine_session_id, "dose_ids"),
+            session.id.in_(linked_by_recent.scalar_subquery()),
+            session.id.in_(anchors_of_page.scalar_subquery()),
+        ),
+    )
+
+
+_PAGE_FACTS = _page_facts()
 
 
 async def policies_of_clinics(

@@ -11,7 +11,7 @@ from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.windows import rules
 from app.windows.policy import WindowPolicy
-from app.windows.repository import ClientFacts, facts_for_clients
+from app.windows.repository import ClientFacts, facts_for_page
 from app.windows.rules import (
     DoseFacts,
     DoseIntegration,
@@ -69,8 +69,7 @@ async def evaluate_all(
 ) -> dict[uuid.UUID, Evaluation]:
     """Evaluations for a page of sessions, loading their clients' facts in one query; each
     client's integrations are evaluated once, however many of its sessions are on the page."""
-    needing = [s for s in sessions if s.kind is not SessionKind.preparation]
-    facts = await facts_for_clients(db, clinic_id, {s.client_id for s in needing})
+    facts = await facts_for_page(db, clinic_id, sessions)
     # A dose asks which of its client's integrations that may anchor it it anchors: find their
     # anchors once for all the client's doses on the page. An integration alone needs its own.
     doses: dict[uuid.UUID, list[DoseFacts]] = defaultdict(list)

@@ -7,6 +7,7 @@ separate statements, as the app sends them.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,14 +134,26 @@ $17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END 
 $22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND
 sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
-FACTS = (
-    "SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status, "
-    "sessions.route AS route, "
-    "sessions.starts_at, sessions.ends_at, sessions.ended_at, sessions.ketamine_session_id "
-    "FROM sessions WHERE sessions.clinic_id = $1::UUID AND sessions.client_id = ANY ($2::UUID[]) "
-    "AND sessions.kind IN ('ketamine', 'integration')"
-)
-"""The window facts of the page's clients, their ids bound as one array (app.db.one_of)."""
+FACTS = """
+SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status,
+sessions.route AS route, sessions.starts_at, sessions.ends_at, sessions.ended_at,
+sessions.ketamine_session_id FROM sessions WHERE sessions.clinic_id = $1::UUID AND
+sessions.client_id = ANY ($2::UUID[]) AND sessions.kind IN ('ketamine', 'integration') AND
+(sessions.starts_at >= $3::TIMESTAMP WITH TIME ZONE OR sessions.ketamine_session_id = ANY
+($4::UUID[]) OR sessions.id IN (SELECT sessions_1.ketamine_session_id FROM sessions AS sessions_1
+WHERE sessions_1.clinic_id = $1::UUID AND sessions_1.client_id = ANY ($2::UUID[]) AND
+sessions_1.starts_at >= $3::TIMESTAMP WITH TIME ZONE AND sessions_1.ketamine_session_id IS NOT
+NULL) OR sessions.id IN (SELECT coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
+sessions_2.id = sessions_3.ketamine_session_id AND sessions_2.kind = $5 AND sessions_2.status IN
+('scheduled', 'completed')), (SELECT sessions_4.id FROM sessions AS sessions_4 WHERE
+sessions_4.clinic_id = sessions_3.clinic_id AND sessions_4.client_id = sessions_3.client_id AND
+sessions_4.kind = $6 AND sessions_4.status IN ('scheduled', 'completed') AND sessions_4.starts_at
+<= sessions_3.starts_at ORDER BY sessions_4.starts_at DESC, sessions_4.id DESC LIMIT
+$7::INTEGER)) AS coalesce_1 FROM sessions AS sessions_3 WHERE sessions_3.id = ANY ($8::UUID[])))
+"""
+"""The window facts that can decide the page (app/windows/repository.py `facts_for_page`): its
+clients' sessions from the page's earliest dose on, the integrations linked to its doses, the
+doses those recent integrations are linked to, and each page integration's anchor."""
 
 
 # --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
@@ -196,6 +209,24 @@ def outside_parameters(
     ]
 
 
+def facts_parameters(
+    key: asyncpg.Record,
+    clients: list[uuid.UUID],
+    unbooked: Sequence[asyncpg.Record],
+    outside: Sequence[asyncpg.Record],
+) -> list[Any]:
+    return [
+        key["clinic_id"],
+        clients,
+        min((row["starts_at"] for row in unbooked), default=None),
+        [row["id"] for row in unbooked],
+        "ketamine",
+        "ketamine",
+        1,
+        [row["id"] for row in outside],
+    ]
+
+
 # --- The request ----------------------------------------------------------------------------------
 
 
@@ -221,7 +252,7 @@ async def worklist(
     clients = list({row["client_id"] for row in [*unbooked, *outside]})
     facts: list[asyncpg.Record] = []
     if clients:
-        facts = await connection.fetch(FACTS, key["clinic_id"], clients)
+        facts = await connection.fetch(FACTS, *facts_parameters(key, clients, unbooked, outside))
     touched: list[tuple[str, str | None]] = list(
         dict.fromkeys(("session", str(row["id"])) for row in [*unbooked, *outside])
     ) or [("worklist", None)]

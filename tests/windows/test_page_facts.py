@@ -1,0 +1,48 @@
+"""A page is evaluated on what can decide it, not on its clients' whole history
+(app/windows/repository.py `facts_for_page`): each case here has the session that decides the
+answer before the page's earliest dose, where a history read from that dose on would miss it.
+The random journeys of test_sql_agrees_with_rules.py cover the rest."""
+
+from datetime import timedelta
+
+from tests.support.factories import Clinic
+from tests.windows.support import DAY, dose_integration, window
+
+HOURS_26 = timedelta(hours=26)
+
+
+async def test_a_later_integration_linked_to_an_earlier_dose_does_not_book_a_dose_between(
+    clinic: Clinic,
+) -> None:
+    client = await clinic.prepared_client()
+    now = clinic.clock.now
+    earlier = await clinic.dose(client["id"], now + DAY)
+    dose = await clinic.dose(client["id"], now + 10 * DAY)
+    # In the later dose's window, but linked to the earlier dose: it belongs to that one.
+    linked = await clinic.integration(
+        client["id"], now + 10 * DAY + HOURS_26, ketamine_session_id=earlier["id"]
+    )
+
+    evaluated = await dose_integration(clinic, dose["id"])  # a page of that one dose
+    assert (evaluated["status"], evaluated["integration_session_ids"]) == ("unbooked", [])
+    assert (await window(clinic, linked["id"]))["ketamine_session_id"] == earlier["id"]
+
+
+async def test_an_integration_after_a_long_gap_is_measured_against_the_last_dose(
+    clinic: Clinic,
+) -> None:
+    client = await clinic.prepared_client()
+    now = clinic.clock.now
+    old = await clinic.dose(client["id"], now + DAY)
+    await clinic.integration(client["id"], now + DAY + HOURS_26)  # booked: off the worklist
+    late = await clinic.integration(client["id"], now + 40 * DAY)
+    other = await clinic.prepared_client()
+    unbooked = await clinic.dose(other["id"], now + 5 * DAY)  # the page's earliest dose
+
+    page = await clinic.ok("GET", "/api/v1/worklists/integration")
+    assert [d["id"] for d in page["unbooked"]] == [unbooked["id"]]
+    (item,) = [i for i in page["outside_window"] if i["id"] == late["id"]]
+    assert (item["window"]["status"], item["window"]["ketamine_session_id"]) == (
+        "after_window",
+        old["id"],
+    )

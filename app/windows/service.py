@@ -67,8 +67,9 @@ async def evaluate_all(
     policy: WindowPolicy,
     now: datetime,
 ) -> dict[uuid.UUID, Evaluation]:
-    """Evaluations for a page of sessions, loading their clients' facts in one query; each
-    client's integrations are evaluated once, however many of its sessions are on the page."""
+    """Evaluations for a page of sessions, loading what can decide them in one query
+    (`facts_for_page`); each client's integrations are evaluated once, however many of its
+    sessions are on the page."""
     facts = await facts_for_page(db, clinic_id, sessions)
     # A dose asks which of its client's integrations that may anchor it it anchors: find their
     # anchors once for all the client's doses on the page. An integration alone needs its own.

@@ -12,7 +12,6 @@ from typing import Any
 from bench.scale.ceiling_shared import API_KEY, Connection, write_audit
 
 CLINIC_COLUMNS = (
-    "clinic_id",
     "name",
     "timezone",
     "require_completed_preparation",
@@ -32,4 +31,4 @@ async def clinic(connection: Connection, prefix: str, now: datetime) -> dict[str
     if key is None:
         return None
     await write_audit(connection, key, "get_clinic", [("clinic", str(key["clinic_id"]))], now)
-    return {"clinic": {column: key[column] for column in CLINIC_COLUMNS}}
+    return {"id": key["clinic_id"], **{column: key[column] for column in CLINIC_COLUMNS}}

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 
 from app.main import create_app
 from bench.scale.capture import settings_for
+from bench.scale.ceiling_check import CLINIC
 from bench.scale.generate import driver_url
 
 SCENARIOS = ("journey", "worklist", "clinic")
@@ -37,7 +38,7 @@ async def request_paths(url: str, key: str, scenario: str, count: int, seed: int
     """Journeys of random clients of the key's clinic, or worklists with and without a
     clinician, as the benchmark draws them; or the clinic read, the pipeline's floor."""
     if scenario == "clinic":
-        return ["/api/v1/clinic"] * count
+        return [CLINIC] * count
     prefix = key.split("_")[1]
     connection = await asyncpg.connect(driver_url(url))
     try:

@@ -60,6 +60,23 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
             func.coalesce(literal_column("ended_at"), literal_column("ends_at")),
         ),
         Index("ix_sessions_clinic_kind_status_starts", "clinic_id", "kind", "status", "starts_at"),
+        # The same two for a clinician's worklist, which would otherwise read every session the
+        # clinician ever had.
+        Index(
+            "ix_sessions_clinic_clinician_kind_anchor",
+            "clinic_id",
+            "clinician_id",
+            "kind",
+            func.coalesce(literal_column("ended_at"), literal_column("ends_at")),
+        ),
+        Index(
+            "ix_sessions_clinic_clinician_kind_status_starts",
+            "clinic_id",
+            "clinician_id",
+            "kind",
+            "status",
+            "starts_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

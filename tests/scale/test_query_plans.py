@@ -65,19 +65,66 @@ def test_the_plan_walk_finds_a_nested_sequential_scan() -> None:
     assert not list(seq_scans_of_sessions(plan["Plans"][0]))
 
 
-async def _plans_of(scale: Scale, path: str, clinic_index: int = 0) -> list[tuple[str, Any]]:
-    """(statement, plan) of every SELECT on sessions the app sends for GET `path`."""
+def rows_read_by_clinician(plan: dict[str, Any]) -> int:
+    """The sessions rows that the plan's scans narrowed by clinician read, kept or filtered
+    out, over all their loops (an EXPLAIN ANALYZE plan)."""
+    read = 0
+    conditions = " ".join(
+        str(plan.get(key, "")) for key in ("Index Cond", "Recheck Cond", "Filter")
+    )
+    if plan.get("Relation Name") == "sessions" and "clinician_id" in conditions:
+        per_loop = sum(
+            plan.get(key, 0)
+            for key in ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck")
+        )
+        read += per_loop * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", ()):
+        read += rows_read_by_clinician(child)
+    return read
+
+
+def test_the_clinician_count_adds_kept_and_filtered_rows_of_every_loop() -> None:
+    plan = {
+        "Node Type": "Limit",
+        "Plans": [
+            {
+                "Node Type": "Index Scan",
+                "Relation Name": "sessions",
+                "Index Cond": "((clinic_id = $1) AND (clinician_id = $2))",
+                "Actual Rows": 15,
+                "Rows Removed by Filter": 6060,
+                "Actual Loops": 1,
+            },
+            {
+                "Node Type": "Index Scan",
+                "Relation Name": "sessions",
+                "Index Cond": "((clinic_id = s.clinic_id) AND (client_id = s.client_id))",
+                "Actual Rows": 1,
+                "Rows Removed by Filter": 10,
+                "Actual Loops": 100,
+            },
+        ],
+    }
+    assert rows_read_by_clinician(plan) == 6075
+
+
+async def _plans_of(
+    scale: Scale, path: str, clinic_index: int = 0, *, analyze: bool = False
+) -> list[tuple[str, Any]]:
+    """(statement, plan) of every SELECT on sessions the app sends for GET `path`; with
+    `analyze`, run and timed (EXPLAIN ANALYZE)."""
     clinic = scale.made.clinics[clinic_index]
     response, statements = await scale.recorder.get(path.format(c=clinic), clinic.api_key)
     assert response.status_code == 200, response.text
     reads = [s for s in statements if s.text.startswith("SELECT") and " sessions" in s.text]
     assert reads, f"{path} read no sessions"
+    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
     connection = await asyncpg.connect(driver_url(scale.url))
     try:
         plans = []
         for statement in reads:
             explained = await connection.fetchval(
-                f"EXPLAIN (FORMAT JSON) {statement.sql}", *statement.parameters
+                f"EXPLAIN ({options}) {statement.sql}", *statement.parameters
             )
             plans.append((statement.text, _json(explained)[0]["Plan"]))
     finally:
@@ -104,3 +151,21 @@ async def test_no_sequential_scan_of_sessions(scale: Scale, path: str) -> None:
     for text, plan in await _plans_of(scale, path):
         scans = list(seq_scans_of_sessions(plan))
         assert not scans, f"{path}: a sequential scan of sessions in the plan of\n{text}"
+
+
+async def test_a_clinicians_worklist_does_not_read_the_clinicians_history(scale: Scale) -> None:
+    # A clinician's sessions span the five generated years; the worklist needs only their doses
+    # whose window may still be open and their scheduled integrations.
+    clinic = scale.made.clinics[0]
+    clinician = clinic.clinician_ids[0]
+    connection = await asyncpg.connect(driver_url(scale.url))
+    try:
+        history = await connection.fetchval(
+            "SELECT count(*) FROM sessions WHERE clinician_id = $1", clinician
+        )
+    finally:
+        await connection.close()
+    path = f"/api/v1/worklists/integration?clinician_id={clinician}"
+    plans = await _plans_of(scale, path, analyze=True)
+    read = sum(rows_read_by_clinician(plan) for _, plan in plans)
+    assert 0 < read <= history // 10, f"read {read} rows of a history of {history}"

@@ -139,6 +139,10 @@ def dose_integration_status(
         integration.client_id == dose.client_id,
         integration.kind == SessionKind.integration,
         among(integration.status, ANCHORING_STATUSES),
+        # Implied by `starts >= opens` (a window never opens before T(K): the clinics table
+        # checks it), but on the indexed starts_at: the database reads the client's sessions
+        # from the dose on, not their whole history. Adds no answer and removes none.
+        integration.starts_at >= anchor_time(dose),
         anchor_id(integration) == dose.id,
         starts >= opens,
         starts <= closes,

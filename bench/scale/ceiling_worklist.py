@@ -36,7 +36,8 @@ sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIME
 ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
 (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
-('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
+('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
+sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
 ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
 sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND
@@ -89,7 +90,8 @@ sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIME
 ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
 (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
 sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
-('scheduled', 'completed') AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
+('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
+sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
 ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
 sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND

@@ -83,6 +83,36 @@ def rows_read_by_clinician(plan: dict[str, Any]) -> int:
     return read
 
 
+def per_row_history_reads(plan: dict[str, Any], *, in_subplan: bool = False) -> Iterator[str]:
+    """The index conditions of every scan of `sessions` inside a subplan (run once per outer
+    row) that reads a client's sessions of all time: by client, with no bound on starts_at."""
+    in_subplan = in_subplan or "Subplan Name" in plan
+    condition = str(plan.get("Index Cond", ""))
+    by_client = plan.get("Relation Name") == "sessions" and "client_id" in condition
+    if in_subplan and by_client and "starts_at" not in condition:
+        yield condition
+    for child in plan.get("Plans", ()):
+        yield from per_row_history_reads(child, in_subplan=in_subplan)
+
+
+def test_the_subplan_walk_finds_a_history_read_per_row() -> None:
+    unbounded = "((clinic_id = s.clinic_id) AND (client_id = s.client_id))"
+    bounded = "((clinic_id = s.clinic_id) AND (client_id = s.client_id) AND (starts_at >= x))"
+    plan = {
+        "Relation Name": "sessions",
+        "Index Cond": "((clinic_id = $1) AND (client_id = ANY ($2)))",  # once: not per row
+        "Plans": [
+            {"Subplan Name": "SubPlan 1", "Relation Name": "sessions", "Index Cond": bounded},
+            {
+                "Subplan Name": "SubPlan 2",
+                "Node Type": "Limit",
+                "Plans": [{"Relation Name": "sessions", "Index Cond": unbounded}],
+            },
+        ],
+    }
+    assert list(per_row_history_reads(plan)) == [unbounded]
+
+
 def test_the_clinician_count_adds_kept_and_filtered_rows_of_every_loop() -> None:
     plan = {
         "Node Type": "Limit",
@@ -169,3 +199,14 @@ async def test_a_clinicians_worklist_does_not_read_the_clinicians_history(scale:
     plans = await _plans_of(scale, path, analyze=True)
     read = sum(rows_read_by_clinician(plan) for _, plan in plans)
     assert 0 < read <= history // 10, f"read {read} rows of a history of {history}"
+
+
+@pytest.mark.parametrize("path", WORKLISTS[1:])
+async def test_a_worklist_reads_no_clients_history_per_dose(scale: Scale, path: str) -> None:
+    # A client in care for years has hundreds of sessions; the rule's subqueries run once per
+    # dose or integration considered, and each reads that client's sessions from an instant on.
+    for text, plan in await _plans_of(scale, path):
+        unbounded = list(per_row_history_reads(plan))
+        assert not unbounded, (
+            f"{path}: a client's whole history read per row ({unbounded}):\n{text}"
+        )

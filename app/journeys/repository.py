@@ -23,9 +23,14 @@ _ANCHOR = aliased(ClinicalSession)
 
 
 def _active_clients(stmt: Select[ClinicalSession], by_clinician: bool) -> Select[ClinicalSession]:
-    stmt = stmt.join(Client, Client.id == ClinicalSession.client_id).where(
-        Client.archived.is_(False)
+    # The client's flag read per session kept, not a join: the planner cannot foresee how few
+    # rows the window rule keeps, and at 10k sessions it chose to compare every kept dose with
+    # every client of the clinic (a nested loop with a join filter, 140,000 comparisons). A
+    # correlated lookup runs last, by primary key, for the rows that got that far.
+    archived = (
+        select(Client.archived).where(Client.id == ClinicalSession.client_id).scalar_subquery()
     )
+    stmt = stmt.where(archived.is_(False))
     if by_clinician:
         stmt = stmt.where(ClinicalSession.clinician_id == bindparam("clinician_id"))
     return stmt

@@ -17,11 +17,11 @@ Like the app since issue 17's audit redesign, a request writes one `audit_events
 resource) and, only if it read more, one INSERT ... SELECT of `audit_event_resources` rows for
 the others from three arrays (recaptured 2026-12-05, with the worklist's `= ANY` and inline
 status lists; the worklist's window facts again on 2026-12-06, bounded to what can decide the
-page; and the unbooked doses' booking check once more the same day, bounded by the dose's
-anchor time). `bench.scale.run` captures them again before it measures
-(bench/scale/ceiling_check.py) and refuses to run if any differs, so the ceiling cannot drift
-from the app. Left out on purpose: the once-a-minute `UPDATE api_keys SET last_used_at` (absent
-from steady-state requests anyway).
+page; and the worklist's two reads once more the same day, the booking check bounded by the
+dose's anchor time and a client's archived flag read per row instead of joined).
+`bench.scale.run` captures them again before it measures (bench/scale/ceiling_check.py) and
+refuses to run if any differs, so the ceiling cannot drift from the app. Left out on purpose:
+the once-a-minute `UPDATE api_keys SET last_used_at` (absent from steady-state requests anyway).
 
     KAP_DATABASE_URL=postgresql://... uvicorn bench.scale.ceiling:create_app --factory
 """

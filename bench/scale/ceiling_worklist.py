@@ -31,7 +31,7 @@ DEFAULT_LIMIT = 50
 
 UNBOOKED = f"""
 SELECT {SESSION_COLUMNS} FROM
-sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
+sessions WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
 ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
 (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
@@ -54,7 +54,8 @@ WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $1
 BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
 $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
 $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false ORDER BY
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND (SELECT clients.archived FROM clients WHERE
+clients.id = sessions.client_id) IS false ORDER BY
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
 WHEN (sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
 (sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
@@ -70,7 +71,7 @@ FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id A
 sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
 sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ('scheduled', 'completed') AND
 sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
-LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id =
+LIMIT $3::INTEGER)) WHERE sessions.clinic_id =
 $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
 $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
 CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
@@ -79,13 +80,14 @@ $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
 + CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN
 $13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN
 $17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false ORDER BY
+$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND (SELECT clients.archived FROM clients WHERE
+clients.id = sessions.client_id) IS false ORDER BY
 sessions.starts_at, sessions.id LIMIT $25::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 UNBOOKED_OF_CLINICIAN = f"""
 SELECT {SESSION_COLUMNS} FROM
-sessions JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
+sessions WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
 ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
 (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
@@ -108,7 +110,8 @@ WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $1
 BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
 $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
 $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND clients.archived IS false AND
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND (SELECT clients.archived FROM clients WHERE
+clients.id = sessions.client_id) IS false AND
 sessions.clinician_id = $27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
 sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN
 (sessions.route = $30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN
@@ -124,7 +127,7 @@ FROM sessions AS sessions_2 WHERE sessions_2.id = sessions.ketamine_session_id A
 sessions_3 WHERE sessions_3.clinic_id = sessions.clinic_id AND sessions_3.client_id =
 sessions.client_id AND sessions_3.kind = $2 AND sessions_3.status IN ('scheduled', 'completed') AND
 sessions_3.starts_at <= sessions.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
-LIMIT $3::INTEGER)) JOIN clients ON clients.id = sessions.client_id WHERE sessions.clinic_id =
+LIMIT $3::INTEGER)) WHERE sessions.clinic_id =
 $4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
 $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
 CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
@@ -133,7 +136,8 @@ $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) *
 + CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN
 $13::BIGINT WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN
 $17::BIGINT WHEN (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND clients.archived IS false AND
+$22::VARCHAR ELSE $23::VARCHAR END != $24::VARCHAR AND (SELECT clients.archived FROM clients WHERE
+clients.id = sessions.client_id) IS false AND
 sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 FACTS = """

@@ -190,3 +190,23 @@ async def test_worklist_follows_the_clock(clinic: Clinic, clock: FakeClock) -> N
     clock.set(closes + MICRO)
     worklist = await clinic.ok("GET", "/api/v1/worklists/integration")
     assert worklist["unbooked"] == []
+
+
+async def test_worklist_leaves_out_archived_clients(clinic: Clinic) -> None:
+    # Their care has ended (a client with scheduled sessions cannot be archived): a completed
+    # dose of theirs whose window is still open and unbooked is nobody's work.
+    second = await clinician(clinic)
+    kept = await clinic.prepared_client(first_name="Kept")
+    kept_dose = await clinic.dose(kept["id"], T0 + DAY, clinician_id=second)
+    gone = await clinic.prepared_client(first_name="Gone")
+    gone_dose = await clinic.dose(gone["id"], T0 - DAY, clinician_id=second)  # closes day 2
+    await clinic.action("ketamine", gone_dose["id"], "complete")
+    await clinic.ok("POST", f"/api/v1/clients/{gone['id']}/archive")
+
+    for params in ({}, {"clinician_id": second}):
+        worklist = await clinic.ok("GET", "/api/v1/worklists/integration", params=params)
+        assert [d["id"] for d in worklist["unbooked"]] == [kept_dose["id"]]
+
+    await clinic.ok("POST", f"/api/v1/clients/{gone['id']}/unarchive")
+    worklist = await clinic.ok("GET", "/api/v1/worklists/integration")
+    assert [d["id"] for d in worklist["unbooked"]] == [gone_dose["id"], kept_dose["id"]]

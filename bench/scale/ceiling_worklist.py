@@ -33,9 +33,10 @@ UNBOOKED = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
-(EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
-sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
+ZONE AND CASE WHEN (CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR
+WHEN (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id =
+sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND
+sessions_1.status IN
 ('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
 sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
@@ -54,8 +55,8 @@ WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $1
 BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
 $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
 $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND (SELECT clients.archived FROM clients WHERE
-clients.id = sessions.client_id) IS false ORDER BY
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR) THEN (SELECT clients.archived FROM clients
+WHERE clients.id = sessions.client_id) IS false ELSE false END ORDER BY
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
 WHEN (sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
 (sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
@@ -89,9 +90,10 @@ UNBOOKED_OF_CLINICIAN = f"""
 SELECT {SESSION_COLUMNS} FROM
 sessions WHERE sessions.clinic_id = $1::UUID AND
 sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR WHEN
-(EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND
-sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND sessions_1.status IN
+ZONE AND CASE WHEN (CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR
+WHEN (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id =
+sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND
+sessions_1.status IN
 ('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
 sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
 sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
@@ -110,8 +112,8 @@ WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $1
 BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
 $13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
 $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR AND (SELECT clients.archived FROM clients WHERE
-clients.id = sessions.client_id) IS false AND
+$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR) THEN (SELECT clients.archived FROM clients
+WHERE clients.id = sessions.client_id) IS false ELSE false END AND
 sessions.clinician_id = $27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
 sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN
 (sessions.route = $30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN

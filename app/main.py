@@ -211,14 +211,16 @@ def create_app(
     app.state.secret_box = secret_box_for(settings)
 
     install_error_handlers(app)
+    # A request tries the routers in this order until one matches (tens of microseconds each):
+    # the most read routes first. No two routers' paths overlap, so the order changes nothing else.
     for router in (
+        journeys_router,
         ops_router,
         clinic_router,
         staff_router,
         api_keys_router,
         calendar_router,
         clients_router,
-        journeys_router,
         screenings_router,
         assessments_router,
         assessment_requests_router,

@@ -22,40 +22,49 @@ from app.staff.models import Role
 from app.unit_of_work import on_success
 
 log = logging.getLogger(__name__)
-bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key (`Authorization: Bearer kap_...`) or, where the service is "
-    "configured for single sign-on, an OIDC access token (a JWT) from the identity provider.",
-)
 
 
-@verifies_callers
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401.
+class BearerAuthentication(HTTPBearer):
+    """The bearer scheme and the authentication behind it as one dependency: FastAPI lists it
+    in the OpenAPI document as the `HTTPBearer` security scheme, and solves one dependency per
+    request where the scheme and a function needing it were two (docs/performance.md)."""
 
-    Rate limits count here, after verification: a verified request against its staff member's
-    quota (429 when spent), a failed one against its client address's failed-authentication
-    budget (app/security/rate_limit.py), so no unverified token can spend a real caller's quota.
-    A failure past that budget answers 429 instead of 401, and so leaves no audit row: this
-    count, not the middleware's earlier look at it, bounds the 401s of a parallel burst.
-    """
-    limits = rate_limits_of(request.app)
-    # Read directly, not as sub-dependencies: FastAPI's cost per dependency is paid by every
-    # request of every authenticated route (docs/performance.md).
-    db, now = await get_db(request), await current_time(request)
-    try:
-        principal = await _principal(request, db, now, credentials)
-    except Unauthorized:
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        """Resolve the bearer token (an API key, else an OIDC JWT) to a principal; else a 401.
+
+        Rate limits count here, after verification: a verified request against its staff
+        member's quota (429 when spent), a failed one against its client address's
+        failed-authentication budget (app/security/rate_limit.py), so no unverified token can
+        spend a real caller's quota. A failure past that budget answers 429 instead of 401, and
+        so leaves no audit row: this count, not the middleware's earlier look at it, bounds the
+        401s of a parallel burst.
+        """
+        credentials = await super().__call__(request)
+        limits = rate_limits_of(request.app)
+        # Read directly, not as sub-dependencies: FastAPI's cost per dependency is paid by every
+        # request of every authenticated route (docs/performance.md).
+        db, now = await get_db(request), await current_time(request)
+        try:
+            principal = await _principal(request, db, now, credentials)
+        except Unauthorized:
+            if limits is not None:
+                await limits.failed_authentication(request.scope)  # RateLimited past the budget
+            raise
         if limits is not None:
-            await limits.failed_authentication(request.scope)  # RateLimited past the budget
-        raise
-    if limits is not None:
-        await limits.admit_caller(request.scope, principal.staff_id)
-    request.state.principal = principal
-    return principal
+            await limits.admit_caller(request.scope, principal.staff_id)
+        request.state.principal = principal
+        return principal
+
+
+authenticate = verifies_callers(
+    BearerAuthentication(
+        auto_error=False,
+        scheme_name="HTTPBearer",
+        description="An API key (`Authorization: Bearer kap_...`) or, where the service is "
+        "configured for single sign-on, an OIDC access token (a JWT) from the identity provider.",
+    )
+)
+"""The dependency every authenticated route has (directly or through a role check)."""
 
 
 async def _principal(

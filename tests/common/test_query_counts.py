@@ -187,6 +187,6 @@ def test_an_authenticated_read_solves_few_dependencies() -> None:
     of an authenticated, audited request doing nothing else (docs/performance.md, sixth pass):
     authentication reads the session and the instant itself, and the app-wide checks are one."""
     journey = next(r for r in journeys_router.routes if isinstance(r, APIRoute))
-    # authenticate (with the bearer scheme, for the OpenAPI document), the session, the instant
-    assert _dependencies(journey.dependant) == 4
+    # authenticate (itself the bearer scheme of the OpenAPI document), the session, the instant
+    assert _dependencies(journey.dependant) == 3
     assert len(create_app(Settings()).router.dependencies) == 1

@@ -13,6 +13,9 @@ routers stay where they were, for the OpenAPI document and for what the index do
 import re
 from collections.abc import Iterable
 
+# Starlette's routes match this path (the request's, below the app's root path); the index asks
+# the same question of the same string, so it calls the same function.
+from starlette._utils import get_route_path
 from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
@@ -21,18 +24,6 @@ from starlette.types import Receive, Scope, Send
 # same name may appear twice, and only whether it matches is asked.
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _SERVED_BY = "kap.route_index.router"
-
-
-def route_path(scope: Scope) -> str:
-    """The path the routes' patterns are matched against: without the root path the app is
-    mounted under, as Starlette's routes see it."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if not root_path or not path.startswith(root_path):
-        return path
-    if path == root_path:
-        return ""
-    return path[len(root_path) :] if path[len(root_path)] == "/" else path
 
 
 def paths_pattern(routes: Iterable[BaseRoute]) -> re.Pattern[str]:
@@ -80,7 +71,7 @@ class RouterIndex(BaseRoute):
         if scope["type"] != "http":
             return Match.NONE, {}, None
         partial: tuple[Scope, BaseRoute] | None = None
-        for included in self.candidates(route_path(scope)):
+        for included in self.candidates(get_route_path(scope)):
             match, child_scope = included.matches(scope)
             if match is Match.FULL:
                 return match, child_scope, included

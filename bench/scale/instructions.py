@@ -29,9 +29,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench.scale.capture import settings_for
-from bench.scale.generate import driver_url
-from bench.scale.profile import SCENARIOS, asgi_get, request_paths
+from bench.scale.profile import SCENARIOS, app_under_test, asgi_get, request_paths
 
 HELPER = """
 #include <valgrind/callgrind.h>
@@ -53,14 +51,7 @@ async def _measured(options: argparse.Namespace, library: ctypes.CDLL) -> None:
     """Runs inside valgrind: warm up, then count only the measured requests."""
     count = options.requests + WARMUP
     paths = await request_paths(options.url, options.key, options.scenario, count, 1)
-    if options.ceiling:
-        from bench.scale.ceiling import create_app as create_ceiling
-
-        app = create_ceiling(driver_url(options.url))
-    else:
-        from app.main import create_app
-
-        app = create_app(settings_for(options.url))
+    app = app_under_test(options.url, ceiling=options.ceiling)
     async with app.router.lifespan_context(app):
         for path in paths[:WARMUP]:
             assert await asgi_get(app, path, options.key) == 200, path

@@ -5,17 +5,21 @@ straight through ASGI (no server, no HTTP client), one request at a time, so the
 spends per request is the app's own: routing, middleware, auth, SQL through SQLAlchemy, the
 window rule, serialisation and the audit insert. It is not the benchmark (bench/scale/run.py
 measures a served app against the ceiling); it is how to see where a change moves our share.
+`--ceiling` measures the ceiling's app the same way; `--concurrency 8` keeps eight requests in
+flight, as the benchmark's wrk connections do.
 
     .venv/bin/python -m bench.scale.generate postgresql://postgres@127.0.0.1/kap_profile \\
         --sessions 10000                     # prints each clinic's admin key
     .venv/bin/python -m bench.scale.profile postgresql://postgres@127.0.0.1/kap_profile KEY \\
-        --scenario journey --requests 2000 [--cprofile 30]
+        --scenario journey --requests 2000 [--cprofile 30] [--ceiling] [--concurrency 8]
 """
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import random
+import resource
 import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any
@@ -94,28 +98,46 @@ async def asgi_get(app: ASGIApp, path: str, key: str) -> int:
     return status
 
 
+def app_under_test(url: str, *, ceiling: bool) -> Any:
+    """Our app, or the ceiling's, on the database at `url` (not started: enter its lifespan)."""
+    if ceiling:
+        from bench.scale.ceiling import create_app as create_ceiling
+
+        return create_ceiling(driver_url(url))
+    return create_app(settings_for(url))
+
+
 async def _run(options: argparse.Namespace) -> None:
     paths = await request_paths(
         options.url, options.key, options.scenario, options.requests + options.warmup, 1
     )
-    app = create_app(settings_for(options.url))
+    app = app_under_test(options.url, ceiling=options.ceiling)
     async with app.router.lifespan_context(app):
         for path in paths[: options.warmup]:
             assert await asgi_get(app, path, options.key) == 200, path
         measured = paths[options.warmup :]
+        waiting = iter(measured)
+
+        async def one_connection() -> None:  # as a wrk connection: one request at a time
+            for path in waiting:
+                await asgi_get(app, path, options.key)
+
         profiler = cProfile.Profile(time.process_time) if options.cprofile else None
-        cpu, wall = time.process_time(), time.perf_counter()
+        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        for path in measured:
-            await asgi_get(app, path, options.key)
+        await asyncio.gather(*(one_connection() for _ in range(options.concurrency)))
         if profiler is not None:
             profiler.disable()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
+    count = len(measured)
+    user = (after.ru_utime - before.ru_utime) / count * 1000
+    system = (after.ru_stime - before.ru_stime) / count * 1000
     print(
-        f"{options.scenario}: {len(measured)} requests, "
-        f"{cpu / len(measured) * 1000:.3f} ms CPU and {wall / len(measured) * 1000:.3f} ms wall "
-        "per request (this process: the app, its driver and the event loop)"
+        f"{options.scenario}, {'ceiling' if options.ceiling else 'ours'}: {count} requests, "
+        f"{user + system:.3f} ms CPU ({user:.3f} user, {system:.3f} system) and "
+        f"{wall / count * 1000:.3f} ms wall per request, {options.concurrency} in flight "
+        "(this process: the app, its driver and the event loop)"
     )
     if profiler is not None:
         stats = pstats.Stats(profiler)
@@ -133,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--cprofile", type=int, default=0, metavar="N", help="print the top N functions"
     )
+    parser.add_argument("--ceiling", action="store_true", help="measure the ceiling instead")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
     # uvloop, as `kap-journey serve` runs (uvicorn[standard]).
     uvloop.run(_run(parser.parse_args(argv)))
 

@@ -1,0 +1,155 @@
+"""Where a request's CPU goes, layer by layer, ours beside the ceiling's.
+
+For each side, `bench/scale/profile.py` runs twice in-process on a generated database: once
+plain, for the CPU per request, and once under py-spy (sampling, `--format raw`), for how that
+CPU divides. Each sample is put in the first layer of `LAYERS` one of its frames belongs to, so
+a statement sent from inside the audit trail counts as SQL, not as audit; the layer's
+milliseconds are its share of the request's samples times the plain run's CPU per request
+(sampling slows the process it samples, so its own durations are not used). Samples of start-up
+(imports, building the app, drawing the request list) are left out; the warm-up's requests stay
+in, a few per cent of the run.
+
+    # py-spy comes with the dev extra; reading another process's stack needs ptrace
+    .venv/bin/python -m bench.scale.layers URL KEY --scenario journey --requests 8000
+"""
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from bench.scale.profile import SCENARIOS
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # Statements (BEGIN and COMMIT too): our plans and the adapter around the driver, SQLAlchemy's
+    # execution for the statements that take it, the driver; the ceiling's asyncpg calls.
+    (
+        "SQL sent, rows read",
+        (
+            "app/db_direct.py",
+            "sqlalchemy/engine/",
+            "dialects/",
+            "asyncpg/connection.py",
+            "asyncpg/prepared_stmt.py",
+            "asyncpg/transaction.py",
+        ),
+    ),
+    (
+        "connection checkout, transaction, close",
+        (
+            "sqlalchemy/orm/",
+            "sqlalchemy/ext/asyncio/",
+            "sqlalchemy/util/",
+            "sqlalchemy/pool/",
+            "asyncpg/pool.py",
+        ),
+    ),
+    ("JSON written", ("serialize_response", "_json (bench/scale/ceiling.py")),
+    ("read models", ("app/sessions/read_models.py",)),
+    ("window rule", ("app/windows/",)),
+    ("alerts", ("alerts (app/journeys/service.py", "alerts_for (", "scheduled_doses_failing")),
+    ("authentication", ("app/auth/", "_prefix (bench/scale/ceiling.py")),
+    ("audit trail", ("app/audit/", "_write_audit")),
+    ("dependency resolution", ("fastapi/dependencies/",)),
+    ("endpoint, the rest", ("app/journeys/", "(bench/scale/ceiling")),
+    ("unit of work", ("app/unit_of_work.py",)),
+    ("routing and middleware", ("asgi_get (",)),
+)
+"""Layers in the order a sample is tested against them; the first whose marker is in one of
+its frames takes it. Whatever is in none is the event loop and the driver's protocol, which
+run outside any request's coroutine."""
+
+OUTSIDE = "event loop, driver protocol"
+START_UP = ("_load_unlocked", "request_paths (", "app_under_test (", "lifespan")
+
+
+def layer_of(frames: Sequence[str]) -> str | None:
+    """The layer of one sample's stack (outermost frame first); None for start-up."""
+    if any(marker in frame for frame in frames for marker in START_UP):
+        return None
+    for layer, markers in LAYERS:
+        if any(marker in frame for frame in frames for marker in markers):
+            return layer
+    return OUTSIDE
+
+
+def shares(raw: Iterable[str]) -> dict[str, float]:
+    """Each layer's share of the request samples in py-spy's raw output (`stack count` lines,
+    frames joined by `;`)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in raw:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        layer = layer_of(stack.split(";"))
+        if layer is not None:
+            counts[layer] += int(count)
+    total = sum(counts.values())
+    return {layer: count / total for layer, count in counts.items()} if total else {}
+
+
+def _profile(options: argparse.Namespace, ceiling: bool) -> list[str]:
+    arguments = [sys.executable, "-m", "bench.scale.profile", options.url, options.key]
+    arguments += ["--scenario", options.scenario, "--requests", str(options.requests)]
+    arguments += ["--concurrency", str(options.concurrency)]
+    return [*arguments, "--ceiling"] if ceiling else arguments
+
+
+def _cpu_per_request(options: argparse.Namespace, ceiling: bool) -> float:
+    printed = subprocess.run(
+        _profile(options, ceiling), check=True, capture_output=True, text=True
+    ).stdout
+    found = re.search(r"([0-9.]+) ms CPU", printed)
+    assert found is not None, printed
+    return float(found.group(1))
+
+
+def _py_spy() -> str:
+    """py-spy beside this interpreter (a venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("py-spy is not installed (the dev extra has it): make .venv/.installed")
+    return found
+
+
+def _sampled(options: argparse.Namespace, ceiling: bool, folder: Path) -> dict[str, float]:
+    raw = folder / ("ceiling.txt" if ceiling else "ours.txt")
+    record = [_py_spy(), "record", "--rate", str(options.rate), "--format", "raw"]
+    subprocess.run(
+        [*record, "--output", str(raw), "--", *_profile(options, ceiling)],
+        check=True,
+        capture_output=True,
+    )
+    with raw.open() as lines:
+        return shares(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("url", help="a database filled by bench.scale.generate")
+    parser.add_argument("key", help="an admin key it printed")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
+    parser.add_argument("--rate", type=int, default=250, help="py-spy's samples per second")
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        ours_cpu, ours = _cpu_per_request(options, False), _sampled(options, False, folder)
+        ceiling_cpu, ceiling = _cpu_per_request(options, True), _sampled(options, True, folder)
+    print(f"{options.scenario}, {options.requests} requests, {options.concurrency} in flight")
+    print("| layer | ours, ms | ceiling, ms | ours, share |")
+    print("|---|---:|---:|---:|")
+    for layer in [*(name for name, _ in LAYERS), OUTSIDE]:
+        mine, theirs = ours.get(layer, 0.0), ceiling.get(layer, 0.0)
+        print(f"| {layer} | {mine * ours_cpu:.3f} | {theirs * ceiling_cpu:.3f} | {mine:.0%} |")
+    print(f"| **CPU per request** | **{ours_cpu:.3f}** | **{ceiling_cpu:.3f}** | |")
+    print(f"ours / ceiling: {ours_cpu / ceiling_cpu:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

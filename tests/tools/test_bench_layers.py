@@ -1,0 +1,63 @@
+"""bench/scale/layers.py puts each py-spy sample in the layer its innermost work belongs to by
+the table's order, and leaves start-up out of the shares."""
+
+import pytest
+
+from bench.scale.layers import OUTSIDE, layer_of, shares
+
+REQUEST = [
+    "<module> (bench/scale/profile.py:160)",
+    "run (uvloop/__init__.py:92)",
+    "_run.<locals>.one_connection (bench/scale/profile.py:107)",
+    "asgi_get (bench/scale/profile.py:93)",
+    "FastAPI.__call__ (fastapi/applications.py:1224)",
+]
+AUDIT_INSERT = [
+    *REQUEST,
+    "UnitOfWorkRoute._run (app/unit_of_work.py:300)",
+    "UnitOfWork._write_audit (app/unit_of_work.py:172)",
+    "insert_rows (app/audit/writes.py:70)",
+    "execute (app/db_direct.py:161)",
+    "PreparedStatement.__do_execute (asyncpg/prepared_stmt.py:257)",
+]
+READ_MODEL = [
+    *REQUEST,
+    "get_journey (app/journeys/router.py:28)",
+    "journey (app/journeys/service.py:131)",
+    "to_read (app/sessions/read_models.py:75)",
+    "BaseModel.__init__ (pydantic/main.py:280)",
+]
+IMPORT = [
+    "<module> (bench/scale/profile.py:3)",
+    "_load_unlocked (<frozen importlib._bootstrap>:690)",
+]
+LOOP = ["<module> (bench/scale/profile.py:160)", "run (uvloop/__init__.py:92)"]
+
+
+@pytest.mark.parametrize(
+    ("frames", "layer"),
+    [
+        (AUDIT_INSERT, "SQL sent, rows read"),  # a statement is SQL, wherever it is sent from
+        (AUDIT_INSERT[:-2], "audit trail"),
+        (READ_MODEL, "read models"),  # not "endpoint, the rest", further out
+        (READ_MODEL[:-2], "endpoint, the rest"),
+        (REQUEST, "routing and middleware"),
+        (LOOP, OUTSIDE),
+        (IMPORT, None),
+    ],
+)
+def test_a_sample_belongs_to_the_first_layer_one_of_its_frames_is_in(
+    frames: list[str], layer: str | None
+) -> None:
+    assert layer_of(frames) == layer
+
+
+def test_shares_weigh_samples_by_their_count_and_leave_start_up_out() -> None:
+    raw = [
+        f"{';'.join(AUDIT_INSERT)} 3\n",
+        f"{';'.join(READ_MODEL)} 1\n",
+        f"{';'.join(IMPORT)} 50\n",
+    ]
+
+    assert shares(raw) == {"SQL sent, rows read": 0.75, "read models": 0.25}
+    assert shares([f"{';'.join(IMPORT)} 5\n"]) == {}

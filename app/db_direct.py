@@ -1,4 +1,4 @@
-"""Statements of the hot read path: on asyncpg, sent straight to the driver adapter.
+"""Statements of the hot read path: on asyncpg, sent straight to the driver.
 
 The journey and the worklist send statements built once. SQLAlchemy's execution does the same
 work for each of them on every request: the statement's cache key, the compiled-cache lookup,
@@ -6,13 +6,16 @@ an execution context, parameter processing and result metadata, the switch into 
 back: about 70 µs of CPU per statement on top of the driver's own, which for a journey was a
 tenth of its CPU (docs/performance.md). Here a statement is compiled once for the dialect (its
 SQL text, parameter order, bind and result processors kept as a `_Plan`) and each execution
-sends the text through the same asyncpg adapter SQLAlchemy uses, on the session's own
-connection and transaction. What SQLAlchemy's execution does around a statement is kept: the
-engine's cursor events fire, the adapter's prepared statements follow the dialect's schema
-cache, and a failure goes through SQLAlchemy's own handling (wrapped as its `DBAPIError`, a
-lost server invalidating the pool and answering 503, a stale prepared statement invalidating
-the schema cache so the next execution prepares again). SQLite takes the usual path, and so
-does a statement whose text changes per execution (an expanding IN list).
+sends the text to asyncpg on the session's own connection and transaction, as the asyncpg
+adapter SQLAlchemy uses would (its lock, its transaction, its prepared statements, its errors),
+but without the adapter's cursor: its description tuples, its row deque and its row count,
+parsed from the status by a regular expression, cost about 35,000 instructions per statement,
+3 % of a journey (docs/performance.md, ninth pass). What SQLAlchemy's execution does around a
+statement is kept: the engine's cursor events fire, the prepared statements follow the
+dialect's schema cache, and a failure goes through SQLAlchemy's own handling (wrapped as its
+`DBAPIError`, a lost server invalidating the pool and answering 503, a stale prepared statement
+invalidating the schema cache so the next execution prepares again). SQLite takes the usual
+path, and so does a statement whose text changes per execution (an expanding IN list).
 
 For the journey's and worklist's reads (`read_rows`, `read_tuples`) and the audit rows every
 request writes (`execute`). A plan is kept per statement object for as long as the statement
@@ -75,18 +78,18 @@ class _Plan:
     def rows(
         self,
         records: Sequence[Any],
-        description: Sequence[Any] | None,
+        attributes: Sequence[Any],
         dialect: Dialect,
         *,
         named: bool,
     ) -> Any:
-        if description is None:  # a statement without rows
+        if not attributes:  # a statement without rows
             return []
         if self.results is None:
             # Result processors depend on the column's type as the server describes it.
             self.results = [
-                kind._cached_result_processor(dialect, described[1])
-                for kind, described in zip(self.result_types, description, strict=True)
+                kind._cached_result_processor(dialect, attribute.type.oid)
+                for kind, attribute in zip(self.result_types, attributes, strict=True)
             ]
         results = self.results
         if any(results):
@@ -210,25 +213,42 @@ class _Direct:
         )
 
     async def send(self, plan: _Plan, parameters: Mapping[str, Any], *, named: bool) -> Any:
-        sync, sql = self.sync, plan.sql
+        sync, sql, adapter = self.sync, plan.sql, self.adapter
         arguments = plan.bind(parameters)
-        cursor = self.adapter.cursor()
-        # As SQLAlchemy's execution context does: a statement prepared before the dialect's
-        # schema cache was invalidated is prepared again.
         dialect: Any = sync.dialect  # the asyncpg dialect, whose schema cache this is
-        cursor._invalidate_schema_cache_asof = dialect._invalidate_schema_cache_asof
         events = sync._has_events or sync.engine._has_events
+        cursor = adapter.cursor() if events else None  # only the events are handed one
         if events:
             sync.dispatch.before_cursor_execute(sync, cursor, sql, arguments, None, False)
         try:
-            # The adapter's own execution: it begins the transaction if none is open, prepares
-            # through its statement cache and turns driver errors into DB-API ones.
-            await cursor._prepare_and_execute(sql, arguments)
+            records, attributes = await _fetch(
+                adapter, sql, arguments, dialect._invalidate_schema_cache_asof
+            )
         except BaseException as error:  # cancellation too: SQLAlchemy drops the connection
             await self.connection.run_sync(_raise_as_sqlalchemy, error, sql, arguments, cursor)
         if events:
             sync.dispatch.after_cursor_execute(sync, cursor, sql, arguments, None, False)
-        return plan.rows(cursor._rows, cursor.description, dialect, named=named)
+        return plan.rows(records, attributes, dialect, named=named)
+
+
+async def _fetch(
+    adapter: Any, sql: str, arguments: list[Any], schema_cache_asof: float
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """A statement's records and the server's description of its columns, sent as the
+    adapter's cursor sends it (one statement at a time on the connection, the transaction begun
+    if none is open, prepared through the adapter's statement cache, which re-prepares what was
+    prepared before the dialect's schema cache was invalidated, driver errors raised as DB-API
+    ones), without what only a DB-API cursor needs: its description tuples, its row deque and
+    its row count parsed from the status."""
+    async with adapter._execute_mutex:
+        if adapter._transaction is None:
+            await adapter._start_transaction()
+        try:
+            prepared, attributes = await adapter._prepare(sql, schema_cache_asof)
+            return await prepared.fetch(*arguments), attributes
+        except Exception as error:
+            adapter._handle_exception(error)
+            raise  # not reached: the adapter raises the error as its DB-API one
 
 
 _DIRECT = "kap.direct"  # the key of the session's _Direct in its `info`

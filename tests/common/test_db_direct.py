@@ -1,7 +1,7 @@
-"""`read_rows`: on PostgreSQL it sends a statement through the driver adapter by a plan made
-once, and must give what SQLAlchemy's own execution gives — the same rows, values and types,
-inside the session's transaction, with the cursor events fired and a failure raised as
-SQLAlchemy's error. SQLite takes SQLAlchemy's path; the row tests run on both."""
+"""`read_rows`: on PostgreSQL it sends a statement to the driver by a plan made once, and must
+give what SQLAlchemy's own execution gives — the same rows, values and types, inside the
+session's transaction, with the cursor events fired and a failure raised as SQLAlchemy's
+error. SQLite takes SQLAlchemy's path; the row tests run on both."""
 
 import asyncio
 import uuid
@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -167,6 +168,33 @@ async def test_cursor_events_see_the_statement(
     _, sql, parameters = cursor_events[0]
     assert sql.startswith("SELECT sessions.id, sessions.route")
     assert parameters == (client_id, "ketamine", "scheduled")
+
+
+@pytest.mark.usefixtures("postgresql_only")
+async def test_a_read_makes_a_cursor_only_for_the_cursor_events(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The adapter's cursor cost ~35,000 instructions a statement (docs/performance.md, ninth
+    # pass). An engine of its own: once a listener was added, SQLAlchemy's flag stays set.
+    engine = create_async_engine(database_url)
+    made: list[object] = []
+    make = AsyncAdapt_asyncpg_connection.cursor
+
+    def counted(adapter: AsyncAdapt_asyncpg_connection, *args: Any) -> Any:
+        made.append(adapter)
+        return make(adapter, *args)
+
+    try:
+        async with async_sessionmaker(engine)() as db:
+            await db.connection()  # the checkout (and its ping after idle) may make one
+            monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "cursor", counted)
+            assert len(await read_rows(db, NOW, {})) == 1
+            assert made == []
+            event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: None)
+            assert len(await read_rows(db, NOW, {})) == 1
+            assert len(made) == 1
+    finally:
+        await engine.dispose()
 
 
 DIVIDE = select(literal_column("1") / bindparam("by", type_=Integer))

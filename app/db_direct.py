@@ -217,7 +217,9 @@ class _Direct:
         arguments = plan.bind(parameters)
         dialect: Any = sync.dialect  # the asyncpg dialect, whose schema cache this is
         events = sync._has_events or sync.engine._has_events
-        cursor = adapter.cursor() if events else None  # only the events are handed one
+        # A cursor only for the events, which are handed one. It does not run the statement, so
+        # its description and row count stay unset: listeners read the statement and values.
+        cursor = adapter.cursor() if events else None
         if events:
             sync.dispatch.before_cursor_execute(sync, cursor, sql, arguments, None, False)
         try:

@@ -7,7 +7,9 @@ a statement sent from inside the audit trail counts as SQL, not as audit; the la
 milliseconds are its share of the request's samples times the plain run's CPU per request
 (sampling slows the process it samples, so its own durations are not used). Samples of start-up
 (imports, building the app, drawing the request list) are left out; the warm-up's requests stay
-in, a few per cent of the run.
+in, a few per cent of the run. Code SQLAlchemy runs in a greenlet shows only the greenlet's own
+frames, none of the request's: its layer is read from those (the pool, the engine, the ORM),
+and what it does at start-up (the dialect's first connect) is not told apart from requests.
 
     # py-spy comes with the dev extra; reading another process's stack needs ptrace
     .venv/bin/python -m bench.scale.layers URL KEY --scenario journey --requests 8000
@@ -26,6 +28,9 @@ from pathlib import Path
 from bench.scale.profile import SCENARIOS
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # The pool first: our checkout (with its ping after idle) and return run beneath SQLAlchemy's
+    # engine frames, the ceiling's release resets the connection with a statement of its own.
+    ("connection checkout and return", ("sqlalchemy/pool/", "app/db.py", "asyncpg/pool.py")),
     # Statements (BEGIN and COMMIT too): our plans and the adapter around the driver, SQLAlchemy's
     # execution for the statements that take it, the driver; the ceiling's asyncpg calls.
     (
@@ -40,23 +45,20 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "connection checkout, transaction, close",
-        (
-            "sqlalchemy/orm/",
-            "sqlalchemy/ext/asyncio/",
-            "sqlalchemy/util/",
-            "sqlalchemy/pool/",
-            "asyncpg/pool.py",
-        ),
+        "ORM session: begin, commit, close",
+        ("sqlalchemy/orm/", "sqlalchemy/ext/asyncio/", "sqlalchemy/util/"),
     ),
     ("JSON written", ("serialize_response", "_json (bench/scale/ceiling.py")),
     ("read models", ("app/sessions/read_models.py",)),
     ("window rule", ("app/windows/",)),
-    ("alerts", ("alerts (app/journeys/service.py", "alerts_for (", "scheduled_doses_failing")),
+    (
+        "alerts",
+        ("alerts_for (", "_safety_alerts (", "_gate_alerts (", "_clinical_alerts ("),
+    ),
     ("authentication", ("app/auth/", "_prefix (bench/scale/ceiling.py")),
     ("audit trail", ("app/audit/", "_write_audit")),
     ("dependency resolution", ("fastapi/dependencies/",)),
-    ("endpoint, the rest", ("app/journeys/", "(bench/scale/ceiling")),
+    ("endpoint, the rest", ("app/journeys/", "app/clinics/", "(bench/scale/ceiling")),
     ("unit of work", ("app/unit_of_work.py",)),
     ("routing and middleware", ("asgi_get (",)),
 )

@@ -180,9 +180,10 @@ async def test_a_read_makes_a_cursor_only_for_the_cursor_events(
     made: list[object] = []
     make = AsyncAdapt_asyncpg_connection.cursor
 
-    def counted(adapter: AsyncAdapt_asyncpg_connection, *args: Any) -> Any:
-        made.append(adapter)
-        return make(adapter, *args)
+    def counted(adapter: AsyncAdapt_asyncpg_connection, *args: Any, **kwargs: Any) -> Any:
+        cursor = make(adapter, *args, **kwargs)
+        made.append(cursor)
+        return cursor
 
     try:
         async with async_sessionmaker(engine)() as db:
@@ -190,9 +191,13 @@ async def test_a_read_makes_a_cursor_only_for_the_cursor_events(
             monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "cursor", counted)
             assert len(await read_rows(db, NOW, {})) == 1
             assert made == []
-            event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: None)
+            handed: list[object] = []
+            event.listen(
+                engine.sync_engine, "before_cursor_execute", lambda *event: handed.append(event[1])
+            )
             assert len(await read_rows(db, NOW, {})) == 1
             assert len(made) == 1
+            assert handed == made  # the listener is handed the cursor made for it
     finally:
         await engine.dispose()
 

@@ -1,5 +1,5 @@
-"""bench/scale/layers.py puts each py-spy sample in the layer its innermost work belongs to by
-the table's order, and leaves start-up out of the shares."""
+"""bench/scale/layers.py puts each py-spy sample in the first layer of its table that one of the
+sample's frames belongs to, and leaves start-up out of the shares."""
 
 import pytest
 
@@ -27,6 +27,19 @@ READ_MODEL = [
     "to_read (app/sessions/read_models.py:75)",
     "BaseModel.__init__ (pydantic/main.py:280)",
 ]
+CHECKOUT = [  # a greenlet's stack: the pool beneath the engine, a ping's statement beneath both
+    "greenlet_spawn (sqlalchemy/util/concurrency.py:203)",
+    "Engine.connect (sqlalchemy/engine/base.py:3280)",
+    "_ConnectionFairy._checkout (sqlalchemy/pool/base.py:1290)",
+    "_ping_when_idle.<locals>.checkout (app/db.py:261)",
+    "Connection.execute (asyncpg/connection.py:377)",
+]
+CEILING_RELEASE = [  # the pool's reset is a statement too
+    *REQUEST[:4],
+    "create_app.<locals>.get_journey (bench/scale/ceiling.py:86)",
+    "PoolAcquireContext.__aexit__ (asyncpg/pool.py:1031)",
+    "Connection.reset (asyncpg/connection.py:1557)",
+]
 IMPORT = [
     "<module> (bench/scale/profile.py:3)",
     "_load_unlocked (<frozen importlib._bootstrap>:690)",
@@ -39,6 +52,8 @@ LOOP = ["<module> (bench/scale/profile.py:160)", "run (uvloop/__init__.py:92)"]
     [
         (AUDIT_INSERT, "SQL sent, rows read"),  # a statement is SQL, wherever it is sent from
         (AUDIT_INSERT[:-2], "audit trail"),
+        (CHECKOUT, "connection checkout and return"),  # not SQL, though an engine frame is there
+        (CEILING_RELEASE, "connection checkout and return"),
         (READ_MODEL, "read models"),  # not "endpoint, the rest", further out
         (READ_MODEL[:-2], "endpoint, the rest"),
         (REQUEST, "routing and middleware"),

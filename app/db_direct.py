@@ -236,12 +236,9 @@ class _Direct:
 async def _fetch(
     adapter: Any, sql: str, arguments: list[Any], schema_cache_asof: float
 ) -> tuple[Sequence[Any], Sequence[Any]]:
-    """A statement's records and the server's description of its columns, sent as the
-    adapter's cursor sends it (one statement at a time on the connection, the transaction begun
-    if none is open, prepared through the adapter's statement cache, which re-prepares what was
-    prepared before the dialect's schema cache was invalidated, driver errors raised as DB-API
-    ones), without what only a DB-API cursor needs: its description tuples, its row deque and
-    its row count parsed from the status."""
+    """A statement's records and the server's description of its columns: the adapter
+    cursor's `_prepare_and_execute` (SQLAlchemy 2.1) step for step, less what only a DB-API
+    cursor keeps (see the module's docstring)."""
     async with adapter._execute_mutex:
         if adapter._transaction is None:
             await adapter._start_transaction()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench.scale.profile import SCENARIOS, app_under_test, asgi_get, request_paths
+from bench.scale.profile import app_under_test, asgi_get, request_parser, request_paths
 
 HELPER = """
 #include <valgrind/callgrind.h>
@@ -72,11 +72,7 @@ def _instructions(folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("url", help="a database filled by bench.scale.generate")
-    parser.add_argument("key", help="an admin key it printed")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
-    parser.add_argument("--requests", type=int, default=100)
+    parser = request_parser(__doc__, requests=100)
     parser.add_argument("--ceiling", action="store_true", help="count the ceiling instead")
     parser.add_argument("--inside", metavar="LIBRARY", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)

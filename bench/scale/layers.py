@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from bench.scale.profile import SCENARIOS
+from bench.scale.profile import request_parser
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The pool first: our checkout (with its ping after idle) and return run beneath SQLAlchemy's
@@ -131,11 +131,7 @@ def _sampled(options: argparse.Namespace, ceiling: bool, folder: Path) -> dict[s
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("url", help="a database filled by bench.scale.generate")
-    parser.add_argument("key", help="an admin key it printed")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
-    parser.add_argument("--requests", type=int, default=4000)
+    parser = request_parser(__doc__, requests=4000)
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
     parser.add_argument("--rate", type=int, default=250, help="py-spy's samples per second")
     options = parser.parse_args(argv)

@@ -145,12 +145,19 @@ async def _run(options: argparse.Namespace) -> None:
         stats.sort_stats("cumulative").print_stats(options.cprofile)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def request_parser(doc: str | None, *, requests: int) -> argparse.ArgumentParser:
+    """The arguments the in-process tools share: the database, the key, what to request and how
+    many times; described by the first paragraph of the tool's `doc`."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("url", help="a database filled by bench.scale.generate")
     parser.add_argument("key", help="an admin key it printed")
     parser.add_argument("--scenario", choices=SCENARIOS, default="journey")
-    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=requests)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = request_parser(__doc__, requests=1000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument(
         "--cprofile", type=int, default=0, metavar="N", help="print the top N functions"

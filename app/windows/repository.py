@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Executable, Row, String, bindparam, or_, select, type_coerce
+from sqlalchemy import Executable, Row, String, bindparam, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -77,11 +77,11 @@ async def facts_for_page(
     (starting no earlier than it, or linked to it) and which dose anchors each of those: the
     dose it is linked to, or the latest dose starting no later, which for such an integration
     starts no earlier than the page's dose. For an integration on the page, its own anchor.
-    So: the clients' sessions from the page's earliest dose on, the integrations linked to the
-    page's doses, the doses those recent integrations are linked to, and each page
-    integration's anchor (`window_sql.anchor_id`). Every other session could only change an
-    answer nobody asks here; `tests/windows/test_sql_agrees_with_rules.py` checks the pages
-    against the oracle."""
+    So: each client's sessions from its own earliest dose on the page (none for a client with
+    only integrations there), the integrations linked to the page's doses, the doses those
+    recent integrations are linked to, and each page integration's anchor
+    (`window_sql.anchor_id`). Every other session could only change an answer nobody asks
+    here; `tests/windows/test_sql_agrees_with_rules.py` checks the pages against the oracle."""
     doses = [s for s in sessions if s.kind is SessionKind.ketamine]
     integrations = [s for s in sessions if s.kind is SessionKind.integration]
     clients = {s.client_id for s in (*doses, *integrations)}
@@ -90,7 +90,6 @@ async def facts_for_page(
     parameters = {
         "clinic_id": clinic_id,
         "client_ids": list(clients),
-        "since": min((s.starts_at for s in doses), default=None),
         "dose_ids": [s.id for s in doses],
         "integration_ids": [s.id for s in integrations],
     }
@@ -148,22 +147,39 @@ _FACTS = select(*_FACT_COLUMNS).where(*_OF_THE_CLIENTS)
 
 def _page_facts() -> Executable:
     session, linking, page = ClinicalSession, aliased(ClinicalSession), aliased(ClinicalSession)
-    since = bindparam("since", type_=DateTime(timezone=True))
-    linked_by_recent = select(linking.ketamine_session_id).where(
-        in_clinic(linking, bindparam("clinic_id")),
-        one_of(linking.client_id, "client_ids"),
-        linking.starts_at >= since,
-        linking.ketamine_session_id.is_not(None),
+    # Each client's earliest dose on the page: a dose asks only about its own client's sessions,
+    # so a client's history is read from its own earliest dose, not from the page's.
+    since = (
+        select(page.client_id, func.min(page.starts_at).label("since"))
+        .where(in_clinic(page, bindparam("clinic_id")), one_of(page.id, "dose_ids"))
+        .group_by(page.client_id)
+        .cte("page_since")
     )
-    anchors_of_page = select(window_sql.anchor_id(page)).where(one_of(page.id, "integration_ids"))
-    return select(*_FACT_COLUMNS).where(
-        *_OF_THE_CLIENTS,
-        or_(
-            session.starts_at >= since,
-            one_of(session.ketamine_session_id, "dose_ids"),
-            session.id.in_(linked_by_recent.scalar_subquery()),
-            session.id.in_(anchors_of_page.scalar_subquery()),
-        ),
+    linked_by_recent = (
+        select(linking.ketamine_session_id)
+        .join(since, since.c.client_id == linking.client_id)
+        .where(
+            in_clinic(linking, bindparam("clinic_id")),
+            linking.starts_at >= since.c.since,
+            linking.ketamine_session_id.is_not(None),
+        )
+    )
+    integration = aliased(ClinicalSession)
+    anchors_of_page = select(window_sql.anchor_id(integration)).where(
+        one_of(integration.id, "integration_ids")
+    )
+    return (
+        select(*_FACT_COLUMNS)
+        .outerjoin(since, since.c.client_id == session.client_id)
+        .where(
+            *_OF_THE_CLIENTS,
+            or_(
+                session.starts_at >= since.c.since,
+                one_of(session.ketamine_session_id, "dose_ids"),
+                session.id.in_(linked_by_recent.scalar_subquery()),
+                session.id.in_(anchors_of_page.scalar_subquery()),
+            ),
+        )
     )
 
 

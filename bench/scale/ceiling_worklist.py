@@ -143,25 +143,28 @@ clients.id = sessions.client_id) IS false AND
 sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT $26::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 FACTS = """
-SELECT sessions.id, sessions.client_id, sessions.kind AS kind, sessions.status AS status,
-sessions.route AS route, sessions.starts_at, sessions.ends_at, sessions.ended_at,
-sessions.ketamine_session_id FROM sessions WHERE sessions.clinic_id = $1::UUID AND
-sessions.client_id = ANY ($2::UUID[]) AND sessions.kind IN ('ketamine', 'integration') AND
-(sessions.starts_at >= $3::TIMESTAMP WITH TIME ZONE OR sessions.ketamine_session_id = ANY
-($4::UUID[]) OR sessions.id IN (SELECT sessions_1.ketamine_session_id FROM sessions AS sessions_1
-WHERE sessions_1.clinic_id = $1::UUID AND sessions_1.client_id = ANY ($2::UUID[]) AND
-sessions_1.starts_at >= $3::TIMESTAMP WITH TIME ZONE AND sessions_1.ketamine_session_id IS NOT
-NULL) OR sessions.id IN (SELECT coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
-sessions_2.id = sessions_3.ketamine_session_id AND sessions_2.kind = $5 AND sessions_2.status IN
-('scheduled', 'completed')), (SELECT sessions_4.id FROM sessions AS sessions_4 WHERE
-sessions_4.clinic_id = sessions_3.clinic_id AND sessions_4.client_id = sessions_3.client_id AND
-sessions_4.kind = $6 AND sessions_4.status IN ('scheduled', 'completed') AND sessions_4.starts_at
-<= sessions_3.starts_at ORDER BY sessions_4.starts_at DESC, sessions_4.id DESC LIMIT
-$7::INTEGER)) AS coalesce_1 FROM sessions AS sessions_3 WHERE sessions_3.id = ANY ($8::UUID[])))
+WITH page_since AS (SELECT sessions_1.client_id AS client_id, min(sessions_1.starts_at) AS since
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = $1::UUID AND sessions_1.id = ANY
+($2::UUID[]) GROUP BY sessions_1.client_id) SELECT sessions.id, sessions.client_id, sessions.kind
+AS kind, sessions.status AS status, sessions.route AS route, sessions.starts_at, sessions.ends_at,
+sessions.ended_at, sessions.ketamine_session_id FROM sessions LEFT OUTER JOIN page_since ON
+page_since.client_id = sessions.client_id WHERE sessions.clinic_id = $1::UUID AND
+sessions.client_id = ANY ($3::UUID[]) AND sessions.kind IN ('ketamine', 'integration') AND
+(sessions.starts_at >= page_since.since OR sessions.ketamine_session_id = ANY ($2::UUID[]) OR
+sessions.id IN (SELECT sessions_2.ketamine_session_id FROM sessions AS sessions_2 JOIN page_since
+ON page_since.client_id = sessions_2.client_id WHERE sessions_2.clinic_id = $1::UUID AND
+sessions_2.starts_at >= page_since.since AND sessions_2.ketamine_session_id IS NOT NULL) OR
+sessions.id IN (SELECT coalesce((SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
+sessions_3.id = sessions_4.ketamine_session_id AND sessions_3.kind = $4 AND sessions_3.status IN
+('scheduled', 'completed')), (SELECT sessions_5.id FROM sessions AS sessions_5 WHERE
+sessions_5.clinic_id = sessions_4.clinic_id AND sessions_5.client_id = sessions_4.client_id AND
+sessions_5.kind = $5 AND sessions_5.status IN ('scheduled', 'completed') AND sessions_5.starts_at
+<= sessions_4.starts_at ORDER BY sessions_5.starts_at DESC, sessions_5.id DESC LIMIT $6::INTEGER))
+AS coalesce_1 FROM sessions AS sessions_4 WHERE sessions_4.id = ANY ($7::UUID[])))
 """
-"""The window facts that can decide the page (app/windows/repository.py `facts_for_page`): its
-clients' sessions from the page's earliest dose on, the integrations linked to its doses, the
-doses those recent integrations are linked to, and each page integration's anchor."""
+"""The window facts that can decide the page (app/windows/repository.py `facts_for_page`): each
+client's sessions from its own earliest dose on the page, the integrations linked to the page's
+doses, the doses those recent integrations are linked to, and each page integration's anchor."""
 
 
 # --- Parameters, in the order SQLAlchemy numbers them ---------------------------------------------
@@ -225,9 +228,8 @@ def facts_parameters(
 ) -> list[Any]:
     return [
         key["clinic_id"],
-        clients,
-        min((row["starts_at"] for row in unbooked), default=None),
         [row["id"] for row in unbooked],
+        clients,
         "ketamine",
         "ketamine",
         1,

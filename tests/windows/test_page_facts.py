@@ -3,8 +3,15 @@
 answer before the page's earliest dose, where a history read from that dose on would miss it.
 The random journeys of test_sql_agrees_with_rules.py cover the rest."""
 
+import uuid
 from datetime import timedelta
+from typing import Any
 
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.sessions.models import ClinicalSession
+from app.windows.repository import facts_for_page
 from tests.support.factories import Clinic
 from tests.windows.support import DAY, dose_integration, window
 
@@ -46,3 +53,44 @@ async def test_an_integration_after_a_long_gap_is_measured_against_the_last_dose
         "after_window",
         old["id"],
     )
+
+
+async def test_each_client_is_read_from_its_own_earliest_dose_on_the_page(
+    app: FastAPI, clinic: Clinic
+) -> None:
+    now = clinic.clock.now
+    early_client = await clinic.prepared_client()
+    early = await clinic.dose(early_client["id"], now + 5 * DAY)
+    late_client = await clinic.prepared_client()
+    history = [
+        await clinic.dose(late_client["id"], now + 10 * DAY),
+        await clinic.integration(late_client["id"], now + 10 * DAY + HOURS_26),
+    ]
+    late = await clinic.dose(late_client["id"], now + 30 * DAY)
+    # A client with only an integration on the page needs only that integration's anchor.
+    booking_client = await clinic.prepared_client()
+    anchor = await clinic.dose(booking_client["id"], now + 6 * DAY)
+    booked = await clinic.integration(booking_client["id"], now + 20 * DAY)
+    await clinic.dose(booking_client["id"], now + 21 * DAY)
+
+    facts = await _page_facts(app, clinic, [early["id"], late["id"], booked["id"]])
+
+    read = {
+        client: {
+            str(f.id)
+            for f in (*facts[uuid.UUID(client)].doses, *facts[uuid.UUID(client)].integrations)
+        }
+        for client in (early_client["id"], late_client["id"], booking_client["id"])
+    }
+    assert read[early_client["id"]] == {early["id"]}
+    # Not from the page's earliest dose (another client's): this client's history before its
+    # own dose on the page cannot decide that dose.
+    assert read[late_client["id"]] == {late["id"]}, [s["id"] for s in history]
+    assert read[booking_client["id"]] == {anchor["id"]}
+
+
+async def _page_facts(app: FastAPI, clinic: Clinic, ids: list[str]) -> dict[uuid.UUID, Any]:
+    async with app.state.sessionmaker() as db:
+        query = select(ClinicalSession).where(ClinicalSession.id.in_([uuid.UUID(i) for i in ids]))
+        page = (await db.scalars(query)).all()
+        return await facts_for_page(db, uuid.UUID(clinic.id), page)

@@ -60,7 +60,8 @@ class _Plan:
     arguments: tuple[_Argument, ...]
     row: type[NamedTuple]
     result_types: list[TypeEngine[Any]]
-    results: list[Processor | None] | None = None  # known after the first execution
+    # The columns that have a result processor, by index: known after the first execution.
+    results: list[tuple[int, Processor]] | None = None
 
     def bind(self, parameters: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -87,16 +88,20 @@ class _Plan:
             return []
         if self.results is None:
             # Result processors depend on the column's type as the server describes it.
-            self.results = [
+            processors = [
                 kind._cached_result_processor(dialect, attribute.type.oid)
                 for kind, attribute in zip(self.result_types, attributes, strict=True)
             ]
-        results = self.results
-        if any(results):
-            records = [
-                [value if p is None else p(value) for p, value in zip(results, record, strict=True)]
-                for record in records
-            ]
+            self.results = [(i, p) for i, p in enumerate(processors) if p is not None]
+        if self.results:
+            # Only the columns that have one (a session's enums: 4 of its 44 columns).
+            processed = []
+            for record in records:
+                values = list(record)
+                for index, process in self.results:
+                    values[index] = process(values[index])
+                processed.append(values)
+            records = processed
         # The driver's records index and unpack as tuples do; only names need a tuple made.
         return list(map(self.row._make, records)) if named else records
 

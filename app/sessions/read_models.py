@@ -7,15 +7,13 @@ from typing import Any
 from app.audit.trail import note_read
 from app.sessions.dosing.policy import DosingPolicy
 from app.sessions.dosing.rules import rems_form_due_at, rems_record_missing, safety_flags
-from app.sessions.dosing.schemas import CONCOMITANT_COLUMNS, ConcomitantMedicationsRead
+from app.sessions.dosing.schemas import CONCOMITANT_COLUMNS
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
 from app.sessions.schemas import (
-    DoseIntegrationRead,
     ExternalRef,
     GateOverrideRead,
     IntegrationSessionRead,
-    IntegrationWindowRead,
     KetamineSessionRead,
     PreparationSessionRead,
 )
@@ -87,26 +85,26 @@ def to_read(
             ready_to_leave_at=session.ready_to_leave_at,
             discharged_at=session.discharged_at,
             transport_confirmed=session.transport_confirmed,
-            concomitant_medications=ConcomitantMedicationsRead(
-                **{name: getattr(session, column) for name, column in CONCOMITANT_COLUMNS.items()}
-            ),
+            concomitant_medications={
+                name: getattr(session, column) for name, column in CONCOMITANT_COLUMNS.items()
+            },
             rems_form_submitted_at=session.rems_form_submitted_at,
             rems_form_due_at=rems_form_due_at(session, dosing),
             rems_record_missing=rems_record_missing(session, dosing),
             safety_flags=safety_flags(session, dosing, now),
             gate_override=_gate_override(session),
-            integration=DoseIntegrationRead(
-                status=evaluation.status,
-                window_opens_at=evaluation.window_opens_at,
-                window_closes_at=evaluation.window_closes_at,
-                integration_session_ids=evaluation.integration_session_ids,
-            ),
+            integration={
+                "status": evaluation.status,
+                "window_opens_at": evaluation.window_opens_at,
+                "window_closes_at": evaluation.window_closes_at,
+                "integration_session_ids": evaluation.integration_session_ids,
+            },
         )
     if session.kind is SessionKind.integration:
         assert isinstance(evaluation, IntegrationWindow)
         return IntegrationSessionRead(
             **core,
             ketamine_session_id=session.ketamine_session_id,
-            window=IntegrationWindowRead(**evaluation._asdict()),
+            window=evaluation._asdict(),
         )
     return PreparationSessionRead(**core, topics=session.topics or [])

@@ -174,10 +174,6 @@ class PatchModel(InputModel):
 ALWAYS_PRESENT = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
-def _hidden_from_caller(_: object) -> bool:
-    return clinical_fields_hidden()
-
-
 class OutputModel(BaseModel):
     """Responses are read from ORM objects or plain values.
 
@@ -200,7 +196,7 @@ class OutputModel(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         if cls.clinical_fields:
             for name in cls.clinical_fields & cls.model_fields.keys():
-                cls.model_fields[name].exclude_if = _hidden_from_caller
+                cls.model_fields[name].exclude_if = clinical_fields_hidden
             cls.model_rebuild(force=True)
 
     @classmethod

@@ -46,7 +46,9 @@ class WorkInProgress(Protocol):
 current_work: ContextVar[WorkInProgress | None] = ContextVar("current_work", default=None)
 
 
-def clinical_fields_hidden() -> bool:
-    """True while serving a caller whose role must not see clinical fields."""
+def clinical_fields_hidden(_value: object = None) -> bool:
+    """True while serving a caller whose role must not see clinical fields. Also each clinical
+    field's `exclude_if` (app/common/schemas.py), which passes the field's value: not looked at,
+    and taken here rather than by a wrapper, a call less per field serialised."""
     work = current_work.get()
     return work is not None and work.hides_clinical_fields

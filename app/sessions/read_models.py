@@ -1,5 +1,6 @@
 """ORM session + window evaluation -> the kind's read schema."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -10,6 +11,7 @@ from app.sessions.dosing.rules import rems_form_due_at, rems_record_missing, saf
 from app.sessions.dosing.schemas import CONCOMITANT_COLUMNS
 from app.sessions.enums import SessionKind
 from app.sessions.models import ClinicalSession
+from app.sessions.repository import SessionRecord
 from app.sessions.schemas import (
     ExternalRef,
     GateOverrideRead,
@@ -22,34 +24,22 @@ from app.windows.service import Evaluation
 
 SessionReadModel = PreparationSessionRead | KetamineSessionRead | IntegrationSessionRead
 
-CORE_FIELDS = (
-    "id",
-    "client_id",
-    "clinician_id",
-    "starts_at",
-    "ends_at",
-    "status",
-    "ended_at",
-    "cancellation_reason",
-    "location",
-    "notes",
-    "version",
-    "created_at",
-    "updated_at",
-)
+_COLUMNS = tuple(attribute.key for attribute in ClinicalSession.__mapper__.column_attrs)
+_column_values = attrgetter(*_COLUMNS)  # one call for all of them, not one each
 
 
-_core_values = attrgetter(*CORE_FIELDS)  # one call for all of them, not one each
+def _columns(session: ClinicalSession) -> Mapping[str, Any]:
+    """Every column of the session by attribute name. A record as the hot reads load it
+    (`as_records`) holds them in its own dict already; an ORM entity's are read one by one."""
+    if isinstance(session, SessionRecord):
+        return session.__dict__
+    return dict(zip(_COLUMNS, _column_values(session), strict=True))
 
 
-def _core(session: ClinicalSession) -> dict[str, Any]:
-    core = dict(zip(CORE_FIELDS, _core_values(session), strict=True))
-    core["external_ref"] = (
-        ExternalRef(source=session.external_source, id=session.external_id)
-        if session.external_source is not None and session.external_id is not None
-        else None
-    )
-    return core
+def _external_ref(session: ClinicalSession) -> ExternalRef | None:
+    if session.external_source is None or session.external_id is None:
+        return None
+    return ExternalRef(source=session.external_source, id=session.external_id)
 
 
 def _gate_override(session: ClinicalSession) -> GateOverrideRead | None:
@@ -69,42 +59,38 @@ def to_read(
     """The read schema for a session of any kind, with its window evaluation (and, for a dose,
     its safety flags under the clinic's thresholds)."""
     note_read("session", session.id)
-    core = _core(session)
+    # The columns go to validation as they are, under the names the read models share with
+    # the table: a field the model does not have is ignored, so no copy of them is made first.
+    # What is not a column, or not as stored, overrides them.
+    columns = _columns(session)
     if session.kind is SessionKind.ketamine:
         assert isinstance(evaluation, DoseIntegration)
-        return KetamineSessionRead(
-            **core,
-            route=session.route,
-            dose_mg=session.dose_mg,
-            weight_kg=session.weight_kg,
-            medication=session.medication,
-            lot_number=session.lot_number,
-            vitals=session.vitals or [],
-            adverse_events=session.adverse_events or [],
-            dosed_at=session.dosed_at,
-            ready_to_leave_at=session.ready_to_leave_at,
-            discharged_at=session.discharged_at,
-            transport_confirmed=session.transport_confirmed,
-            concomitant_medications={
-                name: getattr(session, column) for name, column in CONCOMITANT_COLUMNS.items()
-            },
-            rems_form_submitted_at=session.rems_form_submitted_at,
-            rems_form_due_at=rems_form_due_at(session, dosing),
-            rems_record_missing=rems_record_missing(session, dosing),
-            safety_flags=safety_flags(session, dosing, now),
-            gate_override=_gate_override(session),
-            integration={
-                "status": evaluation.status,
-                "window_opens_at": evaluation.window_opens_at,
-                "window_closes_at": evaluation.window_closes_at,
-                "integration_session_ids": evaluation.integration_session_ids,
-            },
+        return KetamineSessionRead.model_validate(
+            {
+                **columns,
+                "external_ref": _external_ref(session),
+                "vitals": session.vitals or [],
+                "adverse_events": session.adverse_events or [],
+                "concomitant_medications": {
+                    name: columns[column] for name, column in CONCOMITANT_COLUMNS.items()
+                },
+                "rems_form_due_at": rems_form_due_at(session, dosing),
+                "rems_record_missing": rems_record_missing(session, dosing),
+                "safety_flags": safety_flags(session, dosing, now),
+                "gate_override": _gate_override(session),
+                "integration": {
+                    "status": evaluation.status,
+                    "window_opens_at": evaluation.window_opens_at,
+                    "window_closes_at": evaluation.window_closes_at,
+                    "integration_session_ids": evaluation.integration_session_ids,
+                },
+            }
         )
     if session.kind is SessionKind.integration:
         assert isinstance(evaluation, IntegrationWindow)
-        return IntegrationSessionRead(
-            **core,
-            ketamine_session_id=session.ketamine_session_id,
-            window=evaluation._asdict(),
+        return IntegrationSessionRead.model_validate(
+            {**columns, "external_ref": _external_ref(session), "window": evaluation._asdict()}
         )
-    return PreparationSessionRead(**core, topics=session.topics or [])
+    return PreparationSessionRead.model_validate(
+        {**columns, "external_ref": _external_ref(session), "topics": session.topics or []}
+    )

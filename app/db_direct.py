@@ -155,7 +155,7 @@ async def read_tuples(
 ) -> Sequence[Sequence[Any]]:
     """`read_rows` for a caller that only indexes or unpacks each row: on asyncpg no named
     tuple is made per row, and a row with nothing to convert comes back as the driver read it
-    (a worklist reads some seven hundred rows of window facts and a hundred sessions)."""
+    (a worklist reads some two hundred rows of window facts and a hundred sessions)."""
     await _flush_pending(db)
     rows = await _sent_directly(db, statement, parameters, named=False)
     if rows is not _NOT_SENT:

@@ -30,7 +30,7 @@ _column_values = attrgetter(*_COLUMNS)  # one call for all of them, not one each
 
 def _columns(session: ClinicalSession) -> Mapping[str, Any]:
     """Every column of the session by attribute name. A record as the hot reads load it
-    (`as_records`) holds them in its own dict already; an ORM entity's are read one by one."""
+    (`as_records`) holds them in its own dict already; an ORM entity's are read in one call."""
     if isinstance(session, SessionRecord):
         return session.__dict__
     return dict(zip(_COLUMNS, _column_values(session), strict=True))

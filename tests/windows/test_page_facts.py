@@ -1,6 +1,7 @@
 """A page is evaluated on what can decide it, not on its clients' whole history
-(app/windows/repository.py `facts_for_page`): each case here has the session that decides the
-answer before the page's earliest dose, where a history read from that dose on would miss it.
+(app/windows/repository.py `facts_for_page`): the first cases have the session that decides the
+answer before the page's earliest dose, where a history read from that dose on would miss it;
+the last, that each client is read from its own earliest dose on the page, not another's.
 The random journeys of test_sql_agrees_with_rules.py cover the rest."""
 
 import uuid

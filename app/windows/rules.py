@@ -178,6 +178,10 @@ def may_anchor(integration: IntegrationFacts, dose: DoseFacts) -> bool:
 _HOUR = timedelta(hours=1)
 
 
+def _time_order(integration: IntegrationFacts) -> tuple[datetime, uuid.UUID]:
+    return integration.starts_at, integration.id
+
+
 def _hours(delta: timedelta) -> float:
     hours = round(delta / _HOUR, 2)
     return hours if hours != 0 else 0.0  # never -0.0 (a moment before T(K) rounds to zero)
@@ -222,6 +226,7 @@ def evaluate_dose(
     (`integration_anchors`), so a page of doses finds each integration's anchor once rather
     than once per dose. An integration anchored here is in the window when it starts inside
     this dose's own window: what `evaluate_integration` finds for it, without its hours.
+    The integrations it lists are in time order (`starts_at`, then id), as a journey lists them.
     """
     if not dose.anchors:
         return DoseIntegration(status=IntegrationStatus.not_applicable)
@@ -239,6 +244,8 @@ def evaluate_dose(
         if anchor_id == dose.id:
             anchored.append(integration)
             booked = booked or window.opens_at <= integration.starts_at <= window.closes_at
+    if len(anchored) > 1:  # in time order, whatever order the facts came in (a page's do not)
+        anchored.sort(key=_time_order)
     if booked:
         status = IntegrationStatus.booked_in_window
     elif now <= window.closes_at:

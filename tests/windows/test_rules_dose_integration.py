@@ -68,6 +68,16 @@ def test_integration_outside_the_window_does_not_book_it_but_is_listed() -> None
     assert sorted(result.integration_session_ids) == sorted([too_early.id, too_late.id])
 
 
+def test_a_doses_integrations_are_listed_in_time_order_whatever_order_they_come_in() -> None:
+    dose = a_dose(status=SessionStatus.completed)
+    first, second = an_integration(END + HOUR), an_integration(END + 2 * HOUR)
+    tied = an_integration(END + 2 * HOUR)  # the same start: the id decides
+    in_time_order = [first.id, *sorted([second.id, tied.id])]
+    for integrations in ([tied, second, first], [second, first, tied], [first, second, tied]):
+        result = evaluate_dose(dose, integrations, [dose], DEFAULT, now=END)
+        assert result.integration_session_ids == in_time_order
+
+
 def test_integration_anchored_on_another_dose_does_not_book_this_one() -> None:
     first = a_dose(START, status=SessionStatus.completed)
     second = a_dose(START + timedelta(days=1), status=SessionStatus.completed)

@@ -59,38 +59,33 @@ def to_read(
     """The read schema for a session of any kind, with its window evaluation (and, for a dose,
     its safety flags under the clinic's thresholds)."""
     note_read("session", session.id)
-    # The columns go to validation as they are, under the names the read models share with
-    # the table: a field the model does not have is ignored, so no copy of them is made first.
-    # What is not a column, or not as stored, overrides them.
-    columns = _columns(session)
+    # The session's columns go to validation as they are, under the names the read models share
+    # with the table (a column a model has no field for is ignored), in one copy with what is
+    # not a column, or not as stored, laid over them.
+    values = {**_columns(session), "external_ref": _external_ref(session)}
     if session.kind is SessionKind.ketamine:
         assert isinstance(evaluation, DoseIntegration)
-        return KetamineSessionRead.model_validate(
-            {
-                **columns,
-                "external_ref": _external_ref(session),
-                "vitals": session.vitals or [],
-                "adverse_events": session.adverse_events or [],
-                "concomitant_medications": {
-                    name: columns[column] for name, column in CONCOMITANT_COLUMNS.items()
-                },
-                "rems_form_due_at": rems_form_due_at(session, dosing),
-                "rems_record_missing": rems_record_missing(session, dosing),
-                "safety_flags": safety_flags(session, dosing, now),
-                "gate_override": _gate_override(session),
-                "integration": {
-                    "status": evaluation.status,
-                    "window_opens_at": evaluation.window_opens_at,
-                    "window_closes_at": evaluation.window_closes_at,
-                    "integration_session_ids": evaluation.integration_session_ids,
-                },
-            }
+        values.update(
+            vitals=session.vitals or [],
+            adverse_events=session.adverse_events or [],
+            concomitant_medications={
+                name: values[column] for name, column in CONCOMITANT_COLUMNS.items()
+            },
+            rems_form_due_at=rems_form_due_at(session, dosing),
+            rems_record_missing=rems_record_missing(session, dosing),
+            safety_flags=safety_flags(session, dosing, now),
+            gate_override=_gate_override(session),
+            integration={
+                "status": evaluation.status,
+                "window_opens_at": evaluation.window_opens_at,
+                "window_closes_at": evaluation.window_closes_at,
+                "integration_session_ids": evaluation.integration_session_ids,
+            },
         )
+        return KetamineSessionRead.model_validate(values)
     if session.kind is SessionKind.integration:
         assert isinstance(evaluation, IntegrationWindow)
-        return IntegrationSessionRead.model_validate(
-            {**columns, "external_ref": _external_ref(session), "window": evaluation._asdict()}
-        )
-    return PreparationSessionRead.model_validate(
-        {**columns, "external_ref": _external_ref(session), "topics": session.topics or []}
-    )
+        values["window"] = evaluation._asdict()
+        return IntegrationSessionRead.model_validate(values)
+    values["topics"] = session.topics or []
+    return PreparationSessionRead.model_validate(values)

@@ -6,13 +6,12 @@ The random journeys of test_sql_agrees_with_rules.py cover the rest."""
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.sessions.models import ClinicalSession
-from app.windows.repository import facts_for_page
+from app.windows.repository import ClientFacts, facts_for_page
 from tests.support.factories import Clinic
 from tests.windows.support import DAY, dose_integration, window
 
@@ -77,10 +76,8 @@ async def test_each_client_is_read_from_its_own_earliest_dose_on_the_page(
     facts = await _page_facts(app, clinic, [early["id"], late["id"], booked["id"]])
 
     read = {
-        client: {
-            str(f.id)
-            for f in (*facts[uuid.UUID(client)].doses, *facts[uuid.UUID(client)].integrations)
-        }
+        client: {str(f.id) for f in facts[uuid.UUID(client)].doses}
+        | {str(f.id) for f in facts[uuid.UUID(client)].integrations}
         for client in (early_client["id"], late_client["id"], booking_client["id"])
     }
     assert read[early_client["id"]] == {early["id"]}
@@ -90,7 +87,7 @@ async def test_each_client_is_read_from_its_own_earliest_dose_on_the_page(
     assert read[booking_client["id"]] == {anchor["id"]}
 
 
-async def _page_facts(app: FastAPI, clinic: Clinic, ids: list[str]) -> dict[uuid.UUID, Any]:
+async def _page_facts(app: FastAPI, clinic: Clinic, ids: list[str]) -> dict[uuid.UUID, ClientFacts]:
     async with app.state.sessionmaker() as db:
         query = select(ClinicalSession).where(ClinicalSession.id.in_([uuid.UUID(i) for i in ids]))
         page = (await db.scalars(query)).all()

@@ -141,10 +141,12 @@ async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping
     """A read's rows as named tuples, sent on the session's connection without the ORM: an
     entity selected comes back as its columns. Pending changes of the session are flushed
     first, so a read sees what the unit of work has written."""
-    await _flush_pending(db)
-    rows = await _sent_directly(db, statement, parameters, named=True)
-    if rows is not _NOT_SENT:
-        return cast(Rows, rows)
+    if _pending(db):
+        await db.flush()
+    sent = await _sent_directly(db, statement, parameters, named=True)
+    if sent is not _NOT_SENT:
+        rows: Rows = sent  # annotated, not cast: typing.cast is a call on every read
+        return rows
     result = await (await db.connection()).execute(statement, parameters)
     make = _named_row(tuple(result.keys()))._make
     return [make(row) for row in result]
@@ -156,10 +158,12 @@ async def read_tuples(
     """`read_rows` for a caller that only indexes or unpacks each row: on asyncpg no named
     tuple is made per row, and a row with nothing to convert comes back as the driver read it
     (a worklist reads some two hundred rows of window facts and a hundred sessions)."""
-    await _flush_pending(db)
-    rows = await _sent_directly(db, statement, parameters, named=False)
-    if rows is not _NOT_SENT:
-        return cast(Sequence[Sequence[Any]], rows)
+    if _pending(db):
+        await db.flush()
+    sent = await _sent_directly(db, statement, parameters, named=False)
+    if sent is not _NOT_SENT:
+        rows: Sequence[Sequence[Any]] = sent
+        return rows
     return (await (await db.connection()).execute(statement, parameters)).all()
 
 
@@ -170,9 +174,10 @@ async def execute(db: AsyncSession, statement: Executable, parameters: Mapping[s
         await (await db.connection()).execute(statement, parameters)
 
 
-async def _flush_pending(db: AsyncSession) -> None:
-    if db.new or db.dirty or db.deleted:
-        await db.flush()
+def _pending(db: AsyncSession) -> bool:
+    """Whether the session has changes to flush: what its own flush asks first. Its `new`,
+    `dirty` and `deleted` would each build a set, through the async proxy, on every read."""
+    return not db.sync_session._is_clean()
 
 
 _NOT_SENT = object()
@@ -183,9 +188,11 @@ async def _sent_directly(
 ) -> Any:
     """The statement's rows, sent straight to the driver adapter; `_NOT_SENT` when SQLAlchemy
     must send it (not asyncpg, or a text that changes per execution)."""
-    if db.get_bind().dialect.driver != "asyncpg":
-        return _NOT_SENT
-    direct = await _direct(db)
+    direct: _Direct | None = db.info.get(_DIRECT)
+    if direct is None or not direct.current(db):
+        if db.get_bind().dialect.driver != "asyncpg":
+            return _NOT_SENT
+        direct = await _direct(db)
     plan = _plan_of(statement, direct.sync.dialect)
     if plan is None:
         return _NOT_SENT
@@ -244,31 +251,35 @@ async def _fetch(
     """A statement's records and the server's description of its columns: the adapter
     cursor's `_prepare_and_execute` (SQLAlchemy 2.1) step for step, less what only a DB-API
     cursor keeps (see the module's docstring)."""
-    async with adapter._execute_mutex:
+    mutex = adapter._execute_mutex
+    await mutex.acquire()  # what `async with` does, without its two calls around it
+    try:
         if adapter._transaction is None:
-            await adapter._start_transaction()
+            await adapter._start_transaction()  # raises its own errors as DB-API ones
         try:
             prepared, attributes = await adapter._prepare(sql, schema_cache_asof)
             return await prepared.fetch(*arguments), attributes
         except Exception as error:
             adapter._handle_exception(error)
             raise  # not reached: the adapter raises the error as its DB-API one
+    finally:
+        mutex.release()
 
 
 _DIRECT = "kap.direct"  # the key of the session's _Direct in its `info`
 
 
 async def _direct(db: AsyncSession) -> _Direct:
-    """The session's connection, asked of the session once per transaction: each asking is
-    two hops into a greenlet and back, and a journey sends half a dozen reads."""
-    known: _Direct | None = db.info.get(_DIRECT)
-    if known is not None and known.current(db):
-        return known
+    """The session's connection in its transaction, kept in the session's `info` for the
+    statements after it (`_sent_directly` asks there first): asking the session is a hop into
+    a greenlet and back, and a journey sends half a dozen reads."""
     connection = await db.connection()
-    raw = await connection.get_raw_connection()
     transaction, sync = db.sync_session.get_transaction(), connection.sync_connection
     assert transaction is not None  # db.connection() began one
     assert sync is not None
+    # Just checked out by db.connection(): the property hands the pooled connection over with
+    # no I/O, where AsyncConnection.get_raw_connection() takes a greenlet to read it.
+    raw = sync.connection
     direct = _Direct(transaction, connection, sync, raw.dbapi_connection)
     db.info[_DIRECT] = direct
     return direct

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app import db_direct
+from app.clinics.models import Clinic as ClinicRow
 from app.db_direct import read_rows, read_tuples
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
@@ -117,6 +118,27 @@ async def test_an_expanding_list_takes_sqlalchemys_path(
 def postgresql_only(backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("the driver path is PostgreSQL's; SQLite takes SQLAlchemy's own")
+
+
+CLINIC_NAME = select(ClinicRow.name).where(ClinicRow.id == bindparam("clinic_id"))
+
+
+async def test_a_read_sees_what_its_session_added_changed_and_deleted(app: FastAPI) -> None:
+    # Nothing is flushed by hand: each read flushes what the session holds, as a query would.
+    async with app.state.sessionmaker() as db:
+        row = ClinicRow(id=uuid.uuid4(), name="Added", timezone="UTC")
+        db.add(row)
+        for read in (read_rows, read_tuples):
+            assert [tuple(r) for r in await read(db, CLINIC_NAME, {"clinic_id": row.id})] == [
+                ("Added",)
+            ]
+        row.name = "Changed"
+        assert [r.name for r in await read_rows(db, CLINIC_NAME, {"clinic_id": row.id})] == [
+            "Changed"
+        ]
+        await db.delete(row)
+        assert list(await read_tuples(db, CLINIC_NAME, {"clinic_id": row.id})) == []
+        await db.rollback()
 
 
 NOW = select(func.now().label("now"))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import greenlet  # type: ignore[import-untyped]
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -175,6 +176,40 @@ async def test_the_worklist_evaluates_only_integrations_that_may_anchor_its_dose
     assert evaluations == 1
     # Key, staff and clinic: no entity per session shown, per client or per fact.
     assert entities == FIXED_ENTITIES
+
+
+class _GreenletEntries:
+    """Counts the greenlets SQLAlchemy's asyncio layer runs sync code in (`greenlet_spawn`):
+    each is a greenlet made, switched into and out of, and freed with its frame stack."""
+
+    def __init__(self) -> None:
+        self.entered: list[Any] = []  # held, so that no id is reused
+
+    def __call__(self, event: str, args: tuple[Any, Any]) -> None:
+        target = args[1]  # (origin, target); a spawned greenlet has the loop's as its parent
+        entering = event == "switch" and target.parent is not None
+        if entering and not any(seen is target for seen in self.entered):
+            self.entered.append(target)
+
+
+async def test_an_authenticated_read_enters_sqlalchemys_greenlet_to_begin_and_commit_only(
+    clinic: Clinic, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite's driver runs every statement in SQLAlchemy's greenlet")
+    client = await _client_with_series(clinic, 2)
+    entries = _GreenletEntries()
+    for url in (f"/api/v1/clients/{client}/journey", "/api/v1/worklists/integration"):
+        await clinic.ok("GET", url)  # the pool's connection is made and pinged before
+        previous = greenlet.settrace(entries)
+        try:
+            await clinic.ok("GET", url)
+        finally:
+            greenlet.settrace(previous)
+        # The transaction's begin (the pool's checkout) and its commit; the statements go
+        # straight to the driver, and the committed session closes without one (app/db.py).
+        assert len(entries.entered) == 2, url
+        entries.entered.clear()
 
 
 def _dependencies(dependant: Dependant) -> int:

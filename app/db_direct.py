@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Dialect, Executable
+from sqlalchemy import Dialect, Enum, Executable, String
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -89,7 +89,7 @@ class _Plan:
         if self.results is None:
             # Result processors depend on the column's type as the server describes it.
             processors = [
-                kind._cached_result_processor(dialect, attribute.type.oid)
+                _result_processor(kind, dialect, attribute.type.oid)
                 for kind, attribute in zip(self.result_types, attributes, strict=True)
             ]
             self.results = [(i, p) for i, p in enumerate(processors) if p is not None]
@@ -104,6 +104,21 @@ class _Plan:
             records = processed
         # The driver's records index and unpack as tuples do; only names need a tuple made.
         return list(map(self.row._make, records)) if named else records
+
+
+def _result_processor(kind: TypeEngine[Any], dialect: Dialect, oid: int) -> Processor | None:
+    """The column's result processor as SQLAlchemy's execution runs it, but for an enum kept
+    as a string: its own lookup from stored value to member (None to None), called directly.
+    SQLAlchemy's processor wraps that lookup in two Python calls per value, and a worklist reads
+    some 270 enum values. An unknown value raises KeyError, a LookupError as SQLAlchemy's is."""
+    processor = kind._cached_result_processor(dialect, oid)
+    impl = kind.dialect_impl(dialect)
+    if processor is None or not isinstance(impl, Enum):
+        return processor
+    if String.result_processor(impl, dialect, oid) is not None:
+        return processor  # the string itself is converted first: SQLAlchemy's way
+    lookup: dict[Any, Any] = impl._object_lookup
+    return lookup.__getitem__
 
 
 _PLANS: weakref.WeakKeyDictionary[Executable, _Plan | None] = weakref.WeakKeyDictionary()

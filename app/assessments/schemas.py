@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StrictInt
 from app.assessments.measures import MeasureStatus
 from app.assessments.models import AssessmentSource
 from app.assessments.scoring import Instrument, Severity
-from app.common.schemas import InputModel, InputTimestamp, UTCTimestamp
+from app.common.schemas import Id, InputModel, InputTimestamp, UTCTimestamp
 
 
 class AssessmentCreate(InputModel):
@@ -48,9 +48,9 @@ SEVERITY = (
 class AssessmentRead(BaseModel):
     """One administration with what the service derived from its item scores."""
 
-    id: uuid.UUID
-    client_id: uuid.UUID
-    session_id: uuid.UUID | None
+    id: Id
+    client_id: Id
+    session_id: Id | None
     instrument: Instrument
     administered_at: UTCTimestamp
     item_scores: list[int]
@@ -76,7 +76,7 @@ class AssessmentRead(BaseModel):
         "Always false for GAD-7 and PCL-5. A positive item 9 opens a safety review "
         "(`/api/v1/safety-reviews`). Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"
     )
-    recorded_by: uuid.UUID = Field(
+    recorded_by: Id = Field(
         description="The staff member who entered it; for a client's self-report, the "
         "clinician who sent the link."
     )
@@ -91,8 +91,8 @@ class AssessmentRead(BaseModel):
 class PointRead(BaseModel):
     """One administration on the trajectory."""
 
-    assessment_id: uuid.UUID | None
-    session_id: uuid.UUID | None
+    assessment_id: Id | None
+    session_id: Id | None
     administered_at: UTCTimestamp
     total: int = Field(description="The administration's total.")
     severity: Severity | None = Field(description=SEVERITY)
@@ -147,7 +147,7 @@ class TrajectoryRead(BaseModel):
 class IndexRead(BaseModel):
     """The index PHQ-9 of CMS159 / NQF 0710: the client's first PHQ-9 with a total above 9."""
 
-    assessment_id: uuid.UUID
+    assessment_id: Id
     administered_at: UTCTimestamp
     total: int = Field(description=f"The index total, above 9. {MEASURES}")
 
@@ -169,7 +169,7 @@ class MeasureRead(BaseModel):
     period_end: UTCTimestamp = Field(
         description=f"index.administered_at + 425 days (12 months + 60 days), included. {MEASURES}"
     )
-    assessment_id: uuid.UUID | None = Field(
+    assessment_id: Id | None = Field(
         description="The PHQ-9 that decided the status (the latest in the period); null while "
         "none has."
     )

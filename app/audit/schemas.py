@@ -8,15 +8,15 @@ from typing import Any
 from pydantic import Field
 
 from app.audit.models import Outcome
-from app.common.schemas import OutputModel, UTCTimestamp
+from app.common.schemas import Id, OutputModel, UTCTimestamp
 
 
 class AuditEventRead(OutputModel):
     """Who did what to which resource, when and from where. Never the data itself."""
 
-    id: uuid.UUID
+    id: Id
     at: UTCTimestamp
-    actor_id: uuid.UUID | None
+    actor_id: Id | None
     actor_role: str | None
     action: str
     resource_type: str

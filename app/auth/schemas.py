@@ -4,7 +4,7 @@ import uuid
 
 from pydantic import Field
 
-from app.common.schemas import InputModel, InputTimestamp, OutputModel, ShortText, UTCTimestamp
+from app.common.schemas import Id, InputModel, InputTimestamp, OutputModel, ShortText, UTCTimestamp
 
 
 class ApiKeyCreate(InputModel):
@@ -16,8 +16,8 @@ class ApiKeyCreate(InputModel):
 
 
 class ApiKeyRead(OutputModel):
-    id: uuid.UUID
-    staff_id: uuid.UUID
+    id: Id
+    staff_id: Id
     name: str
     prefix: str = Field(description="The visible part of the key, to tell keys apart.")
     created_at: UTCTimestamp

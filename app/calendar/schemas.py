@@ -1,14 +1,12 @@
 """Calendar token schemas: the token appears once, in the issue response."""
 
-import uuid
-
 from pydantic import Field
 
-from app.common.schemas import OutputModel, UTCTimestamp
+from app.common.schemas import Id, OutputModel, UTCTimestamp
 
 
 class CalendarTokenIssued(OutputModel):
-    staff_id: uuid.UUID
+    staff_id: Id
     feed_url: str = Field(
         description="The feed's absolute address, token included, on `KAP_PUBLIC_URL` when it "
         "is set, else on the address this request reached: subscribe to it from a calendar "

@@ -9,6 +9,7 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 from app.clients.models import ClientStage, PresentingConcern
 from app.common.schemas import (
     ONE_LINE,
+    Id,
     InputModel,
     OutputModel,
     PatchModel,
@@ -77,14 +78,14 @@ class ClientRead(OutputModel):
 
     clinical_fields = CLIENT_CLINICAL_FIELDS | {"medical_clearance"}
 
-    id: uuid.UUID
+    id: Id
     first_name: str
     last_name: str
     preferred_name: str | None
     date_of_birth: date | None = Field(default=None, description=CLINICAL)
     email: str | None
     phone: str | None
-    primary_clinician_id: uuid.UUID | None
+    primary_clinician_id: Id | None
     presenting_concerns: list[PresentingConcern] = Field(default_factory=list, description=CLINICAL)
     stage: ClientStage = Field(description="Derived from the client's sessions; never written.")
     medical_clearance: MedicalClearanceRead | None = Field(

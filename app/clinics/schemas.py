@@ -4,14 +4,13 @@ Every policy field's description links to the section of /docs/clinical-evidence
 source of its default (tests/docs/test_evidence.py keeps every link pointing at a section).
 """
 
-import uuid
 from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
-from app.common.schemas import ALWAYS_PRESENT, ONE_LINE, InputModel, PatchModel, ShortText
+from app.common.schemas import ALWAYS_PRESENT, ONE_LINE, Id, InputModel, PatchModel, ShortText
 from app.sessions.enums import Route
 from app.staff.emails import StaffEmail
 
@@ -182,7 +181,7 @@ class ClinicalPolicyPatch(InputModel):
 class ClinicRead(BaseModel):
     """A clinic and the policy its window rule runs on."""
 
-    id: uuid.UUID
+    id: Id
     name: str
     timezone: str
     require_completed_preparation: bool = Field(

@@ -1,11 +1,10 @@
 """Consent schemas: the signed terms in; the record with its status as of now out."""
 
-import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.common.schemas import ONE_LINE, InputModel, InputTimestamp, UTCTimestamp
+from app.common.schemas import ONE_LINE, Id, InputModel, InputTimestamp, UTCTimestamp
 from app.consents.models import DOCUMENT_VERSION_LENGTH, REASON_LENGTH
 from app.consents.rules import ConsentKind, ConsentStatus
 
@@ -74,19 +73,19 @@ class ConsentWithdraw(InputModel):
 
 
 class ConsentRead(BaseModel):
-    id: uuid.UUID
-    client_id: uuid.UUID
+    id: Id
+    client_id: Id
     kind: ConsentKind = Field(description=KIND)
     document_version: str
     signed_at: UTCTimestamp
     expires_at: UTCTimestamp | None
-    recorded_by: uuid.UUID = Field(description="The staff member who recorded it.")
+    recorded_by: Id = Field(description="The staff member who recorded it.")
     status: ConsentStatus = Field(description=STATUS)
     withdrawn_at: UTCTimestamp | None = Field(
         description="When the withdrawal was recorded (the server's clock); it is not in force "
         "from this instant on."
     )
-    withdrawn_by: uuid.UUID | None = Field(description="The staff member who recorded it.")
+    withdrawn_by: Id | None = Field(description="The staff member who recorded it.")
     withdrawal_reason: str | None
     version: int
     created_at: UTCTimestamp

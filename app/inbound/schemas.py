@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
+from app.common.schemas import Id, InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
 from app.inbound.providers import Provider
 from app.inbound.providers.events import EventTypeKey
 from app.sessions.enums import Route, SessionKind
@@ -91,11 +91,11 @@ class IntegrationUpdate(PatchModel):
 
 
 class IntegrationRead(OutputModel):
-    id: uuid.UUID
+    id: Id
     provider: Provider
     name: str
     event_type_map: dict[str, SessionKind]
-    default_clinician_id: uuid.UUID | None
+    default_clinician_id: Id | None
     default_route: Route | None
     inbound_url: str = Field(
         description="Where the provider posts: prefix it with this service's public address.",
@@ -109,13 +109,13 @@ class IntegrationRead(OutputModel):
 class InboundAccepted(OutputModel):
     """The delivery is stored; the worker applies it shortly."""
 
-    delivery_id: uuid.UUID
+    delivery_id: Id
     status: str = Field(examples=["pending", "ignored"])
     duplicate: bool = Field(description="True when this exact delivery was received before.")
 
 
 class InboundDeliveryRead(OutputModel):
-    id: uuid.UUID
+    id: Id
     trigger: str = Field(
         description="created, rescheduled or cancelled; an ignored event keeps the provider's "
         "own name for it.",
@@ -126,15 +126,15 @@ class InboundDeliveryRead(OutputModel):
     received_at: UTCTimestamp
     status: str = Field(examples=["pending", "applied", "unmatched", "ignored"])
     outcome: str | None = Field(description="What processing did, or why it could not.")
-    session_id: uuid.UUID | None
+    session_id: Id | None
     attempt_count: int
     last_error: str | None
     processed_at: UTCTimestamp | None
 
 
 class UnmatchedBookingRead(OutputModel):
-    id: uuid.UUID
-    integration_id: uuid.UUID
+    id: Id
+    integration_id: Id
     status: str = Field(examples=["open", "resolved", "dismissed", "withdrawn"])
     reason: str = Field(
         description="Why it could not be applied: unknown_client, ambiguous_client, "
@@ -152,8 +152,8 @@ class UnmatchedBookingRead(OutputModel):
     attendee_email: str | None
     attendee_name: str | None
     organizer_email: str | None
-    session_id: uuid.UUID | None
-    resolved_by: uuid.UUID | None
+    session_id: Id | None
+    resolved_by: Id | None
     resolved_at: UTCTimestamp | None
     version: int
     created_at: UTCTimestamp

@@ -1,12 +1,11 @@
 """The journey view of one client and the clinic's integration worklist."""
 
-import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from app.clients.models import ClientStage
-from app.common.schemas import ALWAYS_PRESENT
+from app.common.schemas import ALWAYS_PRESENT, Id
 from app.sessions.schemas import AnySessionRead, IntegrationSessionRead, KetamineSessionRead
 
 
@@ -31,11 +30,11 @@ class Alert(BaseModel):
     model_config = ALWAYS_PRESENT
 
     code: AlertCode
-    session_id: uuid.UUID | None = Field(description="Null for alerts about no one session.")
-    assessment_id: uuid.UUID | None = Field(
+    session_id: Id | None = Field(description="Null for alerts about no one session.")
+    assessment_id: Id | None = Field(
         default=None, description="The assessment behind a clinical alert (clinical roles only)."
     )
-    safety_review_id: uuid.UUID | None = Field(
+    safety_review_id: Id | None = Field(
         default=None,
         description="`self_harm_item_positive`: the open safety review it stands for (one alert "
         "per open review; resolving the review clears it). "
@@ -47,7 +46,7 @@ class Alert(BaseModel):
 class Journey(BaseModel):
     """Every session of a client in time order, each with its evaluation, and what needs action."""
 
-    client_id: uuid.UUID
+    client_id: Id
     stage: ClientStage
     sessions: list[AnySessionRead]
     alerts: list[Alert]

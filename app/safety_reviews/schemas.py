@@ -1,11 +1,10 @@
 """Safety review schemas: the review as read, and the body that resolves it."""
 
-import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.common.schemas import FREE_TEXT, InputModel, UTCTimestamp
+from app.common.schemas import FREE_TEXT, Id, InputModel, UTCTimestamp
 from app.safety_reviews.models import ResolutionAction, ReviewStatus
 
 EVIDENCE = "Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"
@@ -19,9 +18,9 @@ class SafetyReviewRead(BaseModel):
     opened with the assessment and stays open, whatever later PHQ-9s score, until a clinician
     resolves it with what was done. Evidence: [phq9-item-9](/docs/clinical-evidence#phq9-item-9)"""
 
-    id: uuid.UUID
-    client_id: uuid.UUID
-    assessment_id: uuid.UUID = Field(description="The PHQ-9 that opened the review.")
+    id: Id
+    client_id: Id
+    assessment_id: Id = Field(description="The PHQ-9 that opened the review.")
     opened_at: UTCTimestamp = Field(
         description="When the PHQ-9 was recorded. Reviews opened by the upgrade that introduced "
         "them carry the time their PHQ-9 was recorded."
@@ -31,7 +30,7 @@ class SafetyReviewRead(BaseModel):
         f"journey carries the alert `self_harm_item_positive`. {EVIDENCE}"
     )
     resolved_at: UTCTimestamp | None
-    resolved_by: uuid.UUID | None = Field(description="The staff member who resolved it.")
+    resolved_by: Id | None = Field(description="The staff member who resolved it.")
     action: ResolutionAction | None = Field(description="What was done; null while open.")
     note: str | None
     version: int

@@ -1,11 +1,17 @@
 """Screening schemas: the eleven contraindications, the decision, and the clearance summary."""
 
-import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, model_validator
 
-from app.common.schemas import ALWAYS_PRESENT, InputModel, InputTimestamp, LongText, UTCTimestamp
+from app.common.schemas import (
+    ALWAYS_PRESENT,
+    Id,
+    InputModel,
+    InputTimestamp,
+    LongText,
+    UTCTimestamp,
+)
 from app.screenings.rules import ClearanceStatus, Decision
 from app.sessions.dosing.schemas import Diastolic, Systolic
 from app.sessions.schemas import Reason
@@ -108,14 +114,14 @@ class ScreeningCreate(InputModel):
 class ScreeningRead(BaseModel):
     """A screening as recorded; `decided_by` is null while `pending`."""
 
-    id: uuid.UUID
-    client_id: uuid.UUID
+    id: Id
+    client_id: Id
     screened_at: UTCTimestamp
-    screened_by: uuid.UUID
+    screened_by: Id
     contraindications: Contraindications
     blood_pressure: BloodPressureRead | None
     decision: Decision = Field(description=DECISION)
-    decided_by: uuid.UUID | None
+    decided_by: Id | None
     override_reason: str | None = Field(description=OVERRIDE_REASON)
     valid_until: UTCTimestamp = Field(description=VALID_UNTIL)
     notes: str | None
@@ -135,13 +141,13 @@ class MedicalClearanceRead(BaseModel):
         "does not clear them; `pending`: screened, never decided; `missing`: never screened. "
         "A pending screening never revokes nor lifts a decision."
     )
-    screening_id: uuid.UUID | None = Field(
+    screening_id: Id | None = Field(
         description="The screening that decides the status (for `pending`, the latest one)."
     )
     valid_until: UTCTimestamp | None = Field(
         description="When the clearance ends or ended (`cleared`, `expired`); else null."
     )
-    pending_screening_id: uuid.UUID | None = Field(
+    pending_screening_id: Id | None = Field(
         default=None,
         description="A screening recorded after that decision and still awaiting a "
         "prescriber's decision, if any.",

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictInt
 
 from app.assessments.scoring import Instrument
-from app.common.schemas import InputModel, UTCTimestamp
+from app.common.schemas import Id, InputModel, UTCTimestamp
 from app.self_report.models import RequestStatus
 
 DEFAULT_EXPIRES_IN_HOURS = 72
@@ -35,9 +35,9 @@ class AssessmentRequestCreate(InputModel):
 class AssessmentRequestRead(BaseModel):
     """A self-report link and what became of it."""
 
-    id: uuid.UUID
-    client_id: uuid.UUID
-    session_id: uuid.UUID | None
+    id: Id
+    client_id: Id
+    session_id: Id | None
     instrument: Instrument
     url: str | None = Field(
         description="The link to send the client: absolute, ending in `/r/<token>`. Present in "
@@ -55,14 +55,14 @@ class AssessmentRequestRead(BaseModel):
         "status answers the link with a 410 page."
     )
     created_at: UTCTimestamp
-    created_by: uuid.UUID = Field(
+    created_by: Id = Field(
         description="The clinician who created it; the recorded assessment's `recorded_by`."
     )
     completed_at: UTCTimestamp | None
-    assessment_id: uuid.UUID | None = Field(
+    assessment_id: Id | None = Field(
         description="The assessment recorded from the client's answers (`source: "
         "client_self_report`)."
     )
     revoked_at: UTCTimestamp | None
-    revoked_by: uuid.UUID | None
+    revoked_by: Id | None
     version: int

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.common.schemas import (
     ONE_LINE,
+    Id,
     InputModel,
     InputTimestamp,
     LongText,
@@ -259,14 +260,14 @@ class DoseIntegrationRead(BaseModel):
     status: IntegrationStatus
     window_opens_at: UTCTimestamp | None
     window_closes_at: UTCTimestamp | None
-    integration_session_ids: list[uuid.UUID]
+    integration_session_ids: list[Id]
 
 
 class IntegrationWindowRead(BaseModel):
     """Where this integration session falls relative to its anchoring dose's window."""
 
     status: WindowStatus
-    ketamine_session_id: uuid.UUID | None
+    ketamine_session_id: Id | None
     linked: bool = Field(description="True when the anchor is the explicitly linked dose.")
     hours_after_dose: float | None = Field(
         description="Hours from the end of the dose to the start of this session (may be negative)."
@@ -278,10 +279,10 @@ class IntegrationWindowRead(BaseModel):
 class SessionRead(OutputModel):
     clinical_fields = SESSION_CLINICAL_FIELDS
 
-    id: uuid.UUID
+    id: Id
     kind: SessionKind
-    client_id: uuid.UUID
-    clinician_id: uuid.UUID
+    client_id: Id
+    clinician_id: Id
     starts_at: UTCTimestamp
     ends_at: UTCTimestamp
     status: SessionStatus
@@ -304,7 +305,7 @@ class GateOverrideRead(BaseModel):
     """A prescriber completed the dose although it failed the dosing gate."""
 
     reason: str
-    overridden_by: uuid.UUID
+    overridden_by: Id
     overridden_at: UTCTimestamp
     failed_checks: list[str] = Field(
         description="The gate's refusals at the time, by code: `medical_clearance_required`, "
@@ -360,17 +361,17 @@ class KetamineSessionRead(SessionRead):
 
 class IntegrationSessionRead(SessionRead):
     kind: Literal[SessionKind.integration] = SessionKind.integration
-    ketamine_session_id: uuid.UUID | None
+    ketamine_session_id: Id | None
     window: IntegrationWindowRead
 
 
 class SessionCorrectionRead(OutputModel):
     """One correction of a completed session."""
 
-    id: uuid.UUID
-    session_id: uuid.UUID
+    id: Id
+    session_id: Id
     corrected_at: UTCTimestamp
-    corrected_by: uuid.UUID
+    corrected_by: Id
     previous: dict[str, str | None] = Field(
         description="Each corrected field with its value before the correction (times in UTC).",
         examples=[{"route": "iv"}],

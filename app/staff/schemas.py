@@ -1,10 +1,8 @@
 """Staff schemas."""
 
-import uuid
-
 from pydantic import Field, StrictBool
 
-from app.common.schemas import InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
+from app.common.schemas import Id, InputModel, OutputModel, PatchModel, ShortText, UTCTimestamp
 from app.staff.emails import StaffEmail
 from app.staff.models import Role
 
@@ -41,7 +39,7 @@ class StaffUpdate(PatchModel):
 
 
 class StaffRead(OutputModel):
-    id: uuid.UUID
+    id: Id
     email: str
     name: str
     role: Role

@@ -1,11 +1,10 @@
 """Webhook endpoint and delivery schemas. Secrets appear once, in create and rotate responses."""
 
-import uuid
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from app.common.schemas import ONE_LINE, InputModel, OutputModel, PatchModel, UTCTimestamp
+from app.common.schemas import ONE_LINE, Id, InputModel, OutputModel, PatchModel, UTCTimestamp
 from app.events.catalogue import EventType
 
 Url = Annotated[
@@ -52,7 +51,7 @@ class EndpointUpdate(PatchModel):
 
 
 class EndpointRead(OutputModel):
-    id: uuid.UUID
+    id: Id
     url: str
     event_types: list[EventType]
     description: str | None
@@ -78,7 +77,7 @@ class EndpointWithSecret(EndpointRead):
 
 
 class AttemptRead(OutputModel):
-    id: uuid.UUID
+    id: Id
     attempted_at: UTCTimestamp
     status_code: int | None
     duration_ms: float
@@ -98,8 +97,8 @@ class AttemptRead(OutputModel):
 
 
 class DeliveryRead(OutputModel):
-    id: uuid.UUID
-    event_id: uuid.UUID = Field(description="The webhook-id header of every attempt.")
+    id: Id
+    event_id: Id = Field(description="The webhook-id header of every attempt.")
     event_type: str
     status: str = Field(examples=["pending", "succeeded", "failed"])
     attempt_count: int

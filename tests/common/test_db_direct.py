@@ -257,6 +257,19 @@ async def test_a_parameter_left_out_is_refused_not_sent_as_null(app: FastAPI) ->
             await read_rows(db, SCHEDULED_DOSES, {"client": uuid.uuid4()})  # misspelt name
 
 
+UNKNOWN_KIND = select(literal_column("'retreat'", ClinicalSession.kind.type).label("kind"))
+NO_KIND = select(literal_column("NULL", ClinicalSession.kind.type).label("kind"))
+
+
+async def test_an_enum_value_the_app_does_not_know_is_refused_as_sqlalchemy_does(
+    app: FastAPI,
+) -> None:
+    async with app.state.sessionmaker() as db:
+        assert (await read_rows(db, NO_KIND, {}))[0].kind is None
+        with pytest.raises(LookupError):
+            await read_rows(db, UNKNOWN_KIND, {})
+
+
 async def test_rows_are_named_tuples_on_every_database(app: FastAPI, clinic: Clinic) -> None:
     client_id = await _journey_client(clinic)
     async with app.state.sessionmaker() as db:

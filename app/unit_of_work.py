@@ -35,6 +35,22 @@ BeforeCommit = Callable[[R, AsyncSession], Awaitable[None]]
 OnFailure = Callable[[AsyncSession], Awaitable[None]]
 
 
+class _HidesOnceRoleKnown:
+    """`UnitOfWork.hides_clinical_fields`: whether the actor's role may not see clinical fields,
+    False while no role is known. Once one is, the answer is kept in the unit of work's own
+    dict, where attribute lookup finds it before this descriptor: pydantic asks for every
+    clinical field it writes (some 600 per worklist), and a request's staff member has one
+    role, verified or not. `act_as` drops it for the new actor."""
+
+    def __get__(self, work: "UnitOfWork[Any]", _owner: type | None = None) -> bool:
+        actor = work.actor
+        if actor is None or actor.role is None:
+            return False
+        hides = actor.role in ROLES_WITHOUT_CLINICAL_ACCESS
+        work.__dict__["hides_clinical_fields"] = hides
+        return hides
+
+
 class UnitOfWork(Generic[R]):
     """A session in one transaction, its audit trail, its actor and its hooks.
 
@@ -61,7 +77,6 @@ class UnitOfWork(Generic[R]):
         self.audit_untouched = audit_untouched
         self.before_commit: list[BeforeCommit[R]] = []
         self.after_failure: list[OnFailure] = []
-        self._hides: bool | None = None  # kept once the actor's role is known
 
     @property
     def actor(self) -> Actor | None:
@@ -70,18 +85,9 @@ class UnitOfWork(Generic[R]):
     def act_as(self, actor: Actor) -> None:
         """Name the actor, once a worker task knows whom it acts for."""
         self._caller = lambda: actor
-        self._hides = None
+        self.__dict__.pop("hides_clinical_fields", None)  # asked again of the new actor
 
-    @property
-    def hides_clinical_fields(self) -> bool:
-        # Asked for every clinical field a response serialises: answered from one flag once the
-        # role is known (a request's staff member has one role, verified or not).
-        if self._hides is None:
-            actor = self._caller()
-            if actor is None or actor.role is None:
-                return False
-            self._hides = actor.role in ROLES_WITHOUT_CLINICAL_ACCESS
-        return self._hides
+    hides_clinical_fields = _HidesOnceRoleKnown()
 
     @property
     def cursor_box(self) -> SecretBox | None:

@@ -103,3 +103,21 @@ async def test_the_current_work_carries_the_callers_role_and_the_cursor_key(app:
         assert encode_cursor(["a", 1]) == plain  # a worker has no key: no cursor leaves it
         assert decode_cursor(plain, 2) == ["a", 1]
     assert not clinical_fields_hidden()
+
+
+async def test_clinical_fields_are_hidden_by_the_role_once_known_and_of_each_actor(
+    app: FastAPI,
+) -> None:
+    async with worker_unit(
+        app.state.sessionmaker, app.state.clock, action="t", resource_type="x"
+    ) as work:
+        assert not clinical_fields_hidden()  # no role yet: nothing to hide, nothing kept
+        work.act_as(Actor(None, None, None))
+        assert not clinical_fields_hidden()
+        work.act_as(Actor(None, None, "scheduler"))
+        assert clinical_fields_hidden()
+        assert clinical_fields_hidden()  # kept, as asked for every field
+        work.act_as(Actor(None, None, "clinician"))
+        assert not clinical_fields_hidden()
+        work.act_as(Actor(None, None, "scheduler"))
+        assert clinical_fields_hidden()

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Dialect, Enum, Executable, String
+from sqlalchemy import Dialect, Enum, Executable
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -107,18 +107,35 @@ class _Plan:
 
 
 def _result_processor(kind: TypeEngine[Any], dialect: Dialect, oid: int) -> Processor | None:
-    """The column's result processor as SQLAlchemy's execution runs it, but for an enum kept
-    as a string: its own lookup from stored value to member (None to None), called directly.
-    SQLAlchemy's processor wraps that lookup in two Python calls per value, and a worklist reads
-    some 270 enum values. An unknown value raises KeyError, a LookupError as SQLAlchemy's is."""
+    """The column's result processor as SQLAlchemy's execution runs it, but for an enum that
+    SQLAlchemy's own Enum processor reads: that processor's lookup from stored value to member
+    (None to None), called directly. It wraps the lookup in two Python calls per value, and a
+    worklist reads some 270 enum values. An enum type that changes how values are read (its own
+    processor or lookup, or a string processor beneath) keeps SQLAlchemy's way."""
     processor = kind._cached_result_processor(dialect, oid)
     impl = kind.dialect_impl(dialect)
     if processor is None or not isinstance(impl, Enum):
         return processor
-    if String.result_processor(impl, dialect, oid) is not None:
-        return processor  # the string itself is converted first: SQLAlchemy's way
-    lookup: dict[Any, Any] = impl._object_lookup
-    return lookup.__getitem__
+    own = type(impl)
+    if (
+        own.result_processor is not Enum.result_processor
+        or own._object_value_for_elem is not Enum._object_value_for_elem
+        or super(Enum, impl).result_processor(dialect, oid) is not None
+    ):
+        return processor
+    return _Members(impl).__getitem__
+
+
+class _Members(dict[Any, Any]):
+    """An enum type's stored values and their members; a value it does not know is refused by
+    the type itself, with SQLAlchemy's message naming the enum and what it allows."""
+
+    def __init__(self, enum: Enum) -> None:
+        super().__init__(enum._object_lookup)
+        self._enum = enum
+
+    def __missing__(self, value: Any) -> Any:
+        return self._enum._object_value_for_elem(value)  # raises its LookupError
 
 
 _PLANS: weakref.WeakKeyDictionary[Executable, _Plan | None] = weakref.WeakKeyDictionary()

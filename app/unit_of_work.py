@@ -10,7 +10,7 @@ implicitly.
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -40,9 +40,18 @@ class _HidesOnceRoleKnown:
     False while no role is known. Once one is, the answer is kept in the unit of work's own
     dict, where attribute lookup finds it before this descriptor: pydantic asks for every
     clinical field it writes (some 600 per worklist), and a request's staff member has one
-    role, verified or not. `act_as` drops it for the new actor."""
+    role, verified or not. `act_as` drops it for the new actor. Never assign it: having no
+    setter, an assignment would stick for the rest of the unit of work."""
 
-    def __get__(self, work: "UnitOfWork[Any]", _owner: type | None = None) -> bool:
+    @overload
+    def __get__(self, work: None, owner: type) -> "_HidesOnceRoleKnown": ...
+    @overload
+    def __get__(self, work: "UnitOfWork[Any]", owner: type | None = None) -> bool: ...
+    def __get__(
+        self, work: "UnitOfWork[Any] | None", owner: type | None = None
+    ) -> "bool | _HidesOnceRoleKnown":
+        if work is None:  # asked of the class (help, autodoc)
+            return self
         actor = work.actor
         if actor is None or actor.role is None:
             return False

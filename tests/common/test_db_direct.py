@@ -266,7 +266,7 @@ async def test_an_enum_value_the_app_does_not_know_is_refused_as_sqlalchemy_does
 ) -> None:
     async with app.state.sessionmaker() as db:
         assert (await read_rows(db, NO_KIND, {}))[0].kind is None
-        with pytest.raises(LookupError):
+        with pytest.raises(LookupError, match="'retreat' is not among the defined enum values"):
             await read_rows(db, UNKNOWN_KIND, {})
 
 

@@ -290,17 +290,21 @@ class Session(AsyncSession):
     nor, leaving `async with`, a task shielding the close from cancellation.
     """
 
-    async def close(self) -> None:
+    def _closed_at_once(self) -> bool:
+        """Close now if that needs no I/O; False when SQLAlchemy's close must run (a rollback
+        and the connection's return, in a greenlet)."""
         if self.sync_session.in_transaction():
-            await super().close()  # a rollback and the connection's return: I/O, in a greenlet
-        else:
-            self.sync_session.close()
+            return False
+        self.sync_session.close()
+        return True
+
+    async def close(self) -> None:
+        if not self._closed_at_once():
+            await super().close()
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
-        if self.sync_session.in_transaction():
+        if not self._closed_at_once():
             await super().__aexit__(type_, value, traceback)
-        else:
-            self.sync_session.close()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -57,7 +57,7 @@ class _WrittenAsItsOwnText:
         )
 
     def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+        self, _schema: CoreSchema, _handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return {"type": "string", "format": "uuid"}  # a UUID, however it is written
 

@@ -39,6 +39,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
+from app.db_direct import committed_directly
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -283,12 +284,17 @@ def _connect_or_operational_error(
 
 
 class Session(AsyncSession):
-    """An AsyncSession whose close after a commit stays on the event loop.
+    """An AsyncSession whose commit, and close after it, stay on the event loop when they can.
 
     A committed session (every request's, when it ends) has nothing to roll back and no
     connection to give back, only its objects to let go: that needs no greenlet to switch into,
-    nor, leaving `async with`, a task shielding the close from cancellation.
+    nor, leaving `async with`, a task shielding the close from cancellation. A commit whose only
+    wait is the driver's COMMIT sends it from here too (app/db_direct.py).
     """
+
+    async def commit(self) -> None:
+        if not await committed_directly(self):
+            await super().commit()
 
     def _closed_at_once(self) -> bool:
         """Close now if that needs no I/O; False when SQLAlchemy's close must run (a rollback

@@ -17,9 +17,10 @@ dialect's schema cache, and a failure goes through SQLAlchemy's own handling (wr
 invalidating the schema cache so the next execution prepares again). SQLite takes the usual
 path, and so does a statement whose text changes per execution (an expanding IN list).
 
-For the journey's and worklist's reads (`read_rows`, `read_tuples`) and the audit rows every
-request writes (`execute`). A plan is kept per statement object for as long as the statement
-lives: the statements are module constants or cached per clinic policy.
+For the journey's and worklist's reads (`read_rows`, `read_tuples`), the audit rows every
+request writes (`execute`), and the COMMIT that ends a request (`committed_directly`). A plan
+is kept per statement object for as long as the statement lives: the statements are module
+constants or cached per clinic policy.
 """
 
 import collections
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeEngine
@@ -317,8 +319,58 @@ async def _direct(db: AsyncSession) -> _Direct:
     return direct
 
 
+async def committed_directly(db: AsyncSession) -> bool:
+    """Commit the session's transaction on the event loop, when the driver's COMMIT is the only
+    thing its commit would wait for; False, having done nothing, when SQLAlchemy's must run.
+
+    SQLAlchemy's commit runs in a greenlet entered for it, because the COMMIT inside it waits
+    for the server: about 12 µs of CPU per request for the switches alone, and every request
+    commits (docs/performance.md, twelfth pass). Here the asyncpg transaction commits first, as
+    the adapter's own commit would, and SQLAlchemy's commit then runs directly: it finds nothing
+    to flush, no driver transaction to end and room in the pool for the connection, so nothing
+    in it waits. A session with changes to flush, a savepoint, or a connection the pool would
+    close on its return (an overflow one, the pool being full) commits SQLAlchemy's way."""
+    direct: _Direct | None = db.info.get(_DIRECT)
+    if direct is None or not direct.current(db) or not _commits_without_waiting(db, direct):
+        return False
+    adapter = direct.adapter
+    transaction = adapter._transaction  # None if no statement began one
+    if transaction is not None:
+        try:
+            try:
+                await transaction.commit()
+            except Exception as error:
+                adapter._handle_exception(error)  # raises it as the DB-API's error
+            finally:
+                adapter._transaction = None  # ended either way, as the adapter's commit leaves it
+        except BaseException as error:  # a failed COMMIT, or a cancelled one: SQLAlchemy's handling
+            await direct.connection.run_sync(_raise_as_sqlalchemy, error, None, None, None)
+    db.sync_session.commit()  # all that is left of it is bookkeeping and the pool's checkin
+    return True
+
+
+def _commits_without_waiting(db: AsyncSession, direct: _Direct) -> bool:
+    """Whether SQLAlchemy's commit of `db`, once the driver's transaction is committed, would
+    do no I/O: nothing to flush, no savepoint, one connection, and a pool that keeps it."""
+    session = db.sync_session
+    if not session._is_clean() or session.get_nested_transaction() is not None:
+        return False
+    # Keyed by engine and by connection alike: one connection means every entry holds it.
+    connections = direct.transaction._connections.values()
+    if any(entry[0] is not direct.sync for entry in connections):
+        return False
+    if direct.sync.in_nested_transaction():
+        return False
+    pool = direct.sync.engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
+
+
 def _raise_as_sqlalchemy(
-    sync: Connection, error: BaseException, sql: str, arguments: list[Any], cursor: Any
+    sync: Connection,
+    error: BaseException,
+    sql: str | None,
+    arguments: list[Any] | None,
+    cursor: Any,
 ) -> None:
     """SQLAlchemy's handling of a failed statement (`handle_error` events, wrapped as its
     DBAPIError, a disconnect or a cancellation invalidating the connection), with what its

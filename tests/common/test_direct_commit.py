@@ -1,0 +1,165 @@
+"""`committed_directly`: on PostgreSQL a session whose commit waits only for the driver's COMMIT
+sends it from the event loop (app/db.py's `Session.commit`). It must commit what SQLAlchemy's
+commit would, fail as SQLAlchemy's would, and leave to SQLAlchemy every commit that has more to
+wait for: changes to flush, a savepoint to release, a connection the pool closes on return."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Integer, bindparam, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.clinics.models import Clinic as ClinicRow
+from app.db import Session, create_sessionmaker
+from app.db_direct import committed_directly, execute, read_rows
+
+pytestmark = pytest.mark.usefixtures("postgresql_only")
+
+NOW = select(func.now().label("now"))
+CLINIC_NAME = select(ClinicRow.name).where(ClinicRow.id == bindparam("clinic_id"))
+INSERT_TWICE = text("INSERT INTO direct_commit_probe (x) VALUES (:x), (:x)").bindparams(
+    bindparam("x", type_=Integer)
+)
+# Deferred: the duplicate is found by the COMMIT itself, not by the INSERT.
+DEFERRED_UNIQUE = (
+    "CREATE TEMP TABLE direct_commit_probe (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+    " ON COMMIT DROP"
+)
+
+
+@pytest.fixture
+def postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's; SQLite takes SQLAlchemy's own")
+
+
+@pytest.fixture
+async def small_pool(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The app's sessions on a pool that keeps one connection and may lend one more."""
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=1)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_read_only_session_commits_from_the_event_loop(app: FastAPI) -> None:
+    async with app.state.sessionmaker() as db:
+        first = (await read_rows(db, NOW, {}))[0].now
+        assert await committed_directly(db)
+        assert not db.in_transaction()
+        await asyncio.sleep(0.02)
+        assert (await read_rows(db, NOW, {}))[0].now > first  # a transaction of its own
+
+
+async def test_what_the_direct_commit_commits_is_there_afterwards(app: FastAPI) -> None:
+    clinic_id = uuid.uuid4()
+    async with app.state.sessionmaker() as db:
+        db.add(ClinicRow(id=clinic_id, name="Committed", timezone="UTC"))
+        await db.flush()
+        await read_rows(db, NOW, {})  # the statements went to the driver
+        assert await committed_directly(db)
+    async with app.state.sessionmaker() as other:
+        names = [row.name for row in await read_rows(other, CLINIC_NAME, {"clinic_id": clinic_id})]
+    assert names == ["Committed"]
+
+
+async def test_changes_left_to_flush_are_committed_sqlalchemys_way(app: FastAPI) -> None:
+    clinic_id = uuid.uuid4()
+    async with app.state.sessionmaker() as db:
+        await read_rows(db, NOW, {})
+        db.add(ClinicRow(id=clinic_id, name="Flushed at commit", timezone="UTC"))
+        assert not await committed_directly(db)  # a flush waits for the server
+        await db.commit()
+    async with app.state.sessionmaker() as other:
+        names = [row.name for row in await read_rows(other, CLINIC_NAME, {"clinic_id": clinic_id})]
+    assert names == ["Flushed at commit"]
+
+
+async def test_a_savepoint_is_released_sqlalchemys_way(app: FastAPI) -> None:
+    async with app.state.sessionmaker() as db:
+        await read_rows(db, NOW, {})
+        await db.begin_nested()
+        await read_rows(db, NOW, {})
+        assert not await committed_directly(db)
+        await db.commit()  # releases the savepoint, then commits
+        assert not db.in_transaction()
+
+
+async def test_a_connection_the_pool_would_close_is_returned_sqlalchemys_way(
+    small_pool: async_sessionmaker[AsyncSession],
+) -> None:
+    # Two sessions at once: the second connection is the pool's overflow. The first one back
+    # fills the pool, so the second is closed on its return, which waits for the server.
+    async with small_pool() as first, small_pool() as second:
+        await read_rows(first, NOW, {})
+        await read_rows(second, NOW, {})
+        await first.commit()
+        assert not await committed_directly(second)
+        await second.commit()
+    engine = small_pool.kw["bind"]
+    assert engine.pool.checkedin() == 1
+    assert engine.pool.checkedout() == 0
+
+
+async def test_a_session_on_two_connections_commits_sqlalchemys_way(
+    app: FastAPI, database_url: str
+) -> None:
+    # Clinics read through an engine of their own: the commit must end both transactions.
+    other = create_async_engine(database_url)
+    sessions = async_sessionmaker(
+        app.state.engine, class_=Session, binds={ClinicRow.__table__: other}
+    )
+    try:
+        async with sessions() as db:
+            await read_rows(db, NOW, {})
+            await db.execute(select(ClinicRow.id).limit(1))
+            assert not await committed_directly(db)
+            await db.commit()
+            assert not db.in_transaction()
+    finally:
+        await other.dispose()
+
+
+async def test_a_commit_the_server_refuses_raises_sqlalchemys_error(app: FastAPI) -> None:
+    async with app.state.sessionmaker() as db:
+        await db.execute(text(DEFERRED_UNIQUE))
+        await execute(db, INSERT_TWICE, {"x": 1})
+        with pytest.raises(IntegrityError, match="direct_commit_probe"):
+            await db.commit()
+        await db.rollback()
+        # The connection is usable, and the refused transaction left nothing behind.
+        await read_rows(db, NOW, {})
+        probe = await db.execute(text("SELECT to_regclass('pg_temp.direct_commit_probe')"))
+        assert probe.scalar_one() is None
+        await db.commit()
+
+
+SLOW_AT_COMMIT = (
+    "CREATE FUNCTION pg_temp.slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$",
+    "CREATE TEMP TABLE direct_commit_probe (x int) ON COMMIT DROP",
+    "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON direct_commit_probe"
+    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.slow_commit()",
+)
+
+
+async def test_a_cancelled_commit_leaves_its_connection_to_be_dropped(app: FastAPI) -> None:
+    # As SQLAlchemy treats an exit exception mid-COMMIT: whether it took place is unknown, so
+    # the connection is not reused.
+    async with app.state.sessionmaker() as db:
+        for statement in SLOW_AT_COMMIT:
+            await db.execute(text(statement))
+        await execute(db, INSERT_TWICE, {"x": 1})
+        direct = db.info["kap.direct"]
+        commit = asyncio.create_task(db.commit())
+        await asyncio.sleep(0.2)
+        commit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await commit
+        assert direct.sync.invalidated
+        await db.rollback()

@@ -39,7 +39,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
-from app.db_direct import committed_directly
+from app.db_direct import commit_sent_directly
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -293,7 +293,9 @@ class Session(AsyncSession):
     """
 
     async def commit(self) -> None:
-        if not await committed_directly(self):
+        if await commit_sent_directly(self):
+            self.sync_session.commit()  # nothing in it waits any more: no greenlet needed
+        else:
             await super().commit()
 
     def _closed_at_once(self) -> bool:

@@ -18,7 +18,7 @@ invalidating the schema cache so the next execution prepares again). SQLite take
 path, and so does a statement whose text changes per execution (an expanding IN list).
 
 For the journey's and worklist's reads (`read_rows`, `read_tuples`), the audit rows every
-request writes (`execute`), and the COMMIT that ends a request (`committed_directly`). A plan
+request writes (`execute`), and the COMMIT that ends a request (`commit_sent_directly`). A plan
 is kept per statement object for as long as the statement lives: the statements are module
 constants or cached per clinic policy.
 """
@@ -319,17 +319,19 @@ async def _direct(db: AsyncSession) -> _Direct:
     return direct
 
 
-async def committed_directly(db: AsyncSession) -> bool:
-    """Commit the session's transaction on the event loop, when the driver's COMMIT is the only
-    thing its commit would wait for; False, having done nothing, when SQLAlchemy's must run.
+async def commit_sent_directly(db: AsyncSession) -> bool:
+    """Send the COMMIT of the session's transaction straight to the driver, when it is the only
+    thing the session's commit would wait for; True then, and the session's own commit, run
+    next, finds nothing left that waits. False, having done nothing, when SQLAlchemy's commit
+    must run as usual.
 
     SQLAlchemy's commit runs in a greenlet entered for it, because the COMMIT inside it waits
-    for the server: about 12 µs of CPU per request for the switches alone, and every request
-    commits (docs/performance.md, twelfth pass). Here the asyncpg transaction commits first, as
-    the adapter's own commit would, and SQLAlchemy's commit then runs directly: it finds nothing
-    to flush, no driver transaction to end and room in the pool for the connection, so nothing
-    in it waits. A session with changes to flush, a savepoint, or a connection the pool would
-    close on its return (an overflow one, the pool being full) commits SQLAlchemy's way."""
+    for the server, and every request commits (docs/performance.md, twelfth pass). Here the
+    asyncpg transaction commits as the adapter's own commit would; SQLAlchemy's commit then
+    finds nothing to flush, no driver transaction to end and room in the pool for the
+    connection. A session with changes to flush, a savepoint or a second connection, or a
+    connection the pool would close on its return (an overflow one, the pool being full), is
+    left to SQLAlchemy."""
     direct: _Direct | None = db.info.get(_DIRECT)
     if direct is None or not direct.current(db) or not _commits_without_waiting(db, direct):
         return False
@@ -345,7 +347,6 @@ async def committed_directly(db: AsyncSession) -> bool:
                 adapter._transaction = None  # ended either way, as the adapter's commit leaves it
         except BaseException as error:  # a failed COMMIT, or a cancelled one: SQLAlchemy's handling
             await direct.connection.run_sync(_raise_as_sqlalchemy, error, None, None, None)
-    db.sync_session.commit()  # all that is left of it is bookkeeping and the pool's checkin
     return True
 
 

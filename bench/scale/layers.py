@@ -30,7 +30,10 @@ from bench.scale.profile import request_parser
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # The pool first: our checkout (with its ping after idle) and return run beneath SQLAlchemy's
     # engine frames, the ceiling's release resets the connection with a statement of its own.
-    ("connection checkout and return", ("sqlalchemy/pool/", "app/db.py", "asyncpg/pool.py")),
+    (
+        "connection checkout and return",
+        ("sqlalchemy/pool/", "_ping_when_idle.<locals>", "asyncpg/pool.py"),
+    ),
     # Statements (BEGIN and COMMIT too): our plans and the adapter around the driver, SQLAlchemy's
     # execution for the statements that take it, the driver; the ceiling's asyncpg calls.
     (
@@ -44,9 +47,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "asyncpg/transaction.py",
         ),
     ),
+    # Our session's commit and close (app/db.py) too, once its COMMIT is sent (that is SQL).
     (
         "ORM session: begin, commit, close",
-        ("sqlalchemy/orm/", "sqlalchemy/ext/asyncio/", "sqlalchemy/util/"),
+        ("sqlalchemy/orm/", "sqlalchemy/ext/asyncio/", "sqlalchemy/util/", "(app/db.py"),
     ),
     ("JSON written", ("serialize_response", "_json (bench/scale/ceiling.py")),
     ("read models", ("app/sessions/read_models.py",)),

@@ -1,7 +1,8 @@
-"""`committed_directly`: on PostgreSQL a session whose commit waits only for the driver's COMMIT
-sends it from the event loop (app/db.py's `Session.commit`). It must commit what SQLAlchemy's
-commit would, fail as SQLAlchemy's would, and leave to SQLAlchemy every commit that has more to
-wait for: changes to flush, a savepoint to release, a connection the pool closes on return."""
+"""`commit_sent_directly`: on PostgreSQL a session whose commit waits only for the driver's
+COMMIT sends it from the event loop, and app/db.py's `Session.commit` finishes without a
+greenlet. It must commit what SQLAlchemy's commit would, fail as SQLAlchemy's would, and leave
+to SQLAlchemy every commit that has more to wait for: changes to flush, a savepoint to release,
+a second connection, a connection the pool closes on return."""
 
 import asyncio
 import uuid
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.clinics.models import Clinic as ClinicRow
 from app.db import Session, create_sessionmaker
-from app.db_direct import committed_directly, execute, read_rows
+from app.db_direct import commit_sent_directly, execute, read_rows
 
 pytestmark = pytest.mark.usefixtures("postgresql_only")
 
@@ -50,7 +51,8 @@ async def small_pool(database_url: str) -> AsyncIterator[async_sessionmaker[Asyn
 async def test_a_read_only_session_commits_from_the_event_loop(app: FastAPI) -> None:
     async with app.state.sessionmaker() as db:
         first = (await read_rows(db, NOW, {}))[0].now
-        assert await committed_directly(db)
+        assert await commit_sent_directly(db)
+        await db.commit()  # finds nothing that waits
         assert not db.in_transaction()
         await asyncio.sleep(0.02)
         assert (await read_rows(db, NOW, {}))[0].now > first  # a transaction of its own
@@ -62,7 +64,8 @@ async def test_what_the_direct_commit_commits_is_there_afterwards(app: FastAPI) 
         db.add(ClinicRow(id=clinic_id, name="Committed", timezone="UTC"))
         await db.flush()
         await read_rows(db, NOW, {})  # the statements went to the driver
-        assert await committed_directly(db)
+        assert await commit_sent_directly(db)
+        await db.commit()
     async with app.state.sessionmaker() as other:
         names = [row.name for row in await read_rows(other, CLINIC_NAME, {"clinic_id": clinic_id})]
     assert names == ["Committed"]
@@ -73,7 +76,7 @@ async def test_changes_left_to_flush_are_committed_sqlalchemys_way(app: FastAPI)
     async with app.state.sessionmaker() as db:
         await read_rows(db, NOW, {})
         db.add(ClinicRow(id=clinic_id, name="Flushed at commit", timezone="UTC"))
-        assert not await committed_directly(db)  # a flush waits for the server
+        assert not await commit_sent_directly(db)  # a flush waits for the server
         await db.commit()
     async with app.state.sessionmaker() as other:
         names = [row.name for row in await read_rows(other, CLINIC_NAME, {"clinic_id": clinic_id})]
@@ -85,7 +88,7 @@ async def test_a_savepoint_is_released_sqlalchemys_way(app: FastAPI) -> None:
         await read_rows(db, NOW, {})
         await db.begin_nested()
         await read_rows(db, NOW, {})
-        assert not await committed_directly(db)
+        assert not await commit_sent_directly(db)
         await db.commit()  # releases the savepoint, then commits
         assert not db.in_transaction()
 
@@ -99,7 +102,7 @@ async def test_a_connection_the_pool_would_close_is_returned_sqlalchemys_way(
         await read_rows(first, NOW, {})
         await read_rows(second, NOW, {})
         await first.commit()
-        assert not await committed_directly(second)
+        assert not await commit_sent_directly(second)
         await second.commit()
     engine = small_pool.kw["bind"]
     assert engine.pool.checkedin() == 1
@@ -118,7 +121,7 @@ async def test_a_session_on_two_connections_commits_sqlalchemys_way(
         async with sessions() as db:
             await read_rows(db, NOW, {})
             await db.execute(select(ClinicRow.id).limit(1))
-            assert not await committed_directly(db)
+            assert not await commit_sent_directly(db)
             await db.commit()
             assert not db.in_transaction()
     finally:

@@ -34,6 +34,15 @@ CHECKOUT = [  # a greenlet's stack: the pool beneath the engine, a ping's statem
     "_ping_when_idle.<locals>.checkout (app/db.py:261)",
     "Connection.execute (asyncpg/connection.py:377)",
 ]
+DIRECT_COMMIT = [  # the COMMIT sent from the event loop, then the session's bookkeeping
+    *REQUEST,
+    "UnitOfWork.commit (app/unit_of_work.py:150)",
+    "Session.commit (app/db.py:300)",
+    "commit_sent_directly (app/db_direct.py:340)",
+    "Transaction.commit (asyncpg/transaction.py:211)",
+]
+SESSION_COMMIT = [*DIRECT_COMMIT[:-2], "Session.commit (sqlalchemy/orm/session.py:2030)"]
+CHECKIN = [*SESSION_COMMIT, "_finalize_fairy (sqlalchemy/pool/base.py:1050)"]
 CEILING_RELEASE = [  # the pool's reset is a statement too
     *REQUEST[:4],
     "create_app.<locals>.get_journey (bench/scale/ceiling.py:86)",
@@ -54,6 +63,10 @@ LOOP = ["<module> (bench/scale/profile.py:160)", "run (uvloop/__init__.py:92)"]
         (AUDIT_INSERT[:-2], "audit trail"),
         (CHECKOUT, "connection checkout and return"),  # not SQL, though an engine frame is there
         (CEILING_RELEASE, "connection checkout and return"),
+        (DIRECT_COMMIT, "SQL sent, rows read"),
+        (SESSION_COMMIT, "ORM session: begin, commit, close"),  # not "unit of work", further out
+        (DIRECT_COMMIT[:-2], "ORM session: begin, commit, close"),
+        (CHECKIN, "connection checkout and return"),
         (READ_MODEL, "read models"),  # not "endpoint, the rest", further out
         (READ_MODEL[:-2], "endpoint, the rest"),
         (REQUEST, "routing and middleware"),

@@ -1,8 +1,10 @@
 """What the read benchmark prints: the machine, then Markdown tables and a JSON summary.
 
 The tables are the ones docs/performance.md quotes: per size, scenario and side the rate,
-latency percentiles, CPU per request and other load; then ours against the ceiling, and how
-p95 grows from the smallest size to the largest.
+latency percentiles, CPU per request and other load; then ours against the ceiling (rate,
+server CPU per request, p95), the CPU each side spends on a read beyond the floor's (the clinic
+read, the fixed cost of an authenticated, audited request), and how p95 grows from the smallest
+size to the largest.
 """
 
 import argparse
@@ -13,6 +15,7 @@ import subprocess
 
 from bench.machine import cpu_and_memory
 from bench.scale.sizes import SCENARIOS, SIDES, Size
+from bench.scale.wrk_driver import Measure
 from bench.scratch_database import admin
 
 
@@ -60,17 +63,49 @@ def table(sizes: list[Size]) -> list[str]:
     return lines
 
 
+def cpu_per_request_ms(measure: Measure) -> float:
+    return measure.server_cpu_s / max(measure.requests, 1) * 1000
+
+
+def above_the_floor(size: Size, scenario: str) -> tuple[float, float]:
+    """Server CPU per request beyond the floor's (the clinic read: authenticated, audited, next
+    to nothing else), ours and the ceiling's: what the scenario's own work costs each side."""
+    return (
+        cpu_per_request_ms(size.results[(scenario, "ours")])
+        - cpu_per_request_ms(size.results[("clinic", "ours")]),
+        cpu_per_request_ms(size.results[(scenario, "ceiling")])
+        - cpu_per_request_ms(size.results[("clinic", "ceiling")]),
+    )
+
+
 def ratios(sizes: list[Size]) -> list[str]:
     lines = [
-        "| sessions | scenario | ours/ceiling req/s | ours/ceiling p95 |",
-        "|---:|---|---:|---:|",
+        "| sessions | scenario | ours/ceiling req/s | ours/ceiling server CPU/req "
+        "| ours/ceiling p95 |",
+        "|---:|---|---:|---:|---:|",
     ]
     for size in sizes:
         for scenario in SCENARIOS:
             ours, top = size.results[(scenario, "ours")], size.results[(scenario, "ceiling")]
+            cpu = cpu_per_request_ms(ours) / max(cpu_per_request_ms(top), 1e-9)
             lines.append(
                 f"| {size.sessions:,} | {scenario} | {ours.rate / max(top.rate, 1e-9):.2f}x "
-                f"| {ours.percentile(95) / max(top.percentile(95), 1e-9):.2f}x |"
+                f"| {cpu:.2f}x | {ours.percentile(95) / max(top.percentile(95), 1e-9):.2f}x |"
+            )
+    lines += [
+        "",
+        "| sessions | scenario | ours above the floor | ceiling above the floor | ratio |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for size in sizes:
+        for scenario in SCENARIOS:
+            if scenario == "clinic":
+                continue
+            ours_ms, ceiling_ms = above_the_floor(size, scenario)
+            ratio = f"{ours_ms / ceiling_ms:.2f}x" if ceiling_ms > 0 else "-"  # noise can do it
+            lines.append(
+                f"| {size.sessions:,} | {scenario} | {ours_ms:.2f} ms | {ceiling_ms:.2f} ms "
+                f"| {ratio} |"
             )
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]

@@ -322,8 +322,10 @@ async def _direct(db: AsyncSession) -> _Direct:
 async def commit_sent_directly(db: AsyncSession) -> bool:
     """Send the COMMIT of the session's transaction straight to the driver, when it is the only
     thing the session's commit would wait for; True then, and the session's own commit, run
-    next, finds nothing left that waits. False, having done nothing, when SQLAlchemy's commit
-    must run as usual.
+    next, finds nothing left that waits. False when SQLAlchemy's commit must run as usual:
+    mostly having done nothing; or, when the pool filled while the COMMIT was at the server,
+    having sent it, and SQLAlchemy's commit then finds no driver transaction to end and closes
+    the connection, which waits for the server, in its greenlet.
 
     SQLAlchemy's commit runs in a greenlet entered for it, because the COMMIT inside it waits
     for the server, and every request commits (docs/performance.md, twelfth pass). Here the
@@ -347,6 +349,8 @@ async def commit_sent_directly(db: AsyncSession) -> bool:
                 adapter._transaction = None  # ended either way, as the adapter's commit leaves it
         except BaseException as error:  # a failed COMMIT, or a cancelled one: SQLAlchemy's handling
             await direct.connection.run_sync(_raise_as_sqlalchemy, error, None, None, None)
+        # Other tasks ran meanwhile: their connections may have filled the pool.
+        return _pool_keeps(direct.sync)
     return True
 
 
@@ -362,7 +366,13 @@ def _commits_without_waiting(db: AsyncSession, direct: _Direct) -> bool:
         return False
     if direct.sync.in_nested_transaction():
         return False
-    pool = direct.sync.engine.pool
+    return _pool_keeps(direct.sync)
+
+
+def _pool_keeps(sync: Connection) -> bool:
+    """Whether the pool has room for the connection: one it would close on return (an overflow
+    connection, the pool being full) closes by waiting for the server."""
+    pool = sync.engine.pool
     return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 

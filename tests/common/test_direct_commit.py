@@ -5,6 +5,7 @@ to SQLAlchemy every commit that has more to wait for: changes to flush, a savepo
 a second connection, a connection the pool closes on return."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -142,20 +143,48 @@ async def test_a_commit_the_server_refuses_raises_sqlalchemys_error(app: FastAPI
         await db.commit()
 
 
-SLOW_AT_COMMIT = (
-    "CREATE FUNCTION pg_temp.slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
-    " $$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$",
-    "CREATE TEMP TABLE direct_commit_probe (x int) ON COMMIT DROP",
-    "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON direct_commit_probe"
-    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.slow_commit()",
-)
+def slow_at_commit(seconds: float) -> tuple[str, ...]:
+    """Statements that make the transaction's COMMIT take `seconds` (a deferred trigger)."""
+    return (
+        "CREATE FUNCTION pg_temp.slow_commit() RETURNS trigger LANGUAGE plpgsql AS"
+        f" $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$",
+        "CREATE TEMP TABLE direct_commit_probe (x int) ON COMMIT DROP",
+        "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON direct_commit_probe"
+        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.slow_commit()",
+    )
+
+
+async def test_a_pool_filled_while_the_commit_was_sent_closes_the_connection_properly(
+    small_pool: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The second session's connection is the overflow; the pool had room when its COMMIT was
+    # sent, and the first session's connection fills it meanwhile. Returned now, the overflow
+    # is closed, which waits for the server: SQLAlchemy's commit must do that part.
+    engine = small_pool.kw["bind"]
+    async with small_pool() as first, small_pool() as second:
+        await read_rows(first, NOW, {})
+        for statement in slow_at_commit(0.5):
+            await second.execute(text(statement))
+        await execute(second, INSERT_TWICE, {"x": 1})
+        overflow = second.info["kap.direct"].adapter._connection  # asyncpg's own
+        committing = asyncio.create_task(second.commit())
+        await asyncio.sleep(0.2)  # the COMMIT is at the server
+        assert engine.pool.checkedin() == 0
+        await first.commit()
+        assert engine.pool.checkedin() == 1  # full
+        await committing
+        assert not second.in_transaction()
+    assert overflow.is_closed()
+    assert engine.pool.checkedin() == 1
+    assert engine.pool.checkedout() == 0
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 async def test_a_cancelled_commit_leaves_its_connection_to_be_dropped(app: FastAPI) -> None:
     # As SQLAlchemy treats an exit exception mid-COMMIT: whether it took place is unknown, so
     # the connection is not reused.
     async with app.state.sessionmaker() as db:
-        for statement in SLOW_AT_COMMIT:
+        for statement in slow_at_commit(5):
             await db.execute(text(statement))
         await execute(db, INSERT_TWICE, {"x": 1})
         direct = db.info["kap.direct"]

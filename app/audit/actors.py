@@ -5,13 +5,20 @@ for every clinical field a response serialises, whether the actor may see it; a 
 is whoever authentication left on the request's state.
 """
 
+import re
 import uuid
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 
+from app.audit.models import RESOURCE_ID_LENGTH
 from app.audit.trail import TAG_RESOURCES, AuditTrail
+
+# What a path id can be when it names a resource: a UUID, a FHIR id. A path is read before its
+# ids are validated (a denied request is audited first), so anything else, of any length, is
+# left out of the trail rather than written into it.
+PLAIN_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{RESOURCE_ID_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,12 @@ def request_trail(route: APIRoute, request: Request) -> AuditTrail:
     tag = str(route.tags[0]) if route.tags else ""
     request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
     path_ids = [str(v) for k, v in request.path_params.items() if k.endswith("_id")]
+    subject_id = path_ids[0] if path_ids and PLAIN_ID.fullmatch(path_ids[0]) else None
     return AuditTrail(
         action=route.name,
         resource_type=TAG_RESOURCES.get(tag, tag or "api"),
         request_id=request_id,
         ip=request.client.host if request.client else None,
         client_request_id=getattr(request.state, "client_request_id", None),
-        subject_id=path_ids[0] if path_ids else None,
+        subject_id=subject_id,
     )

@@ -21,6 +21,10 @@ class Outcome(StrEnum):
     refused = "refused"  # a write to a PHI resource answered 4xx (409, 412, 422, ...)
 
 
+RESOURCE_ID_LENGTH = 64
+"""The widest resource id the trail keeps: a UUID's text, a FHIR id (at most 64 characters)."""
+
+
 class AuditEvent(Base):
     """One access or change. Holds ids, names of changed fields and request facts; no PHI."""
 
@@ -38,7 +42,7 @@ class AuditEvent(Base):
     actor_role: Mapped[str | None] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(80))
     resource_type: Mapped[str] = mapped_column(String(40))
-    resource_id: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(RESOURCE_ID_LENGTH))
     request_id: Mapped[str] = mapped_column(String(128))
     # The caller's own X-Request-ID, kept beside the server's id, never instead of it.
     client_request_id: Mapped[str | None] = mapped_column(String(128))
@@ -70,7 +74,7 @@ class AuditEventResource(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     clinic_id: Mapped[uuid.UUID | None]
     resource_type: Mapped[str] = mapped_column(String(40))
-    resource_id: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(RESOURCE_ID_LENGTH))
 
     # No primary-key constraint (its index would cost bytes on every row and serve no query);
     # (event_id, position) identifies a row, and the ORM is told so.

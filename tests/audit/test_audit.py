@@ -5,6 +5,7 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -212,3 +213,24 @@ async def test_failed_authentication_with_a_known_key_is_filed_under_its_clinic(
         ("", "list_clients"),
         (staff_id, "list_clients"),
     ]
+
+
+async def test_a_denied_request_names_its_path_id_only_when_it_could_be_one(
+    clinic: Clinic, app: FastAPI
+) -> None:
+    # The role check comes before the path's ids are validated: the trail must take the path
+    # as it came, and keep only what could name a resource (a UUID, a FHIR id).
+    _, scheduler = await clinic.staff("scheduler")
+    consent_id = uuid.uuid4()
+    zalgo = "T̺̺̕o͞ ̷i̲̬͇̪͙n̝̗͕v̟̜̘̦͟o̶̙̰̠kè͚̮̺̪̹̱̤ ̖t̝͕̳̣̻̪͞h̼͓̲̦̳̘̲e͇̣̰̦̬͎ ̢̼̻̱̘h͚͎͙̜̣̲ͅi̦̲̣̰̤v̻͍e̺̭̳̪̰"
+    named = {
+        "a" * 65: None,  # too long for any id
+        zalgo: None,  # no id at all, and wider than the column in characters
+        "c" * 64: "c" * 64,  # a FHIR id can be this long
+        str(consent_id): str(consent_id),
+    }
+    for path_id in named:
+        url = f"/api/v1/clients/{quote(path_id)}/consents/{consent_id}"
+        assert (await clinic.get(url, headers=scheduler)).status_code == 403, path_id
+    denied = await events(clinic, outcome="denied")  # one instant: in no particular order
+    assert sorted(str(e["resource_id"]) for e in denied) == sorted(map(str, named.values()))

@@ -5,6 +5,8 @@ for every clinical field a response serialises, whether the actor may see it; a 
 is whoever authentication left on the request's state.
 """
 
+import functools
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from app.audit.models import RESOURCE_ID_LENGTH
+from app.audit.models import IP_LENGTH, RESOURCE_ID_LENGTH
 from app.audit.trail import TAG_RESOURCES, AuditTrail
 
 # What a path id can be when it names a resource: a UUID, a FHIR id. A path is read before its
@@ -57,6 +59,18 @@ class RequestCaller:
         return Actor(subject.clinic_id, subject.staff_id, role)
 
 
+@functools.lru_cache(maxsize=4096)  # callers come back: one parse per address, not per request
+def audited_address(host: str) -> str | None:
+    """The client's address as the trail keeps it: an IP address, else None. Behind a trusted
+    proxy it is what X-Forwarded-For said, and a proxy that passes a caller's header on
+    unchecked passes any text."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return host if len(host) <= IP_LENGTH else None
+
+
 def request_trail(route: APIRoute, request: Request) -> AuditTrail:
     """The audit trail of one request: its route's action and resource type, its ids."""
     tag = str(route.tags[0]) if route.tags else ""
@@ -67,7 +81,7 @@ def request_trail(route: APIRoute, request: Request) -> AuditTrail:
         action=route.name,
         resource_type=TAG_RESOURCES.get(tag, tag or "api"),
         request_id=request_id,
-        ip=request.client.host if request.client else None,
+        ip=audited_address(request.client.host) if request.client else None,
         client_request_id=getattr(request.state, "client_request_id", None),
         subject_id=subject_id,
     )

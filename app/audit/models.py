@@ -23,6 +23,8 @@ class Outcome(StrEnum):
 
 RESOURCE_ID_LENGTH = 64
 """The widest resource id the trail keeps: a UUID's text, a FHIR id (at most 64 characters)."""
+IP_LENGTH = 64
+"""The widest client address the trail keeps (an IPv6 address with a zone fits)."""
 
 
 class AuditEvent(Base):
@@ -46,7 +48,7 @@ class AuditEvent(Base):
     request_id: Mapped[str] = mapped_column(String(128))
     # The caller's own X-Request-ID, kept beside the server's id, never instead of it.
     client_request_id: Mapped[str | None] = mapped_column(String(128))
-    ip: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(IP_LENGTH))
     outcome: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int]  # TASK_STATUS for a worker's task: there is no HTTP answer
     changed_fields: Mapped[list[str] | None] = mapped_column(JSON)

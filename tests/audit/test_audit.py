@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEvent
-from tests.support.apps import assert_problem
+from tests.support.apps import assert_problem, client_of
 from tests.support.factories import T0, Clinic, bearer, bootstrap
 
 
@@ -234,3 +234,24 @@ async def test_a_denied_request_names_its_path_id_only_when_it_could_be_one(
         assert (await clinic.get(url, headers=scheduler)).status_code == 403, path_id
     denied = await events(clinic, outcome="denied")  # one instant: in no particular order
     assert sorted(str(e["resource_id"]) for e in denied) == sorted(map(str, named.values()))
+
+
+async def test_a_client_address_no_ip_could_have_is_left_out_of_the_trail(
+    clinic: Clinic, app: FastAPI
+) -> None:
+    # Behind a trusted proxy the address is what X-Forwarded-For said; a proxy that passes a
+    # caller's header unchecked passes any text. The request is answered and audited all the
+    # same, without it.
+    addresses = {"not-an-address": None, "not-an-address-" * 6: None, "2001:db8::1": "2001:db8::1"}
+    for number, address in enumerate(addresses):
+        headers = {**clinic.headers, "X-Request-ID": f"odd-address-{number}"}
+        async with client_of(app, ip=address) as http:
+            assert (await http.get("/api/v1/clinic", headers=headers)).status_code == 200
+    async with app.state.sessionmaker() as db:
+        found = await db.execute(
+            select(AuditEvent.client_request_id, AuditEvent.ip).where(
+                AuditEvent.client_request_id.like("odd-address-%")
+            )
+        )
+    kept = dict(found.all())
+    assert [kept[f"odd-address-{n}"] for n in range(3)] == list(addresses.values())

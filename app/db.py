@@ -39,7 +39,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
-from app.db_direct import commit_sent_directly
+from app.db_commit import commit_sent_directly
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -289,7 +289,7 @@ class Session(AsyncSession):
     A committed session (every request's, when it ends) has nothing to roll back and no
     connection to give back, only its objects to let go: that needs no greenlet to switch into,
     nor, leaving `async with`, a task shielding the close from cancellation. A commit whose only
-    wait is the driver's COMMIT sends it from here too (app/db_direct.py).
+    wait is the driver's COMMIT sends it from here too (app/db_commit.py).
     """
 
     async def commit(self) -> None:

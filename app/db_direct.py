@@ -18,7 +18,7 @@ invalidating the schema cache so the next execution prepares again). SQLite take
 path, and so does a statement whose text changes per execution (an expanding IN list).
 
 For the journey's and worklist's reads (`read_rows`, `read_tuples`), the audit rows every
-request writes (`execute`), and the COMMIT that ends a request (`commit_sent_directly`). A plan
+request writes (`execute`); app/db_commit.py sends the COMMIT that ends a request. A plan
 is kept per statement object for as long as the statement lives: the statements are module
 constants or cached per clinic policy.
 """
@@ -35,7 +35,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeEngine
@@ -222,7 +221,7 @@ async def _sent_directly(
 ) -> Any:
     """The statement's rows, sent straight to the driver adapter; `_NOT_SENT` when SQLAlchemy
     must send it (not asyncpg, or a text that changes per execution)."""
-    direct: _Direct | None = db.info.get(_DIRECT)
+    direct: DirectConnection | None = db.info.get(_DIRECT)
     if direct is None or not direct.current(db):
         if db.get_bind().dialect.driver != "asyncpg":
             return _NOT_SENT
@@ -242,7 +241,7 @@ def _plan_of(statement: Executable, dialect: Dialect) -> _Plan | None:
 
 
 @dataclass(slots=True)
-class _Direct:
+class DirectConnection:
     """The session's connection in its current transaction, and the driver adapter under it."""
 
     transaction: SessionTransaction
@@ -300,10 +299,17 @@ async def _fetch(
         mutex.release()
 
 
-_DIRECT = "kap.direct"  # the key of the session's _Direct in its `info`
+_DIRECT = "kap.direct"  # the key of the session's DirectConnection in its `info`
 
 
-async def _direct(db: AsyncSession) -> _Direct:
+def direct_connection(db: AsyncSession) -> DirectConnection | None:
+    """The connection the session's statements went to the driver on, in its current
+    transaction; None if none went there in it."""
+    direct: DirectConnection | None = db.info.get(_DIRECT)
+    return direct if direct is not None and direct.current(db) else None
+
+
+async def _direct(db: AsyncSession) -> DirectConnection:
     """The session's connection in its transaction, kept in the session's `info` for the
     statements after it (`_sent_directly` asks there first): asking the session is a hop into
     a greenlet and back, and a journey sends half a dozen reads."""
@@ -314,74 +320,13 @@ async def _direct(db: AsyncSession) -> _Direct:
     # Just checked out by db.connection(): the property hands the pooled connection over with
     # no I/O, where AsyncConnection.get_raw_connection() takes a greenlet to read it.
     raw = sync.connection
-    direct = _Direct(transaction, connection, sync, raw.dbapi_connection)
+    direct = DirectConnection(transaction, connection, sync, raw.dbapi_connection)
     db.info[_DIRECT] = direct
     return direct
 
 
-async def commit_sent_directly(db: AsyncSession) -> bool:
-    """Send the COMMIT of the session's transaction straight to the driver, when it is the only
-    thing the session's commit would wait for; True then, and the session's own commit, run
-    next, finds nothing left that waits. False when SQLAlchemy's commit must run as usual:
-    mostly having done nothing; or, when the pool filled while the COMMIT was at the server,
-    having sent it, and SQLAlchemy's commit then finds no driver transaction to end and closes
-    the connection, which waits for the server, in its greenlet.
-
-    SQLAlchemy's commit runs in a greenlet entered for it, because the COMMIT inside it waits
-    for the server, and every request commits (docs/performance.md, twelfth pass). Here the
-    asyncpg transaction commits as the adapter's own commit would; SQLAlchemy's commit then
-    finds nothing to flush, no driver transaction to end and room in the pool for the
-    connection. A session with changes to flush, a savepoint or a second connection, or a
-    connection the pool would close on its return (an overflow one, the pool being full), is
-    left to SQLAlchemy."""
-    direct: _Direct | None = db.info.get(_DIRECT)
-    if direct is None or not direct.current(db) or not _commits_without_waiting(db, direct):
-        return False
-    adapter = direct.adapter
-    transaction = adapter._transaction  # None if no statement began one
-    if transaction is not None:
-        try:
-            try:
-                await transaction.commit()
-            except Exception as error:
-                adapter._handle_exception(error)  # raises it as the DB-API's error
-            finally:
-                adapter._transaction = None  # ended either way, as the adapter's commit leaves it
-        except BaseException as error:  # a failed COMMIT, or a cancelled one: SQLAlchemy's handling
-            await direct.connection.run_sync(_raise_as_sqlalchemy, error, None, None, None)
-        # Other tasks ran meanwhile: their connections may have filled the pool.
-        return _pool_keeps(direct.sync)
-    return True
-
-
-def _commits_without_waiting(db: AsyncSession, direct: _Direct) -> bool:
-    """Whether SQLAlchemy's commit of `db`, once the driver's transaction is committed, would
-    do no I/O: nothing to flush, no savepoint, one connection, and a pool that keeps it."""
-    session = db.sync_session
-    if not session._is_clean() or session.get_nested_transaction() is not None:
-        return False
-    # Keyed by engine and by connection alike: one connection means every entry holds it.
-    connections = direct.transaction._connections.values()
-    if any(entry[0] is not direct.sync for entry in connections):
-        return False
-    if direct.sync.in_nested_transaction():
-        return False
-    return _pool_keeps(direct.sync)
-
-
-def _pool_keeps(sync: Connection) -> bool:
-    """Whether the pool has room for the connection: one it would close on return (an overflow
-    connection, the pool being full) closes by waiting for the server."""
-    pool = sync.engine.pool
-    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
-
-
 def _raise_as_sqlalchemy(
-    sync: Connection,
-    error: BaseException,
-    sql: str | None,
-    arguments: list[Any] | None,
-    cursor: Any,
+    sync: Connection, error: BaseException, sql: str, arguments: list[Any], cursor: Any
 ) -> None:
     """SQLAlchemy's handling of a failed statement (`handle_error` events, wrapped as its
     DBAPIError, a disconnect or a cancellation invalidating the connection), with what its

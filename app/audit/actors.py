@@ -59,16 +59,19 @@ class RequestCaller:
         return Actor(subject.clinic_id, subject.staff_id, role)
 
 
-@functools.lru_cache(maxsize=4096)  # callers come back: one parse per address, not per request
 def audited_address(host: str) -> str | None:
-    """The client's address as the trail keeps it: an IP address, else None. Behind a trusted
-    proxy it is what X-Forwarded-For said, and a proxy that passes a caller's header on
-    unchecked passes any text."""
+    """The client's address as the trail keeps it: an IP address (without an IPv6 zone, which
+    can be any text), else None. Behind a trusted proxy it is what X-Forwarded-For said, and a
+    proxy that passes a caller's header on unchecked passes any text."""
+    return _ip_address(host) if len(host) <= IP_LENGTH else None  # nothing longer is cached
+
+
+@functools.lru_cache(maxsize=4096)  # callers come back: one parse per address, not per request
+def _ip_address(host: str) -> str | None:
     try:
-        ipaddress.ip_address(host)
+        return str(ipaddress.ip_address(host.partition("%")[0]))
     except ValueError:
         return None
-    return host if len(host) <= IP_LENGTH else None
 
 
 def request_trail(route: APIRoute, request: Request) -> AuditTrail:

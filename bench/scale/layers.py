@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "SQL sent, rows read",
         (
             "app/db_direct.py",
+            "app/db_commit.py",
             "sqlalchemy/engine/",
             "dialects/",
             "asyncpg/connection.py",

@@ -63,6 +63,10 @@ def table(sizes: list[Size]) -> list[str]:
     return lines
 
 
+FLOOR_NOISE_MS = 0.05
+"""Less CPU than this above the floor, per request, is within what runs differ by."""
+
+
 def cpu_per_request_ms(measure: Measure) -> float:
     return measure.server_cpu_s / max(measure.requests, 1) * 1000
 
@@ -102,7 +106,9 @@ def ratios(sizes: list[Size]) -> list[str]:
             if scenario == "clinic":
                 continue
             ours_ms, ceiling_ms = above_the_floor(size, scenario)
-            ratio = f"{ours_ms / ceiling_ms:.2f}x" if ceiling_ms > 0 else "-"  # noise can do it
+            # A side at or barely above its floor has nothing to compare: noise, not a ratio.
+            measurable = min(ours_ms, ceiling_ms) >= FLOOR_NOISE_MS
+            ratio = f"{ours_ms / ceiling_ms:.2f}x" if measurable else "-"
             lines.append(
                 f"| {size.sessions:,} | {scenario} | {ours_ms:.2f} ms | {ceiling_ms:.2f} ms "
                 f"| {ratio} |"

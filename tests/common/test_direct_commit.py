@@ -2,7 +2,8 @@
 COMMIT sends it from the event loop, and app/db.py's `Session.commit` finishes without a
 greenlet. It must commit what SQLAlchemy's commit would, fail as SQLAlchemy's would, and leave
 to SQLAlchemy every commit that has more to wait for: changes to flush, a savepoint to release,
-a second connection, a connection the pool closes on return."""
+a second connection or one it must not commit, commit listeners, a connection the pool closes
+on return."""
 
 import asyncio
 import logging
@@ -11,13 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Integer, bindparam, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, bindparam, event, func, select, text
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.clinics.models import Clinic as ClinicRow
 from app.db import Session, create_sessionmaker
-from app.db_direct import commit_sent_directly, execute, read_rows
+from app.db_commit import commit_sent_directly
+from app.db_direct import execute, read_rows
 
 pytestmark = pytest.mark.usefixtures("postgresql_only")
 
@@ -135,6 +137,11 @@ async def test_a_commit_the_server_refuses_raises_sqlalchemys_error(app: FastAPI
         await execute(db, INSERT_TWICE, {"x": 1})
         with pytest.raises(IntegrityError, match="direct_commit_probe"):
             await db.commit()
+        # As SQLAlchemy's own failed commit leaves it: nothing more until rolled back.
+        with pytest.raises(PendingRollbackError):
+            await db.commit()
+        with pytest.raises(InvalidRequestError):
+            await read_rows(db, NOW, {})
         await db.rollback()
         # The connection is usable, and the refused transaction left nothing behind.
         await read_rows(db, NOW, {})
@@ -195,3 +202,66 @@ async def test_a_cancelled_commit_leaves_its_connection_to_be_dropped(app: FastA
             await commit
         assert direct.sync.invalidated
         await db.rollback()
+
+
+async def test_a_session_inside_a_transaction_begun_outside_it_leaves_that_to_its_owner(
+    app: FastAPI,
+) -> None:
+    # A test's usual isolation: the session joins a connection's transaction, and the owner
+    # of that transaction rolls it back. The session's commit must not commit it.
+    clinic_id = uuid.uuid4()
+    async with app.state.engine.connect() as connection:
+        outer = await connection.begin()
+        async with Session(bind=connection, expire_on_commit=False) as db:
+            db.add(ClinicRow(id=clinic_id, name="Joined", timezone="UTC"))
+            await db.flush()
+            await read_rows(db, NOW, {})
+            assert not await commit_sent_directly(db)
+            await db.commit()
+        await outer.rollback()
+    async with app.state.sessionmaker() as other:
+        assert await read_rows(other, CLINIC_NAME, {"clinic_id": clinic_id}) == []
+
+
+@pytest.mark.parametrize("name", ["before_commit", "after_commit", "after_transaction_end"])
+async def test_a_session_with_commit_listeners_commits_sqlalchemys_way(
+    app: FastAPI, name: str
+) -> None:
+    heard: list[str] = []
+    async with app.state.sessionmaker() as db:
+        event.listen(db.sync_session, name, lambda *_: heard.append(name))
+        await read_rows(db, NOW, {})
+        assert not await commit_sent_directly(db)  # a listener may need to run before it
+        await db.commit()
+    assert heard == [name]
+
+
+async def test_a_connection_with_commit_listeners_commits_sqlalchemys_way(app: FastAPI) -> None:
+    heard: list[str] = []
+    async with app.state.sessionmaker() as db:
+        await read_rows(db, NOW, {})
+        connection = await db.connection()
+        event.listen(connection.sync_connection, "commit", lambda *_: heard.append("commit"))
+        assert not await commit_sent_directly(db)
+        await db.commit()
+    assert heard == ["commit"]
+
+
+async def test_a_connection_goes_back_to_its_own_pool_after_the_engine_is_disposed(
+    small_pool: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Both connections were lent by the pool the engine had before `dispose()`; the first one
+    # back fills it, so the second, its overflow, is closed on return, whatever room the
+    # engine's new pool has.
+    engine = small_pool.kw["bind"]
+    async with small_pool() as first, small_pool() as second:
+        await read_rows(first, NOW, {})
+        await read_rows(second, NOW, {})
+        overflow = second.info["kap.direct"].adapter._connection
+        await engine.dispose(close=False)
+        await first.commit()
+        assert engine.pool.checkedin() < engine.pool.size()  # the new pool has room
+        assert not await commit_sent_directly(second)
+        await second.commit()
+    assert overflow.is_closed()
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

@@ -38,7 +38,7 @@ DIRECT_COMMIT = [  # the COMMIT sent from the event loop, then the session's boo
     *REQUEST,
     "UnitOfWork.commit (app/unit_of_work.py:150)",
     "Session.commit (app/db.py:300)",
-    "commit_sent_directly (app/db_direct.py:340)",
+    "commit_sent_directly (app/db_commit.py:40)",
     "Transaction.commit (asyncpg/transaction.py:211)",
 ]
 SESSION_COMMIT = [*DIRECT_COMMIT[:-2], "Session.commit (sqlalchemy/orm/session.py:2030)"]

@@ -1,6 +1,8 @@
 """bench/scale/report.py's ratios: each side's server CPU per request against the other's, and
 what a read costs each side beyond the floor (the clinic read) measured in the same run."""
 
+import pytest
+
 from bench.scale.report import above_the_floor, ratios
 from bench.scale.sizes import SCENARIOS, SIDES, Size
 from bench.scale.wrk_driver import Measure
@@ -44,7 +46,16 @@ def test_the_ratios_table_shows_cpu_and_the_work_above_the_floor() -> None:
     assert not any("| clinic | 0.00 ms" in line for line in lines)  # the floor is not above itself
 
 
-def test_a_ceiling_read_no_dearer_than_its_floor_has_no_ratio() -> None:
-    noisy = {**CPU_MS, ("journey", "ceiling"): 0.4}  # below the floor: measurement noise
-    lines = ratios([measured(10_000, noisy)])
-    assert "| 10,000 | journey | 2.00 ms | -0.10 ms | - |" in lines
+@pytest.mark.parametrize(
+    ("side", "cpu_ms", "row"),
+    [
+        ("ceiling", 0.4, "| 10,000 | journey | 2.00 ms | -0.10 ms | - |"),  # below its floor
+        ("ceiling", 0.52, "| 10,000 | journey | 2.00 ms | 0.02 ms | - |"),  # a 100x from noise
+        ("ours", 1.9, "| 10,000 | journey | -0.10 ms | 1.00 ms | - |"),
+    ],
+)
+def test_a_read_barely_dearer_than_its_floor_has_no_ratio(
+    side: str, cpu_ms: float, row: str
+) -> None:
+    noisy = {**CPU_MS, ("journey", side): cpu_ms}
+    assert row in ratios([measured(10_000, noisy)])

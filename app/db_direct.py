@@ -221,8 +221,8 @@ async def _sent_directly(
 ) -> Any:
     """The statement's rows, sent straight to the driver adapter; `_NOT_SENT` when SQLAlchemy
     must send it (not asyncpg, or a text that changes per execution)."""
-    direct: DirectConnection | None = db.info.get(_DIRECT)
-    if direct is None or not direct.current(db):
+    direct = direct_connection(db)
+    if direct is None:
         if db.get_bind().dialect.driver != "asyncpg":
             return _NOT_SENT
         direct = await _direct(db)

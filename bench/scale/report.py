@@ -40,6 +40,10 @@ async def describe_machine() -> list[str]:
     return [*_hardware(), f"PostgreSQL: {version}; {shown}"]
 
 
+def cpu_per_request_ms(measure: Measure) -> float:
+    return measure.server_cpu_s / max(measure.requests, 1) * 1000
+
+
 def table(sizes: list[Size]) -> list[str]:
     header = (
         "| sessions | scenario | side | req/s | p50 ms | p95 ms | p99 ms | server CPU/req "
@@ -55,7 +59,7 @@ def table(sizes: list[Size]) -> list[str]:
                 lines.append(
                     f"| {size.sessions:,} | {scenario} | {side} | {m.rate:.0f} "
                     f"| {m.percentile(50):.1f} | {m.percentile(95):.1f} | {m.percentile(99):.1f} "
-                    f"| {m.server_cpu_s / max(m.requests, 1) * 1000:.2f} ms "
+                    f"| {cpu_per_request_ms(m):.2f} ms "
                     f"| {m.postgres_cpu_s / max(m.requests, 1) * 1000:.2f} ms "
                     f"| {m.received / max(m.requests, 1) / 1000:.1f} "
                     f"| {other:.0%} | {m.errors + m.non_2xx} |"
@@ -65,10 +69,6 @@ def table(sizes: list[Size]) -> list[str]:
 
 FLOOR_NOISE_MS = 0.05
 """Less CPU than this above the floor, per request, is within what runs differ by."""
-
-
-def cpu_per_request_ms(measure: Measure) -> float:
-    return measure.server_cpu_s / max(measure.requests, 1) * 1000
 
 
 def above_the_floor(size: Size, scenario: str) -> tuple[float, float]:

@@ -3,7 +3,7 @@ sample's frames belongs to, and leaves start-up out of the shares."""
 
 import pytest
 
-from bench.scale.layers import OUTSIDE, layer_of, shares
+from bench.scale.layers import OUTSIDE, bound, layer_of, shares
 
 REQUEST = [
     "<module> (bench/scale/profile.py:160)",
@@ -89,3 +89,14 @@ def test_shares_weigh_samples_by_their_count_and_leave_start_up_out() -> None:
 
     assert shares(raw) == {"SQL sent, rows read": 0.75, "read models": 0.25}
     assert shares([f"{';'.join(IMPORT)} 5\n"]) == {}
+
+
+def test_the_bound_keeps_the_ceilings_plumbing_and_puts_our_own_work_in_place_of_its() -> None:
+    # Ours: 4 ms, of which read models 25 % and JSON 10 % (1.4 ms own work), SQL the rest.
+    ours = {"read models": 0.25, "JSON written": 0.10, "SQL sent, rows read": 0.65}
+    # The ceiling: 1 ms, of which its JSON 20 % (0.2 ms), SQL 50 %, the event loop 30 %.
+    ceiling = {"JSON written": 0.20, "SQL sent, rows read": 0.50, OUTSIDE: 0.30}
+
+    assert bound(ours, 4.0, ceiling, 1.0) == pytest.approx(1.0 - 0.2 + 1.4)
+    # Plumbing of ours that the ceiling lacks (dependency resolution) is not counted.
+    assert bound({**ours, "dependency resolution": 0.1}, 4.0, ceiling, 1.0) == pytest.approx(2.2)

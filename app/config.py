@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         "so a database host that drops packets cannot hold requests for a minute.",
     )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    direct_answers: bool = Field(
+        default=True,
+        description="Answer the journey without FastAPI's request handling: same checks and body.",
+    )
     log_level: str = "INFO"
     secret_key: SecretStr | None = Field(
         default=None,
@@ -359,8 +363,7 @@ class Settings(BaseSettings):
         default=None,
         description="The service's public base URL, e.g. `https://kap.example.org` (a path "
         "prefix is kept). Absolute links (FHIR `fullUrl`s, self-report links) are built on it; "
-        "unset, on the "
-        "request's own scheme and Host header.",
+        "unset, on the request's own scheme and Host header.",
     )
 
     @field_validator("public_url")

@@ -20,6 +20,7 @@ from app.common.media_types import require_json_body
 from app.config import Settings, get_settings
 from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
+from app.direct_answers import direct_handlers
 from app.docs_ui import install_docs
 from app.errors import ValidationFailed, install_error_handlers
 from app.events.service import subscribe
@@ -213,6 +214,7 @@ def create_app(
 
     install_error_handlers(app)
     routers = RouterIndex()
+    routes = []
     for router in (
         ops_router,
         clinic_router,
@@ -239,7 +241,9 @@ def create_app(
         app.include_router(router)
         assert len(app.router.routes) == entries + 1, "an included router is one entry"
         routers.add(router.routes, app.router.routes[-1])
+        routes += router.routes
     app.router.routes.insert(0, routers)  # asked first: see app/route_index.py
+    app.state.direct_answers = direct_handlers(app, routes) if settings.direct_answers else {}
     install_docs(app)
     install_security(app, settings)  # inside metrics and request ids, so 413/429/500 are seen
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

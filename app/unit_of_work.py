@@ -26,6 +26,7 @@ from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS, current_work
 from app.db import begin_write
+from app.direct_answers import DirectHandler
 from app.security import security_state
 from app.security.exceptions import RateLimited
 from app.security.rate_limit import address_key, rate_limits_of, verifies_callers_in
@@ -295,9 +296,24 @@ class UnitOfWorkRoute(APIRoute):
                 request.state.unit_of_work = work
                 request.state.db = session
                 with work.published():
-                    return await self._run(handler, request, work)
+                    return await self._run(self._handler_for(request, handler), request, work)
 
         return handle_in_transaction
+
+    def _handler_for(
+        self, request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, or the route's direct answer where it takes the request
+        (app/direct_answers.py)."""
+        direct: DirectHandler | None = request.app.state.direct_answers.get(id(self))
+        arguments = direct.arguments(request) if direct is not None else None
+        if direct is None or arguments is None:
+            return handler
+
+        async def answer(request: Request) -> Response:
+            return await direct.answer(request, arguments)
+
+        return answer
 
     async def _run(
         self,

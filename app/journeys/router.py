@@ -1,14 +1,16 @@
 """GET /api/v1/clients/{id}/journey and GET /api/v1/worklists/integration."""
 
 import uuid
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from app.auth.dependencies import AnyStaff
-from app.clock import Now
+from app.auth.dependencies import AnyStaff, authenticate
+from app.clock import Now, current_time
 from app.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.db import DbSession
+from app.db import DbSession, get_db
+from app.direct_answers import DirectAnswer, answers_directly, canonical_uuid
 from app.errors import NotFound, Unauthorized, responses_for
 from app.journeys import service
 from app.journeys.schemas import IntegrationWorklist, Journey
@@ -17,11 +19,25 @@ from app.unit_of_work import UnitOfWorkRoute
 router = APIRouter(route_class=UnitOfWorkRoute, responses=responses_for(Unauthorized))
 
 
+async def _journey_directly(request: Request, path: Mapping[str, Any]) -> Journey:
+    """get_journey with its dependencies resolved as FastAPI resolves them, in its order."""
+    principal = await authenticate(request)
+    db, now = await get_db(request), await current_time(request)
+    return await service.journey(db, principal, path["client_id"], now)
+
+
 @router.get(
     "/api/v1/clients/{client_id}/journey",
     response_model=Journey,
     tags=["journeys"],
     responses=responses_for(NotFound),
+)
+@answers_directly(
+    DirectAnswer(
+        _journey_directly,
+        resolves=(authenticate, get_db, current_time),
+        path={"client_id": canonical_uuid},
+    )
 )
 async def get_journey(
     client_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now

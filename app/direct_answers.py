@@ -1,0 +1,167 @@
+"""Answers a route gives without FastAPI's request handling, for the hottest reads.
+
+FastAPI answers a request by solving the route's dependencies (the app's request checks, the
+caller, the session, the clock, each parameter validated by pydantic), calling the endpoint and
+serialising what it returns: for a journey about a tenth of our CPU, more than the window rule
+(docs/performance.md, thirteenth pass). A `DirectAnswer` is the same work written out for one
+route: the app's request checks called as they are, then the route's own dependencies, which the
+answer resolves by calling the very functions FastAPI would, in its order, and the value
+serialised by FastAPI's own `serialize_response` under the route's response model. The request
+still comes through the same middleware, routing and unit of work (UnitOfWorkRoute), so its
+audit rows, rate limits, errors and headers are the same.
+
+A direct answer takes only requests whose parameters it can read exactly as FastAPI would (a
+path id in its canonical form); anything else (another spelling of an id, a dependency override
+in tests, the switch `KAP_DIRECT_ANSWERS=false`) goes to FastAPI, before anything has run. When
+the app is built, each route's dependencies are checked against what its answer resolves
+(`direct_handlers`): a dependency or parameter added to the route and not to its answer stops
+the app from starting rather than being skipped.
+"""
+
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.responses import Response
+from fastapi.routing import APIRoute, serialize_response
+
+F = TypeVar("F", bound=Callable[..., Any])
+Answer = Callable[[Request, Mapping[str, Any]], Awaitable[Any]]
+RequestCheck = Callable[[Request], Awaitable[Any]]
+Parser = Callable[[str], Any]
+"""A path parameter's value from its text, or None when FastAPI must read it (and answer 422)."""
+
+_ATTRIBUTE = "__kap_direct_answer__"
+
+
+class DirectAnswerMismatch(RuntimeError):
+    """A route's dependencies or parameters are not the ones its direct answer resolves."""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectAnswer:
+    """What an endpoint returns, computed from the request and its path parameters."""
+
+    answer: Answer
+    resolves: tuple[Callable[..., Any], ...]
+    """The route's own dependencies, in the order FastAPI solves them, which `answer` calls."""
+    path: Mapping[str, Parser]
+
+
+def answers_directly(direct: DirectAnswer) -> Callable[[F], F]:
+    """Marks an endpoint as answered by `direct` wherever the request allows."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _ATTRIBUTE, direct)
+        return endpoint
+
+    return mark
+
+
+def canonical_uuid(text: str) -> uuid.UUID | None:
+    """A UUID written as `str(uuid)` writes it; other spellings pydantic may accept or refuse
+    are left to it."""
+    try:
+        value = uuid.UUID(text)
+    except ValueError:
+        return None
+    return value if str(value) == text else None
+
+
+class DirectHandler:
+    """One route's direct answer in one app, checked against the route and the app."""
+
+    def __init__(self, route: APIRoute, direct: DirectAnswer, checks: list[RequestCheck]) -> None:
+        self.route = route
+        self.direct = direct
+        self._checks = checks
+
+    def arguments(self, request: Request) -> dict[str, Any] | None:
+        """The path parameters read, or None when FastAPI must handle this request."""
+        if request.app.dependency_overrides:
+            return None
+        arguments = {}
+        path = request.path_params
+        for name, parse in self.direct.path.items():
+            value = parse(path[name])
+            if value is None:
+                return None
+            arguments[name] = value
+        return arguments
+
+    async def answer(self, request: Request, arguments: Mapping[str, Any]) -> Response:
+        for check in self._checks:
+            await check(request)
+        value = await self.direct.answer(request, arguments)
+        route = self.route
+        content = await serialize_response(
+            field=route.response_field,
+            response_content=value,
+            include=route.response_model_include,
+            exclude=route.response_model_exclude,
+            by_alias=route.response_model_by_alias,
+            exclude_unset=route.response_model_exclude_unset,
+            exclude_defaults=route.response_model_exclude_defaults,
+            exclude_none=route.response_model_exclude_none,
+            dump_json=True,
+        )
+        return Response(content=content, media_type="application/json")
+
+
+def direct_handlers(app: FastAPI, routes: Iterable[Any]) -> dict[int, DirectHandler]:
+    """The direct answers among `routes`, each checked against its route and `app`, by the
+    route's id (a route is not hashable; the routers' routes live as long as the process)."""
+    handlers = {}
+    for route in routes:
+        direct = getattr(getattr(route, "endpoint", None), _ATTRIBUTE, None)
+        if isinstance(route, APIRoute) and isinstance(direct, DirectAnswer):
+            _check_route(route, direct)
+            handlers[id(route)] = DirectHandler(route, direct, _request_checks(app, route))
+    return handlers
+
+
+def _check_route(route: APIRoute, direct: DirectAnswer) -> None:
+    dependant = route.dependant
+    solved = tuple(dependency.call for dependency in dependant.dependencies)
+    problems = []
+    if solved != direct.resolves:
+        problems.append(f"its dependencies are {solved}, the answer resolves {direct.resolves}")
+    if [param.name for param in dependant.path_params] != list(direct.path):
+        problems.append("its path parameters are not the ones the answer reads")
+    if dependant.query_params or dependant.header_params or dependant.cookie_params:
+        problems.append("it has query, header or cookie parameters")
+    if dependant.body_params or route.dependencies:
+        problems.append("it has a body or dependencies of its own beyond its parameters")
+    if route.status_code not in (None, 200) or not isinstance(
+        route.response_class, DefaultPlaceholder
+    ):
+        problems.append("it answers with its own status or response class")
+    if route.response_field is None:
+        problems.append("it has no response model")
+    if problems:
+        raise DirectAnswerMismatch(f"{route.name}: " + "; ".join(problems))
+
+
+def _request_checks(app: FastAPI, route: APIRoute) -> list[RequestCheck]:
+    """The app's own dependencies (request checks run before every route's), each a function
+    of the request alone; FastAPI runs them first, and so does the direct answer."""
+    checks: list[RequestCheck] = []
+    for depends in app.router.dependencies:
+        check = depends.dependency
+        parameters = list(inspect.signature(check).parameters.values()) if check else []
+        if (
+            check is None
+            or len(parameters) != 1
+            or parameters[0].annotation is not Request
+            or not inspect.iscoroutinefunction(check)
+        ):
+            raise DirectAnswerMismatch(
+                f"{route.name}: the app's dependency {check!r} is not a coroutine of the "
+                "request alone"
+            )
+        checks.append(check)
+    return checks

@@ -1,18 +1,22 @@
 """Answers a route gives without FastAPI's request handling, for the hottest reads.
 
-FastAPI answers a request by solving the route's dependencies (the app's request checks, the
-caller, the session, the clock, each parameter validated by pydantic), calling the endpoint and
-serialising what it returns: for a journey about a tenth of our CPU, more than the window rule
-(docs/performance.md, thirteenth pass). A `DirectAnswer` is the same work written out for one
-route: the app's request checks called as they are, then the route's own dependencies, which the
-answer resolves by calling the very functions FastAPI would, in its order, and the value
-serialised by FastAPI's own `serialize_response` under the route's response model. The request
-still comes through the same middleware, routing and unit of work (UnitOfWorkRoute), so its
-audit rows, rate limits, errors and headers are the same.
+FastAPI answers a request by finding its route among the routers, solving the route's
+dependencies (the app's request checks, the caller, the session, the clock, each parameter
+validated by pydantic), calling the endpoint and serialising what it returns: for a journey
+about a tenth of our CPU, more than the window rule (docs/performance.md, thirteenth pass). A
+`DirectAnswer` is the same work written out for one route: the app's request checks called as
+they are, then the route's own dependencies, which the answer resolves by calling the very
+functions FastAPI would, in its order, and the value serialised by FastAPI's own
+`serialize_response` under the route's response model. `DirectRoutes`, the app's first route,
+matches a request as the route itself does (its `matches`, which also names it in the scope for
+the logs and metrics) and runs the answer in the route's unit of work (UnitOfWorkRoute), inside
+the same middleware and exception handlers: its audit rows, rate limits, errors and headers are
+those of any other request.
 
-A direct answer takes only requests whose parameters it can read exactly as FastAPI would (a
-path id in its canonical form); anything else (another spelling of an id, a dependency override
-in tests, the switch `KAP_DIRECT_ANSWERS=false`) goes to FastAPI, before anything has run. When
+A direct answer takes only a request its route matches in full (path and method) whose
+parameters it can read exactly as FastAPI would (a path id in its canonical form); anything else
+(another method, another spelling of an id, a dependency override in tests, the switch
+`KAP_DIRECT_ANSWERS=false`) goes to FastAPI's routing, before anything has run. When
 the app is built, each route's dependencies are checked against what its answer resolves
 (`direct_handlers`): a dependency or parameter added to the route and not to its answer stops
 the app from starting rather than being skipped.
@@ -22,12 +26,14 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, serialize_response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 Answer = Callable[[Request, Mapping[str, Any]], Awaitable[Any]]
@@ -36,6 +42,16 @@ Parser = Callable[[str], Any]
 """A path parameter's value from its text, or None when FastAPI must read it (and answer 422)."""
 
 _ATTRIBUTE = "__kap_direct_answer__"
+_TAKEN = "kap.direct_answer"  # the scope's key for the handler and path arguments of a match
+
+
+class InUnitOfWork(Protocol):
+    """A route that runs a handler in a unit of work of its own (app.unit_of_work's
+    UnitOfWorkRoute, which imports this module)."""
+
+    async def in_unit_of_work(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response: ...
 
 
 class DirectAnswerMismatch(RuntimeError):
@@ -76,22 +92,29 @@ class DirectHandler:
     """One route's direct answer in one app, checked against the route and the app."""
 
     def __init__(self, route: APIRoute, direct: DirectAnswer, checks: list[RequestCheck]) -> None:
+        if not callable(getattr(route, "in_unit_of_work", None)):
+            raise DirectAnswerMismatch(f"{route.name}: its route runs no unit of work")
         self.route = route
+        self.unit_of_work = cast(InUnitOfWork, route)
         self.direct = direct
         self._checks = checks
 
-    def arguments(self, request: Request) -> dict[str, Any] | None:
-        """The path parameters read, or None when FastAPI must handle this request."""
-        if request.app.dependency_overrides:
-            return None
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """FULL with the route's own child scope when the answer takes this request; else
+        NONE, and FastAPI's routing finds the route (and its 405 or 422) as before."""
+        if scope["app"].dependency_overrides:
+            return Match.NONE, {}
+        match, child = self.route.matches(scope)  # PARTIAL for another method: FastAPI's 405
+        if match is not Match.FULL:
+            return Match.NONE, {}
         arguments = {}
-        path = request.path_params
+        path = child["path_params"]
         for name, parse in self.direct.path.items():
             value = parse(path[name])
             if value is None:
-                return None
+                return Match.NONE, {}
             arguments[name] = value
-        return arguments
+        return Match.FULL, {**child, _TAKEN: (self, arguments)}
 
     async def answer(self, request: Request, arguments: Mapping[str, Any]) -> Response:
         for check in self._checks:
@@ -112,15 +135,39 @@ class DirectHandler:
         return Response(content=content, media_type="application/json")
 
 
-def direct_handlers(app: FastAPI, routes: Iterable[Any]) -> dict[int, DirectHandler]:
-    """The direct answers among `routes`, each checked against its route and `app`, by the
-    route's id (a route is not hashable; the routers' routes live as long as the process)."""
-    handlers = {}
+class DirectRoutes(BaseRoute):
+    """The app's routes with a direct answer, asked before its routers."""
+
+    def __init__(self, handlers: Iterable[DirectHandler]) -> None:
+        self.handlers = list(handlers)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            for handler in self.handlers:
+                match, child = handler.matches(scope)
+                if match is Match.FULL:
+                    return match, child
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        taken: tuple[DirectHandler, dict[str, Any]] = scope.pop(_TAKEN)
+        handler, arguments = taken
+
+        async def answer(request: Request) -> Response:
+            return await handler.answer(request, arguments)
+
+        response = await handler.unit_of_work.in_unit_of_work(Request(scope, receive), answer)
+        await response(scope, receive, send)
+
+
+def direct_handlers(app: FastAPI, routes: Iterable[Any]) -> list[DirectHandler]:
+    """The direct answers among `routes`, each checked against its route and `app`."""
+    handlers = []
     for route in routes:
         direct = getattr(getattr(route, "endpoint", None), _ATTRIBUTE, None)
         if isinstance(route, APIRoute) and isinstance(direct, DirectAnswer):
             _check_route(route, direct)
-            handlers[id(route)] = DirectHandler(route, direct, _request_checks(app, route))
+            handlers.append(DirectHandler(route, direct, _request_checks(app, route)))
     return handlers
 
 

@@ -20,7 +20,7 @@ from app.common.media_types import require_json_body
 from app.config import Settings, get_settings
 from app.consents.router import router as consents_router
 from app.db import create_engine, create_sessionmaker
-from app.direct_answers import direct_handlers
+from app.direct_answers import DirectRoutes, direct_handlers
 from app.docs_ui import install_docs
 from app.errors import ValidationFailed, install_error_handlers
 from app.events.service import subscribe
@@ -243,7 +243,8 @@ def create_app(
         routers.add(router.routes, app.router.routes[-1])
         routes += router.routes
     app.router.routes.insert(0, routers)  # asked first: see app/route_index.py
-    app.state.direct_answers = direct_handlers(app, routes) if settings.direct_answers else {}
+    if settings.direct_answers:  # asked before the routers: see app/direct_answers.py
+        app.router.routes.insert(0, DirectRoutes(direct_handlers(app, routes)))
     install_docs(app)
     install_security(app, settings)  # inside metrics and request ids, so 413/429/500 are seen
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -26,7 +26,6 @@ from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS, current_work
 from app.db import begin_write
-from app.direct_answers import DirectHandler
 from app.security import security_state
 from app.security.exceptions import RateLimited
 from app.security.rate_limit import address_key, rate_limits_of, verifies_callers_in
@@ -277,43 +276,35 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle_in_transaction(request: Request) -> Response:
-            limits = rate_limits_of(request.app)
-            if limits is not None and not self._verifies_callers():
-                # Before any dependency runs: a route that verifies no caller (inbound bookings,
-                # calendar feeds) is paid for by the client address, credentials or not, and
-                # refused to an address that keeps failing to authenticate.
-                await limits.refuse_failed_address(request.scope)
-                await limits.admit_unverified(request.scope)
-            sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-            async with sessionmaker() as session:
-                work: UnitOfWork[Response] = UnitOfWork(
-                    session,
-                    request_trail(self, request),
-                    clock=request.app.state.clock,
-                    caller=RequestCaller(request),
-                    cursor_box=request.app.state.secret_box,
-                )
-                request.state.unit_of_work = work
-                request.state.db = session
-                with work.published():
-                    return await self._run(self._handler_for(request, handler), request, work)
+            return await self.in_unit_of_work(request, handler)
 
         return handle_in_transaction
 
-    def _handler_for(
+    async def in_unit_of_work(
         self, request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
-    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """FastAPI's handler, or the route's direct answer where it takes the request
-        (app/direct_answers.py)."""
-        direct: DirectHandler | None = request.app.state.direct_answers.get(id(self))
-        arguments = direct.arguments(request) if direct is not None else None
-        if direct is None or arguments is None:
-            return handler
-
-        async def answer(request: Request) -> Response:
-            return await direct.answer(request, arguments)
-
-        return answer
+    ) -> Response:
+        """`handler`'s response to `request`, in a unit of work of this route: FastAPI's
+        handler, or the route's direct answer (app/direct_answers.py)."""
+        limits = rate_limits_of(request.app)
+        if limits is not None and not self._verifies_callers():
+            # Before any dependency runs: a route that verifies no caller (inbound bookings,
+            # calendar feeds) is paid for by the client address, credentials or not, and
+            # refused to an address that keeps failing to authenticate.
+            await limits.refuse_failed_address(request.scope)
+            await limits.admit_unverified(request.scope)
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        async with sessionmaker() as session:
+            work: UnitOfWork[Response] = UnitOfWork(
+                session,
+                request_trail(self, request),
+                clock=request.app.state.clock,
+                caller=RequestCaller(request),
+                cursor_box=request.app.state.secret_box,
+            )
+            request.state.unit_of_work = work
+            request.state.db = session
+            with work.published():
+                return await self._run(handler, request, work)
 
     async def _run(
         self,

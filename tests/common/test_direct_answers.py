@@ -25,6 +25,7 @@ from app.direct_answers import (
     canonical_uuid,
     direct_handlers,
 )
+from app.unit_of_work import UnitOfWorkRoute
 from tests.safety_reviews.support import record_phq9
 from tests.support.apps import MakeApp, client_of
 from tests.support.audit_items import audit_items
@@ -76,6 +77,12 @@ async def _both(
         return await direct.get(path, headers=headers), await fastapi.get(path, headers=headers)
 
 
+def _journeys_counted(app: FastAPI) -> float:
+    labels = {"method": "GET", "route": "/api/v1/clients/{client_id}/journey", "status": "200"}
+    counted = app.state.metrics.registry.get_sample_value("kap_http_requests_total", labels)
+    return counted or 0.0
+
+
 def _same_answer(direct: httpx.Response, fastapi: httpx.Response) -> None:
     assert direct.status_code == fastapi.status_code, (direct.text, fastapi.text)
     assert direct.content == fastapi.content
@@ -91,6 +98,7 @@ async def test_the_direct_journey_answers_as_fastapi_does_for_each_caller(
     path = f"/api/v1/clients/{client_id}/journey"
     _, clinician = await clinic.staff("clinician")
     _, scheduler = await clinic.staff("scheduler")
+    counted_before = _journeys_counted(app)
     for headers in (clinic.headers, clinician, scheduler):
         direct, fastapi = await _both(app, twin, path, headers)
         assert direct.status_code == 200
@@ -101,6 +109,8 @@ async def test_the_direct_journey_answers_as_fastapi_does_for_each_caller(
     journey = direct.json()  # the scheduler's: no clinical alert, every kind of session
     assert {s["kind"] for s in journey["sessions"]} == {"preparation", "ketamine", "integration"}
     assert answered == [path] * 3
+    # Counted in the metrics under the route's template, as FastAPI's routing names it.
+    assert [_journeys_counted(each) for each in (app, twin)] == [counted_before + 3, 3]
 
 
 def _denials(client_id: str, other_clinics: str) -> list[tuple[str, dict[str, str], int]]:
@@ -154,6 +164,19 @@ async def test_an_id_in_another_spelling_is_left_to_fastapi(
     assert answered == []
 
 
+@pytest.mark.parametrize("method", ["HEAD", "POST", "DELETE"])
+async def test_another_method_is_left_to_fastapi(
+    clinic: Clinic, app: FastAPI, make_app: MakeApp, answered: list[str], method: str
+) -> None:
+    client_id = await _client_with_alerts(clinic)
+    path = f"/api/v1/clients/{client_id}/journey"
+    async with client_of(app) as direct, client_of(make_app(direct_answers=False)) as fastapi:
+        sent = await direct.request(method, path, headers=clinic.headers)
+        _same_answer(sent, await fastapi.request(method, path, headers=clinic.headers))
+    assert sent.status_code == 405
+    assert answered == []
+
+
 async def test_a_dependency_override_is_honoured(
     clinic: Clinic, app: FastAPI, answered: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,7 +221,7 @@ class Item(BaseModel):
 
 def _app_with(route: Callable[[APIRouter], None], *checks: Any) -> tuple[FastAPI, APIRouter]:
     app = FastAPI(dependencies=[Depends(check) for check in checks])
-    router = APIRouter()
+    router = APIRouter(route_class=UnitOfWorkRoute)
     route(router)
     app.include_router(router)
     return app, router
@@ -243,8 +266,16 @@ def _without_a_response_model(router: APIRouter) -> None:
 
 def test_a_route_as_its_answer_declares_it_gets_a_direct_handler() -> None:
     app, router = _app_with(_as_declared, _refuse_nothing)
-    [handler] = direct_handlers(app, router.routes).values()
+    [handler] = direct_handlers(app, router.routes)
     assert handler.route is router.routes[0]
+
+
+def test_a_route_without_a_unit_of_work_stops_the_app() -> None:
+    app = FastAPI()
+    router = APIRouter()  # FastAPI's own APIRoute: no unit of work, so no audit row
+    _as_declared(router)
+    with pytest.raises(DirectAnswerMismatch):
+        direct_handlers(app, router.routes)
 
 
 @pytest.mark.parametrize(

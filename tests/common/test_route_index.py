@@ -56,8 +56,9 @@ def _operations(app: FastAPI) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def routed() -> FastAPI:
-    """An app to route with, never started: routing needs no database."""
-    return create_app(Settings())
+    """An app to route with, never started: routing needs no database. Without the journey's
+    direct answer, which is asked before the index (tests/common/test_direct_answers.py)."""
+    return create_app(Settings(direct_answers=False))
 
 
 def _index(app: FastAPI) -> RouterIndex:

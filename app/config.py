@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     direct_answers: bool = Field(
         default=True,
-        description="Answer the journey without FastAPI's request handling: same checks and body.",
+        description="Journey and worklist answered without FastAPI's request handling (same body).",
     )
     log_level: str = "INFO"
     secret_key: SecretStr | None = Field(

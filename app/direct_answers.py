@@ -14,9 +14,10 @@ the same middleware and exception handlers: its audit rows, rate limits, errors 
 those of any other request.
 
 A direct answer takes only a request its route matches in full (path and method) whose
-parameters it can read exactly as FastAPI would (a path id in its canonical form); anything else
-(another method, another spelling of an id, a dependency override in tests, the switch
-`KAP_DIRECT_ANSWERS=false`) goes to FastAPI's routing, before anything has run. When
+parameters it can read exactly as FastAPI would (an id in its canonical form, a query parameter
+it reads given at most once); anything else (another method, another spelling of an id, a
+dependency override in tests, the switch `KAP_DIRECT_ANSWERS=false`) goes to FastAPI's
+routing, before anything has run. When
 the app is built, each route's dependencies are checked against what its answer resolves
 (`direct_handlers`): a dependency or parameter added to the route and not to its answer stops
 the app from starting rather than being skipped.
@@ -25,13 +26,14 @@ the app from starting rather than being skipped.
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, serialize_response
+from starlette.datastructures import QueryParams
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
@@ -40,6 +42,10 @@ Answer = Callable[[Request, Mapping[str, Any]], Awaitable[Any]]
 RequestCheck = Callable[[Request], Awaitable[Any]]
 Parser = Callable[[str], Any]
 """A path parameter's value from its text, or None when FastAPI must read it (and answer 422)."""
+QueryParser = Callable[[str | None], Any]
+"""A query parameter's value from its text (None when absent: the route's default), or
+`FASTAPI_READS` when FastAPI must read it."""
+FASTAPI_READS = object()
 
 _ATTRIBUTE = "__kap_direct_answer__"
 _TAKEN = "kap.direct_answer"  # the scope's key for the handler and path arguments of a match
@@ -60,12 +66,13 @@ class DirectAnswerMismatch(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class DirectAnswer:
-    """What an endpoint returns, computed from the request and its path parameters."""
+    """What an endpoint returns, computed from the request and its parameters."""
 
     answer: Answer
     resolves: tuple[Callable[..., Any], ...]
     """The route's own dependencies, in the order FastAPI solves them, which `answer` calls."""
     path: Mapping[str, Parser]
+    query: Mapping[str, QueryParser] = field(default_factory=dict)
 
 
 def answers_directly(direct: DirectAnswer) -> Callable[[F], F]:
@@ -76,6 +83,23 @@ def answers_directly(direct: DirectAnswer) -> Callable[[F], F]:
         return endpoint
 
     return mark
+
+
+def only_absent(default: Any) -> QueryParser:
+    """A query parameter read only when absent (its default): FastAPI validates any value."""
+
+    def parse(text: str | None) -> Any:
+        return default if text is None else FASTAPI_READS
+
+    return parse
+
+
+def optional_uuid(text: str | None) -> object:
+    """An optional id in `str(uuid)` form; another spelling is FastAPI's to read."""
+    if text is None:
+        return None
+    value = canonical_uuid(text)
+    return FASTAPI_READS if value is None else value
 
 
 def canonical_uuid(text: str) -> uuid.UUID | None:
@@ -114,6 +138,14 @@ class DirectHandler:
             if value is None:
                 return Match.NONE, {}
             arguments[name] = value
+        if self.direct.query:
+            query = QueryParams(scope["query_string"])
+            for name, read in self.direct.query.items():
+                given = query.getlist(name)
+                value = read(given[0] if given else None) if len(given) < 2 else FASTAPI_READS
+                if value is FASTAPI_READS:
+                    return Match.NONE, {}
+                arguments[name] = value
         return Match.FULL, {**child, _TAKEN: (self, arguments)}
 
     async def answer(self, request: Request, arguments: Mapping[str, Any]) -> Response:
@@ -179,8 +211,13 @@ def _check_route(route: APIRoute, direct: DirectAnswer) -> None:
         problems.append(f"its dependencies are {solved}, the answer resolves {direct.resolves}")
     if [param.name for param in dependant.path_params] != list(direct.path):
         problems.append("its path parameters are not the ones the answer reads")
-    if dependant.query_params or dependant.header_params or dependant.cookie_params:
-        problems.append("it has query, header or cookie parameters")
+    defaults = {param.name: param.field_info.default for param in dependant.query_params}
+    if defaults.keys() != direct.query.keys() or any(
+        direct.query[name](None) != default for name, default in defaults.items()
+    ):
+        problems.append("its query parameters or their defaults are not the answer's")
+    if dependant.header_params or dependant.cookie_params:
+        problems.append("it has header or cookie parameters")
     if dependant.body_params or route.dependencies:
         problems.append("it has a body or dependencies of its own beyond its parameters")
     if route.status_code not in (None, 200) or not isinstance(

@@ -10,7 +10,13 @@ from app.auth.dependencies import AnyStaff, authenticate
 from app.clock import Now, current_time
 from app.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.db import DbSession, get_db
-from app.direct_answers import DirectAnswer, answers_directly, canonical_uuid
+from app.direct_answers import (
+    DirectAnswer,
+    answers_directly,
+    canonical_uuid,
+    only_absent,
+    optional_uuid,
+)
 from app.errors import NotFound, Unauthorized, responses_for
 from app.journeys import service
 from app.journeys.schemas import IntegrationWorklist, Journey
@@ -46,7 +52,23 @@ async def get_journey(
     return await service.journey(db, principal, client_id, now)
 
 
+async def _worklist_directly(request: Request, query: Mapping[str, Any]) -> IntegrationWorklist:
+    """get_integration_worklist with its dependencies resolved as FastAPI resolves them."""
+    principal = await authenticate(request)
+    db, now = await get_db(request), await current_time(request)
+    return await service.worklist(db, principal, now, query["clinician_id"], query["limit"])
+
+
 @router.get("/api/v1/worklists/integration", response_model=IntegrationWorklist, tags=["worklists"])
+@answers_directly(
+    DirectAnswer(
+        _worklist_directly,
+        resolves=(authenticate, get_db, current_time),
+        path={},
+        # A limit given is FastAPI's to check against its bounds.
+        query={"clinician_id": optional_uuid, "limit": only_absent(DEFAULT_LIMIT)},
+    )
+)
 async def get_integration_worklist(
     principal: AnyStaff,
     db: DbSession,

@@ -1,7 +1,7 @@
-"""The journey's direct answer (app/direct_answers.py) answers as FastAPI does.
+"""The journey's and the worklist's direct answers (app/direct_answers.py) answer as FastAPI does.
 
-Each request is sent to the suite's app, where the journey is answered directly, and to a twin
-on the same database with direct answers off, where FastAPI answers it: the status, the headers
+Each request is sent to the suite's app, where they are answered directly, and to a twin on
+the same database with direct answers off, where FastAPI answers them: the status, the headers
 (but for the request id), the body and the audit rows each request left must be the same, and
 the direct answer must have answered exactly the requests it takes."""
 
@@ -24,6 +24,7 @@ from app.direct_answers import (
     answers_directly,
     canonical_uuid,
     direct_handlers,
+    only_absent,
 )
 from app.unit_of_work import UnitOfWorkRoute
 from tests.safety_reviews.support import record_phq9
@@ -164,6 +165,33 @@ async def test_an_id_in_another_spelling_is_left_to_fastapi(
     assert answered == []
 
 
+WORKLIST = "/api/v1/worklists/integration"
+
+
+async def test_the_worklist_answers_as_fastapi_does_and_leaves_it_what_it_must_read(
+    clinic: Clinic, app: FastAPI, make_app: MakeApp, answered: list[str]
+) -> None:
+    await _client_with_alerts(clinic)
+    clinician_id, _ = await clinic.staff("clinician")
+    twin = make_app(direct_answers=False)
+    taken = ["", f"?clinician_id={clinician_id}", "?unknown=1", f"?clinician_id={clinician_id}&x="]
+    left = [
+        "?limit=5",  # FastAPI checks a limit against its bounds
+        "?limit=0",
+        f"?clinician_id={clinician_id.upper()}",
+        f"?clinician_id={clinician_id}&clinician_id={clinician_id}",
+        "?clinician_id=",
+        "?clinician_id=nope",
+    ]
+    for query in taken + left:
+        direct, fastapi = await _both(app, twin, WORKLIST + query, clinic.headers)
+        _same_answer(direct, fastapi)
+        assert await _audited(app, direct.headers["x-request-id"]) == await _audited(
+            twin, fastapi.headers["x-request-id"]
+        )
+    assert answered == [WORKLIST] * len(taken)
+
+
 @pytest.mark.parametrize("method", ["HEAD", "POST", "DELETE"])
 async def test_another_method_is_left_to_fastapi(
     clinic: Clinic, app: FastAPI, make_app: MakeApp, answered: list[str], method: str
@@ -237,6 +265,17 @@ def _as_declared(router: APIRouter) -> None:
         return Item(id=str(item_id))
 
 
+def _with_another_default(router: APIRouter) -> None:
+    @router.get("/items/{item_id}", response_model=Item)
+    @answers_directly(
+        DirectAnswer(_answer, (_caller,), {"item_id": canonical_uuid}, {"full": only_absent(True)})
+    )
+    async def get_item(
+        item_id: uuid.UUID, caller: Annotated[str, Depends(_caller)], full: bool = False
+    ) -> Item:
+        return Item(id=str(item_id))
+
+
 def _with_a_query(router: APIRouter) -> None:
     @router.get("/items/{item_id}", response_model=Item)
     @answers_directly(ANSWER)
@@ -279,7 +318,8 @@ def test_a_route_without_a_unit_of_work_stops_the_app() -> None:
 
 
 @pytest.mark.parametrize(
-    "declared", [_with_a_query, _with_another_dependency, _without_a_response_model]
+    "declared",
+    [_with_a_query, _with_another_default, _with_another_dependency, _without_a_response_model],
 )
 def test_a_route_that_differs_from_its_answer_stops_the_app(
     declared: Callable[[APIRouter], None],

@@ -1,22 +1,15 @@
 """GET /api/v1/clients/{id}/journey and GET /api/v1/worklists/integration."""
 
 import uuid
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from app.auth.dependencies import AnyStaff, authenticate
-from app.clock import Now, current_time
+from app.auth.dependencies import AnyStaff
+from app.clock import Now
 from app.common.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.db import DbSession, get_db
-from app.direct_answers import (
-    DirectAnswer,
-    answers_directly,
-    canonical_uuid,
-    only_absent,
-    optional_uuid,
-)
+from app.db import DbSession
+from app.direct_answers import OPTIONAL_UUID, UUID, answers_directly, only_absent
 from app.errors import NotFound, Unauthorized, responses_for
 from app.journeys import service
 from app.journeys.schemas import IntegrationWorklist, Journey
@@ -25,26 +18,13 @@ from app.unit_of_work import UnitOfWorkRoute
 router = APIRouter(route_class=UnitOfWorkRoute, responses=responses_for(Unauthorized))
 
 
-async def _journey_directly(request: Request, path: Mapping[str, Any]) -> Journey:
-    """get_journey with its dependencies resolved as FastAPI resolves them, in its order."""
-    principal = await authenticate(request)
-    db, now = await get_db(request), await current_time(request)
-    return await service.journey(db, principal, path["client_id"], now)
-
-
 @router.get(
     "/api/v1/clients/{client_id}/journey",
     response_model=Journey,
     tags=["journeys"],
     responses=responses_for(NotFound),
 )
-@answers_directly(
-    DirectAnswer(
-        _journey_directly,
-        resolves=(authenticate, get_db, current_time),
-        path={"client_id": canonical_uuid},
-    )
-)
+@answers_directly(path={"client_id": UUID})
 async def get_journey(
     client_id: uuid.UUID, principal: AnyStaff, db: DbSession, now: Now
 ) -> Journey:
@@ -52,23 +32,9 @@ async def get_journey(
     return await service.journey(db, principal, client_id, now)
 
 
-async def _worklist_directly(request: Request, query: Mapping[str, Any]) -> IntegrationWorklist:
-    """get_integration_worklist with its dependencies resolved as FastAPI resolves them."""
-    principal = await authenticate(request)
-    db, now = await get_db(request), await current_time(request)
-    return await service.worklist(db, principal, now, query["clinician_id"], query["limit"])
-
-
 @router.get("/api/v1/worklists/integration", response_model=IntegrationWorklist, tags=["worklists"])
-@answers_directly(
-    DirectAnswer(
-        _worklist_directly,
-        resolves=(authenticate, get_db, current_time),
-        path={},
-        # A limit given is FastAPI's to check against its bounds.
-        query={"clinician_id": optional_uuid, "limit": only_absent(DEFAULT_LIMIT)},
-    )
-)
+# A limit given is FastAPI's to check against its bounds.
+@answers_directly(query={"clinician_id": OPTIONAL_UUID, "limit": only_absent(int, DEFAULT_LIMIT)})
 async def get_integration_worklist(
     principal: AnyStaff,
     db: DbSession,

@@ -6,29 +6,23 @@ the same database with direct answers off, where FastAPI answers them: the statu
 the direct answer must have answered exactly the requests it takes."""
 
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel
-from sqlalchemy import select
+from fastapi import FastAPI, Request
+from starlette.routing import Match
 
 from app.audit.models import AuditEvent
+from app.clock import current_time
 from app.direct_answers import (
-    DirectAnswer,
-    DirectAnswerMismatch,
     DirectHandler,
-    answers_directly,
-    canonical_uuid,
-    direct_handlers,
-    only_absent,
+    DirectRoutes,
 )
-from app.unit_of_work import UnitOfWorkRoute
 from tests.safety_reviews.support import record_phq9
-from tests.support.apps import MakeApp, client_of
+from tests.support.apps import HandClock, MakeApp, client_of
 from tests.support.audit_items import audit_items
 from tests.support.factories import T0, Clinic, bearer, bootstrap
 
@@ -209,10 +203,18 @@ async def test_a_dependency_override_is_honoured(
     clinic: Clinic, app: FastAPI, answered: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client_id = await _client_with_alerts(clinic)
-    monkeypatch.setitem(app.dependency_overrides, select, select)  # any override at all
-    response = await clinic.get(f"/api/v1/clients/{client_id}/journey")
+    path = f"/api/v1/clients/{client_id}/journey"
+    today = (await clinic.get(path)).json()
+    later: datetime = clinic.clock.now + timedelta(days=365)
+
+    async def a_year_later(request: Request) -> datetime:
+        return later
+
+    monkeypatch.setitem(app.dependency_overrides, current_time, a_year_later)
+    response = await clinic.get(path)
     assert response.status_code == 200
-    assert answered == []
+    assert response.json() != today  # the windows judged a year later: FastAPI's override
+    assert answered == [path]  # the first request only
 
 
 async def test_the_apps_request_checks_run_first(
@@ -228,136 +230,42 @@ async def test_the_apps_request_checks_run_first(
     assert answered == [f"/api/v1/clients/{client_id}/journey"]
 
 
-# --- The check made when the app is built ----------------------------------------------------
-
-
-async def _caller(request: Request) -> str:
-    return "caller"
-
-
-async def _refuse_nothing(request: Request) -> None:
-    return None
-
-
-async def _answer(request: Request, path: Mapping[str, Any]) -> dict[str, str]:
-    return {"id": str(path["item_id"])}
-
-
-class Item(BaseModel):
-    id: str
-
-
-def _app_with(route: Callable[[APIRouter], None], *checks: Any) -> tuple[FastAPI, APIRouter]:
-    app = FastAPI(dependencies=[Depends(check) for check in checks])
-    router = APIRouter(route_class=UnitOfWorkRoute)
-    route(router)
-    app.include_router(router)
-    return app, router
-
-
-ANSWER = DirectAnswer(_answer, resolves=(_caller,), path={"item_id": canonical_uuid})
-
-
-def _as_declared(router: APIRouter) -> None:
-    @router.get("/items/{item_id}", response_model=Item)
-    @answers_directly(ANSWER)
-    async def get_item(item_id: uuid.UUID, caller: Annotated[str, Depends(_caller)]) -> Item:
-        return Item(id=str(item_id))
-
-
-def _with_a_query(answer: DirectAnswer) -> Callable[[APIRouter], None]:
-    """The route with a query parameter `full`, answered by `answer`."""
-
-    def declare(router: APIRouter) -> None:
-        @router.get("/items/{item_id}", response_model=Item)
-        @answers_directly(answer)
-        async def get_item(
-            item_id: uuid.UUID, caller: Annotated[str, Depends(_caller)], full: bool = False
-        ) -> Item:
-            return Item(id=str(item_id))
-
-    return declare
-
-
-_WITH_ANOTHER_DEFAULT = DirectAnswer(
-    _answer, (_caller,), {"item_id": canonical_uuid}, {"full": only_absent(True)}
-)
-
-
-def _with_another_dependency(router: APIRouter) -> None:
-    @router.get("/items/{item_id}", response_model=Item)
-    @answers_directly(ANSWER)
-    async def get_item(
-        item_id: uuid.UUID,
-        caller: Annotated[str, Depends(_caller)],
-        checked: Annotated[None, Depends(_refuse_nothing)],
-    ) -> Item:
-        return Item(id=str(item_id))
-
-
-def _without_a_response_model(router: APIRouter) -> None:
-    @router.get("/items/{item_id}", response_model=None)
-    @answers_directly(ANSWER)
-    async def get_item(item_id: uuid.UUID, caller: Annotated[str, Depends(_caller)]) -> Any:
-        return {"id": str(item_id)}
-
-
-def test_a_route_as_its_answer_declares_it_gets_a_direct_handler() -> None:
-    app, router = _app_with(_as_declared, _refuse_nothing)
-    [handler] = direct_handlers(app, router.routes)
-    assert handler.route is router.routes[0]
-
-
-def test_a_route_without_a_unit_of_work_stops_the_app() -> None:
-    app = FastAPI()
-    router = APIRouter()  # FastAPI's own APIRoute: no unit of work, so no audit row
-    _as_declared(router)
-    with pytest.raises(DirectAnswerMismatch):
-        direct_handlers(app, router.routes)
-
-
-@pytest.mark.parametrize(
-    "declared",
-    [
-        _with_a_query(ANSWER),  # which reads no query
-        _with_a_query(_WITH_ANOTHER_DEFAULT),
-        _with_another_dependency,
-        _without_a_response_model,
-    ],
-)
-def test_a_route_that_differs_from_its_answer_stops_the_app(
-    declared: Callable[[APIRouter], None],
+async def test_rate_limits_count_and_answer_as_fastapis_do(
+    clinic: Clinic, make_app: MakeApp, answered: list[str], wall: HandClock
 ) -> None:
-    app, router = _app_with(declared)
-    with pytest.raises(DirectAnswerMismatch):
-        direct_handlers(app, router.routes)
+    """Each twin counts its own requests: the fourth in a minute of three is refused by both,
+    with the same headers, and the refusal is FastAPI's too (the direct answer took three)."""
+    client_id = await _client_with_alerts(clinic)
+    path = f"/api/v1/clients/{client_id}/journey"
+    direct_app = make_app(rate_limit_per_minute=3)
+    fastapi_app = make_app(rate_limit_per_minute=3, direct_answers=False)
+    statuses = []
+    for _ in range(4):
+        direct, fastapi = await _both(direct_app, fastapi_app, path, clinic.headers)
+        _same_answer(direct, fastapi)
+        statuses.append(direct.status_code)
+    assert statuses == [200, 200, 200, 429]
+    assert "ratelimit" in direct.headers
+    assert answered == [path] * 4  # taken all four times; the refusal came from authenticate
 
 
-async def _needs_more(request: Request, now: Annotated[str, Depends(_caller)]) -> None:
-    return None
+def test_fastapis_own_telemetry_is_left_its_route(app: FastAPI) -> None:
+    """FastAPI names a request's route in its spans from its own routing: with its telemetry
+    on (its scope key set), the direct answer steps aside."""
+    [direct] = [entry for entry in app.router.routes if isinstance(entry, DirectRoutes)]
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/api/v1/clients/{uuid.uuid4()}/journey",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "app": app,
+    }
+    assert direct.matches(scope)[0] is Match.FULL
+    assert direct.matches({**scope, "fastapi.telemetry": object()})[0] is Match.NONE
 
 
-def _not_of_a_request(value: str) -> None:
-    return None
-
-
-@pytest.mark.parametrize("check", [_needs_more, _not_of_a_request])
-def test_an_app_dependency_other_than_a_request_check_stops_the_app(check: Any) -> None:
-    app, router = _app_with(_as_declared, check)
-    with pytest.raises(DirectAnswerMismatch):
-        direct_handlers(app, router.routes)
-
-
-@pytest.mark.parametrize(
-    ("text", "read"),
-    [
-        ("7a825a41-9f04-4ab6-a7f1-b3c7853b2d8b", True),
-        ("7A825A41-9F04-4AB6-A7F1-B3C7853B2D8B", False),
-        ("7a825a419f044ab6a7f1b3c7853b2d8b", False),
-        ("urn:uuid:7a825a41-9f04-4ab6-a7f1-b3c7853b2d8b", False),
-        ("7a825a41-9f04-4ab6-a7f1-b3c7853b2d8", False),
-        ("", False),
-    ],
-)
-def test_only_a_canonical_uuid_is_read(text: str, read: bool) -> None:
-    assert (canonical_uuid(text) is not None) is read
+def test_the_app_still_names_the_routes_paths(app: FastAPI) -> None:
+    """DirectRoutes, asked first, leaves `url_path_for` to the routers."""
+    assert app.url_path_for("get_journey", client_id="x") == "/api/v1/clients/x/journey"

@@ -138,9 +138,9 @@ class DirectHandler:
             query = QueryParams(scope["query_string"])
             for name, reader in self.mark.query.items():
                 given = query.getlist(name)
-                parameters[name] = reader.read(given[0] if given else None)
                 if len(given) > 1:  # FastAPI reads the last, pydantic may refuse a list
                     return Match.NONE, {}
+                parameters[name] = reader.read(given[0] if given else None)
         if FASTAPI_READS in parameters.values():
             return Match.NONE, {}
         return Match.FULL, {**child, _TAKEN: (self, parameters)}

@@ -47,7 +47,16 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
             "kind = 'integration' OR ketamine_session_id IS NULL",
             name="link_only_on_integration",
         ),
-        Index("ix_sessions_clinic_client_starts", "clinic_id", "client_id", "starts_at"),
+        # With what the window rule's subqueries read of a client's other sessions: PostgreSQL
+        # answers them from the index alone, not from heap pages spread over the whole table
+        # (the worklist's 800 booking checks a page; docs/performance.md, fourteenth pass).
+        Index(
+            "ix_sessions_clinic_client_starts",
+            "clinic_id",
+            "client_id",
+            "starts_at",
+            postgresql_include=["kind", "status", "id", "ketamine_session_id"],
+        ),
         Index("ix_sessions_clinic_kind_starts", "clinic_id", "kind", "starts_at"),
         Index("ix_sessions_clinic_clinician_starts", "clinic_id", "clinician_id", "starts_at"),
         Index("ix_sessions_ketamine_session_id", "ketamine_session_id"),

@@ -138,6 +138,39 @@ def test_the_clinician_count_adds_kept_and_filtered_rows_of_every_loop() -> None
     assert rows_read_by_clinician(plan) == 6075
 
 
+def per_row_client_reads(plan: dict[str, Any], *, in_subplan: bool = False) -> Iterator[str]:
+    """The node type of every scan of `sessions` inside a subplan (run once per outer row) that
+    reads a client's sessions by client and start."""
+    in_subplan = in_subplan or "Subplan Name" in plan
+    condition = str(plan.get("Index Cond", ""))
+    if in_subplan and plan.get("Relation Name") == "sessions" and "client_id" in condition:
+        yield plan["Node Type"]
+    for child in plan.get("Plans", ()):
+        yield from per_row_client_reads(child, in_subplan=in_subplan)
+
+
+def test_the_client_read_walk_names_each_scan_in_a_subplan() -> None:
+    by_client = "((clinic_id = s.clinic_id) AND (client_id = s.client_id) AND (starts_at >= x))"
+    plan = {
+        "Relation Name": "sessions",
+        "Node Type": "Index Scan",
+        "Index Cond": "((clinic_id = $1) AND (client_id = ANY ($2)))",  # once: not per row
+        "Plans": [
+            {
+                "Subplan Name": "SubPlan 1",
+                "Node Type": "Limit",
+                "Plans": [{"Node Type": "Index Scan", "Relation Name": "sessions",
+                           "Index Cond": by_client}],
+            },
+            {"Subplan Name": "SubPlan 2", "Node Type": "Index Only Scan",
+             "Relation Name": "sessions", "Index Cond": by_client},
+            {"Subplan Name": "SubPlan 3", "Node Type": "Index Scan", "Relation Name": "sessions",
+             "Index Cond": "(id = s.ketamine_session_id)"},
+        ],
+    }  # fmt: skip
+    assert list(per_row_client_reads(plan)) == ["Index Scan", "Index Only Scan"]
+
+
 def client_lookups(plan: dict[str, Any]) -> Iterator[tuple[int, int]]:
     """(lookups, rows considered) for every scan of `sessions` that looks up each row's client
     in a subplan (an EXPLAIN ANALYZE plan): how often the subplan ran, against the rows the
@@ -259,3 +292,15 @@ async def test_a_worklist_looks_up_clients_only_for_the_doses_it_keeps(
         assert lookups <= considered // 2, (
             f"{path}: the client looked up {lookups} times for {considered} doses considered"
         )
+
+
+@pytest.mark.parametrize("path", WORKLISTS[1:])
+async def test_a_worklists_checks_per_dose_read_the_index_alone(scale: Scale, path: str) -> None:
+    # Each of the some 800 doses a page considers is checked for a booked integration, and each
+    # check reads the client's sessions from the dose on: from the client-sessions index alone,
+    # which holds what the check reads, rather than from heap pages spread over the whole table
+    # (docs/performance.md, fourteenth pass). The generator's VACUUM leaves every page visible.
+    for text, plan in await _plans_of(scale, path):
+        reads = list(per_row_client_reads(plan))
+        assert "EXISTS" not in text or reads, f"{path}: no per-dose read in the plan of\n{text}"
+        assert set(reads) <= {"Index Only Scan"}, f"{path}: {reads} in the plan of\n{text}"

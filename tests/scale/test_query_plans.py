@@ -83,16 +83,25 @@ def rows_read_by_clinician(plan: dict[str, Any]) -> int:
     return read
 
 
-def per_row_history_reads(plan: dict[str, Any], *, in_subplan: bool = False) -> Iterator[str]:
-    """The index conditions of every scan of `sessions` inside a subplan (run once per outer
-    row) that reads a client's sessions of all time: by client, with no bound on starts_at."""
+def per_row_client_scans(
+    plan: dict[str, Any], *, in_subplan: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Every scan of `sessions` inside a subplan (run once per outer row) that reads a client's
+    sessions by client."""
     in_subplan = in_subplan or "Subplan Name" in plan
-    condition = str(plan.get("Index Cond", ""))
-    by_client = plan.get("Relation Name") == "sessions" and "client_id" in condition
-    if in_subplan and by_client and "starts_at" not in condition:
-        yield condition
+    by_client = "client_id" in str(plan.get("Index Cond", ""))
+    if in_subplan and plan.get("Relation Name") == "sessions" and by_client:
+        yield plan
     for child in plan.get("Plans", ()):
-        yield from per_row_history_reads(child, in_subplan=in_subplan)
+        yield from per_row_client_scans(child, in_subplan=in_subplan)
+
+
+def per_row_history_reads(plan: dict[str, Any]) -> Iterator[str]:
+    """The index conditions of the per-row client scans (`per_row_client_scans`) that read a
+    client's sessions of all time: with no bound on starts_at."""
+    for scan in per_row_client_scans(plan):
+        if "starts_at" not in scan["Index Cond"]:
+            yield scan["Index Cond"]
 
 
 def test_the_subplan_walk_finds_a_history_read_per_row() -> None:
@@ -138,18 +147,7 @@ def test_the_clinician_count_adds_kept_and_filtered_rows_of_every_loop() -> None
     assert rows_read_by_clinician(plan) == 6075
 
 
-def per_row_client_reads(plan: dict[str, Any], *, in_subplan: bool = False) -> Iterator[str]:
-    """The node type of every scan of `sessions` inside a subplan (run once per outer row) that
-    reads a client's sessions by client and start."""
-    in_subplan = in_subplan or "Subplan Name" in plan
-    condition = str(plan.get("Index Cond", ""))
-    if in_subplan and plan.get("Relation Name") == "sessions" and "client_id" in condition:
-        yield plan["Node Type"]
-    for child in plan.get("Plans", ()):
-        yield from per_row_client_reads(child, in_subplan=in_subplan)
-
-
-def test_the_client_read_walk_names_each_scan_in_a_subplan() -> None:
+def test_the_client_scan_walk_finds_each_scan_in_a_subplan() -> None:
     by_client = "((clinic_id = s.clinic_id) AND (client_id = s.client_id) AND (starts_at >= x))"
     plan = {
         "Relation Name": "sessions",
@@ -168,7 +166,10 @@ def test_the_client_read_walk_names_each_scan_in_a_subplan() -> None:
              "Index Cond": "(id = s.ketamine_session_id)"},
         ],
     }  # fmt: skip
-    assert list(per_row_client_reads(plan)) == ["Index Scan", "Index Only Scan"]
+    assert [scan["Node Type"] for scan in per_row_client_scans(plan)] == [
+        "Index Scan",
+        "Index Only Scan",
+    ]
 
 
 def client_lookups(plan: dict[str, Any]) -> Iterator[tuple[int, int]]:
@@ -301,6 +302,6 @@ async def test_a_worklists_checks_per_dose_read_the_index_alone(scale: Scale, pa
     # which holds what the check reads, rather than from heap pages spread over the whole table
     # (docs/performance.md, fourteenth pass). The generator's VACUUM leaves every page visible.
     for text, plan in await _plans_of(scale, path):
-        reads = list(per_row_client_reads(plan))
+        reads = [scan["Node Type"] for scan in per_row_client_scans(plan)]
         assert "EXISTS" not in text or reads, f"{path}: no per-dose read in the plan of\n{text}"
         assert set(reads) <= {"Index Only Scan"}, f"{path}: {reads} in the plan of\n{text}"

@@ -40,6 +40,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
 from app.db_commit import commit_sent_directly
+from app.db_direct import HELD
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -321,8 +322,11 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def begin_write(session: AsyncSession) -> None:
-    """Start the session's transaction as a write transaction (BEGIN IMMEDIATE on SQLite)."""
-    await session.connection(execution_options={WRITE_TRANSACTION: True})
+    """Start the session's transaction as a write transaction (BEGIN IMMEDIATE on SQLite). A
+    session holding its own connection (app/db_held.py, PostgreSQL) begins with its first
+    statement."""
+    if HELD not in session.info:
+        await session.connection(execution_options={WRITE_TRANSACTION: True})
 
 
 # --- The request's session ---------------------------------------------------------------------

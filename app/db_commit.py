@@ -32,7 +32,7 @@ async def commit_sent_directly(db: AsyncSession) -> bool:
     must not commit, commit listeners, or a connection the pool would close on its return (an
     overflow one, the pool being full), is left to SQLAlchemy."""
     direct = direct_connection(db)
-    if direct is None or not _commits_without_waiting(db, direct):
+    if not isinstance(direct, DirectConnection) or not _commits_without_waiting(db, direct):
         return False
     adapter = direct.adapter
     transaction = adapter._transaction  # None if no statement began one

@@ -5,7 +5,7 @@ work for each of them on every request: the statement's cache key, the compiled-
 an execution context, parameter processing and result metadata, the switch into a greenlet and
 back: about 70 µs of CPU per statement on top of the driver's own, which for a journey was a
 tenth of its CPU (docs/performance.md). Here a statement is compiled once for the dialect (its
-SQL text, parameter order, bind and result processors kept as a `_Plan`) and each execution
+SQL text, parameter order, bind and result processors kept as a `Plan`) and each execution
 sends the text to asyncpg on the session's own connection and transaction, as the asyncpg
 adapter SQLAlchemy uses would (its lock, its transaction, its prepared statements, its errors),
 but without the adapter's cursor: its description tuples, its row deque and its row count,
@@ -18,156 +18,25 @@ invalidating the schema cache so the next execution prepares again). SQLite take
 path, and so does a statement whose text changes per execution (an expanding IN list).
 
 For the journey's and worklist's reads (`read_rows`, `read_tuples`), the audit rows every
-request writes (`execute`); app/db_commit.py sends the COMMIT that ends a request. A plan
-is kept per statement object for as long as the statement lives: the statements are module
-constants or cached per clinic policy.
+request writes (`execute`); app/db_commit.py sends the COMMIT that ends a request, and
+app/db_held.py holds a direct answer's connection below the ORM session. The plans are
+app/db_plans.py's.
 """
 
-import collections
-import functools
-import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+import abc
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
-from sqlalchemy import Dialect, Enum, Executable
+from sqlalchemy import Dialect, Executable
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.types import TypeEngine
 
-Processor = Callable[[Any], Any]
+from app.db_plans import Plan, named_row, plan_of
+
 Rows = Sequence[Any]
 """Named tuples on every database: each indexes, unpacks and names its fields (`row.id`,
 `row._fields`), and has nothing else, so code that works on SQLite works on PostgreSQL."""
-
-_MISSING = object()
-
-
-@dataclass(slots=True)
-class _Argument:
-    name: str
-    process: Processor | None
-    required: bool  # no value in the statement: the caller must pass one
-    default: Any  # the value bound in the statement itself, for parameters not passed
-
-
-@dataclass(slots=True)
-class _Plan:
-    sql: str
-    arguments: tuple[_Argument, ...]
-    row: type[NamedTuple]
-    result_types: list[TypeEngine[Any]]
-    # The columns that have a result processor, by index: known after the first execution.
-    results: list[tuple[int, Processor]] | None = None
-
-    def bind(self, parameters: Mapping[str, Any]) -> list[Any]:
-        values = []
-        for argument in self.arguments:
-            value = parameters.get(argument.name, _MISSING)
-            if value is _MISSING:
-                if argument.required:  # as SQLAlchemy refuses it, rather than send NULL
-                    raise InvalidRequestError(
-                        f"A value is required for bind parameter {argument.name!r}"
-                    )
-                value = argument.default
-            values.append(value if argument.process is None else argument.process(value))
-        return values
-
-    def rows(
-        self,
-        records: Sequence[Any],
-        attributes: Sequence[Any],
-        dialect: Dialect,
-        *,
-        named: bool,
-    ) -> Any:
-        if not attributes:  # a statement without rows
-            return []
-        if self.results is None:
-            # Result processors depend on the column's type as the server describes it.
-            processors = [
-                _result_processor(kind, dialect, attribute.type.oid)
-                for kind, attribute in zip(self.result_types, attributes, strict=True)
-            ]
-            self.results = [(i, p) for i, p in enumerate(processors) if p is not None]
-        if self.results:
-            # Only the columns that have one (a session's enums: 4 of its 44 columns).
-            processed = []
-            for record in records:
-                values = list(record)
-                for index, process in self.results:
-                    values[index] = process(values[index])
-                processed.append(values)
-            records = processed
-        # The driver's records index and unpack as tuples do; only names need a tuple made.
-        return list(map(self.row._make, records)) if named else records
-
-
-def _result_processor(kind: TypeEngine[Any], dialect: Dialect, oid: int) -> Processor | None:
-    """The column's result processor as SQLAlchemy's execution runs it, but for an enum that
-    SQLAlchemy's own Enum processor reads: that processor's lookup from stored value to member
-    (None to None), called directly. It wraps the lookup in two Python calls per value, and a
-    worklist reads some 270 enum values. An enum type that changes how values are read (its own
-    processor or lookup, or a string processor beneath) keeps SQLAlchemy's way."""
-    processor = kind._cached_result_processor(dialect, oid)
-    impl = kind.dialect_impl(dialect)
-    if processor is None or not isinstance(impl, Enum):
-        return processor
-    own = type(impl)
-    if (
-        own.result_processor is not Enum.result_processor
-        or own._object_value_for_elem is not Enum._object_value_for_elem
-        or super(Enum, impl).result_processor(dialect, oid) is not None
-    ):
-        return processor
-    return _Members(impl).__getitem__
-
-
-class _Members(dict[Any, Any]):
-    """An enum type's stored values and their members; a value it does not know is refused by
-    the type itself, with SQLAlchemy's message naming the enum and what it allows."""
-
-    def __init__(self, enum: Enum) -> None:
-        super().__init__(enum._object_lookup)
-        self._enum = enum
-
-    def __missing__(self, value: Any) -> Any:
-        return self._enum._object_value_for_elem(value)  # raises its LookupError
-
-
-_PLANS: weakref.WeakKeyDictionary[Executable, _Plan | None] = weakref.WeakKeyDictionary()
-"""Plan per statement, gone with the statement; None for one SQLAlchemy must render each time."""
-
-
-def _plan(statement: Executable, dialect: Dialect) -> _Plan | None:
-    compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        return None  # its text changes per execution: SQLAlchemy renders it each time
-    binds = compiled.binds
-    if any(bind.callable is not None for bind in binds.values()):
-        return None  # a value computed at each execution
-    processors = compiled._bind_processors
-    arguments = tuple(
-        _Argument(
-            name,
-            cast(Processor | None, processors.get(name)),
-            binds[name].required,
-            binds[name].effective_value,
-        )
-        for name in compiled.positiontup or []
-    )
-    columns = compiled._result_columns
-    row = _named_row(tuple(column[0] for column in columns))
-    return _Plan(compiled.string, arguments, row, [column[3] for column in columns])
-
-
-@functools.cache
-def _named_row(fields: tuple[str, ...]) -> type[NamedTuple]:
-    return cast(type[NamedTuple], collections.namedtuple("Row", fields))
 
 
 async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
@@ -181,7 +50,7 @@ async def read_rows(db: AsyncSession, statement: Executable, parameters: Mapping
         rows: Rows = sent  # annotated, not cast: typing.cast is a call on every read
         return rows
     result = await (await db.connection()).execute(statement, parameters)
-    make = _named_row(tuple(result.keys()))._make
+    make = named_row(tuple(result.keys()))._make
     return [make(row) for row in result]
 
 
@@ -226,28 +95,79 @@ async def _sent_directly(
         if db.get_bind().dialect.driver != "asyncpg":
             return _NOT_SENT
         direct = await _direct(db)
-    plan = _plan_of(statement, direct.sync.dialect)
+    plan = plan_of(statement, direct.dialect)
     if plan is None:
         return _NOT_SENT
     return await direct.send(plan, parameters, named=named)
 
 
-def _plan_of(statement: Executable, dialect: Dialect) -> _Plan | None:
-    try:
-        return _PLANS[statement]
-    except KeyError:
-        plan = _PLANS[statement] = _plan(statement, dialect)
-        return plan
+class Sender(abc.ABC):
+    """A connection in its transaction that statements are sent to directly: the session's
+    (DirectConnection, below) or one a direct answer's session holds itself
+    (app/db_held.py)."""
+
+    __slots__ = ()
+    adapter: Any  # SQLAlchemy's asyncpg adapter (a DB-API connection over asyncpg)
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> Dialect: ...
+
+    @abc.abstractmethod
+    def current(self, db: AsyncSession) -> bool:
+        """Whether statements of `db` go here now."""
+
+    @abc.abstractmethod
+    def with_events(self) -> Connection | None:
+        """The SQLAlchemy connection whose cursor events a statement fires, if any listen."""
+
+    @abc.abstractmethod
+    async def failed(
+        self, error: BaseException, sql: str, arguments: list[Any], cursor: Any
+    ) -> NoReturn:
+        """Raise `error` as SQLAlchemy's execution would (see `raise_as_sqlalchemy`)."""
+
+    async def send(self, plan: Plan, parameters: Mapping[str, Any], *, named: bool) -> Any:
+        sql, adapter = plan.sql, self.adapter
+        arguments = plan.bind(parameters)
+        dialect: Any = self.dialect  # the asyncpg dialect, whose schema cache this is
+        events = self.with_events()
+        # A cursor only for the events, which are handed one. It does not run the statement, so
+        # its description and row count stay unset: listeners read the statement and values.
+        cursor = adapter.cursor() if events is not None else None
+        if events is not None:
+            events.dispatch.before_cursor_execute(events, cursor, sql, arguments, None, False)
+        try:
+            records, attributes = await _fetch(
+                adapter, sql, arguments, dialect._invalidate_schema_cache_asof
+            )
+        except BaseException as error:  # cancellation too: SQLAlchemy drops the connection
+            await self.failed(error, sql, arguments, cursor)
+        if events is not None:
+            events.dispatch.after_cursor_execute(events, cursor, sql, arguments, None, False)
+        return plan.rows(records, attributes, dialect, named=named)
 
 
-@dataclass(slots=True)
-class DirectConnection:
+class DirectConnection(Sender):
     """The session's connection in its current transaction, and the driver adapter under it."""
 
-    transaction: SessionTransaction
-    connection: AsyncConnection
-    sync: Connection
-    adapter: Any  # SQLAlchemy's asyncpg adapter (a DB-API connection over asyncpg)
+    __slots__ = ("adapter", "connection", "sync", "transaction")
+
+    def __init__(
+        self,
+        transaction: SessionTransaction,
+        connection: AsyncConnection,
+        sync: Connection,
+        adapter: Any,
+    ) -> None:
+        self.transaction = transaction
+        self.connection = connection
+        self.sync = sync
+        self.adapter = adapter
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.sync.dialect
 
     def current(self, db: AsyncSession) -> bool:
         transaction = self.transaction
@@ -257,25 +177,15 @@ class DirectConnection:
             and not self.sync.invalidated
         )
 
-    async def send(self, plan: _Plan, parameters: Mapping[str, Any], *, named: bool) -> Any:
-        sync, sql, adapter = self.sync, plan.sql, self.adapter
-        arguments = plan.bind(parameters)
-        dialect: Any = sync.dialect  # the asyncpg dialect, whose schema cache this is
-        events = sync._has_events or sync.engine._has_events
-        # A cursor only for the events, which are handed one. It does not run the statement, so
-        # its description and row count stay unset: listeners read the statement and values.
-        cursor = adapter.cursor() if events else None
-        if events:
-            sync.dispatch.before_cursor_execute(sync, cursor, sql, arguments, None, False)
-        try:
-            records, attributes = await _fetch(
-                adapter, sql, arguments, dialect._invalidate_schema_cache_asof
-            )
-        except BaseException as error:  # cancellation too: SQLAlchemy drops the connection
-            await self.connection.run_sync(_raise_as_sqlalchemy, error, sql, arguments, cursor)
-        if events:
-            sync.dispatch.after_cursor_execute(sync, cursor, sql, arguments, None, False)
-        return plan.rows(records, attributes, dialect, named=named)
+    def with_events(self) -> Connection | None:
+        sync = self.sync
+        return sync if sync._has_events or sync.engine._has_events else None
+
+    async def failed(
+        self, error: BaseException, sql: str, arguments: list[Any], cursor: Any
+    ) -> NoReturn:
+        await self.connection.run_sync(raise_as_sqlalchemy, error, sql, arguments, cursor)
+        raise AssertionError("not reached: SQLAlchemy raises the error")
 
 
 async def _fetch(
@@ -299,20 +209,28 @@ async def _fetch(
         mutex.release()
 
 
-_DIRECT = "kap.direct"  # the key of the session's DirectConnection in its `info`
+_DIRECT = "kap.direct"  # the key of the session's Sender in its `info`
+HELD = "kap.held"
+"""The key, in a session's `info`, of the coroutine function that gives the connection the
+session holds itself (app/db_held.py), if it holds one."""
 
 
-def direct_connection(db: AsyncSession) -> DirectConnection | None:
+def direct_connection(db: AsyncSession) -> Sender | None:
     """The connection the session's statements went to the driver on, in its current
     transaction; None if none went there in it."""
-    direct: DirectConnection | None = db.info.get(_DIRECT)
+    direct: Sender | None = db.info.get(_DIRECT)
     return direct if direct is not None and direct.current(db) else None
 
 
-async def _direct(db: AsyncSession) -> DirectConnection:
+async def _direct(db: AsyncSession) -> Sender:
     """The session's connection in its transaction, kept in the session's `info` for the
     statements after it (`_sent_directly` asks there first): asking the session is a hop into
     a greenlet and back, and a journey sends half a dozen reads."""
+    held: Callable[[], Awaitable[Sender]] | None = db.info.get(HELD)
+    if held is not None:
+        direct: Sender = await held()
+        db.info[_DIRECT] = direct
+        return direct
     connection = await db.connection()
     transaction, sync = db.sync_session.get_transaction(), connection.sync_connection
     assert transaction is not None  # db.connection() began one
@@ -325,7 +243,7 @@ async def _direct(db: AsyncSession) -> DirectConnection:
     return direct
 
 
-def _raise_as_sqlalchemy(
+def raise_as_sqlalchemy(
     sync: Connection, error: BaseException, sql: str, arguments: list[Any], cursor: Any
 ) -> None:
     """SQLAlchemy's handling of a failed statement (`handle_error` events, wrapped as its

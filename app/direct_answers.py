@@ -106,7 +106,11 @@ class InUnitOfWork(Protocol):
     UnitOfWorkRoute)."""
 
     async def in_unit_of_work(
-        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+        self,
+        request: Request,
+        handler: Callable[[Request], Awaitable[Response]],
+        *,
+        direct: bool = False,
     ) -> Response: ...
 
 
@@ -186,7 +190,8 @@ class DirectRoutes(BaseRoute):
         async def answer(request: Request) -> Response:
             return await handler.answer(request, parameters)
 
-        response = await handler.unit_of_work.in_unit_of_work(Request(scope, receive), answer)
+        request = Request(scope, receive)
+        response = await handler.unit_of_work.in_unit_of_work(request, answer, direct=True)
         await response(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:

@@ -26,6 +26,7 @@ from app.clock import Clock
 from app.common.crypto import SecretBox
 from app.common.scope import ROLES_WITHOUT_CLINICAL_ACCESS, current_work
 from app.db import begin_write
+from app.db_held import DirectSession
 from app.security import security_state
 from app.security.exceptions import RateLimited
 from app.security.rate_limit import address_key, rate_limits_of, verifies_callers_in
@@ -281,10 +282,15 @@ class UnitOfWorkRoute(APIRoute):
         return handle_in_transaction
 
     async def in_unit_of_work(
-        self, request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+        self,
+        request: Request,
+        handler: Callable[[Request], Coroutine[Any, Any, Response]],
+        *,
+        direct: bool = False,
     ) -> Response:
         """`handler`'s response to `request`, in a unit of work of this route: FastAPI's
-        handler, or the route's direct answer (app/direct_answers.py)."""
+        handler, or the route's direct answer (app/direct_answers.py, `direct`), whose session
+        holds its own connection on PostgreSQL (app/db_held.py)."""
         limits = rate_limits_of(request.app)
         if limits is not None and not self._verifies_callers():
             # Before any dependency runs: a route that verifies no caller (inbound bookings,
@@ -293,7 +299,9 @@ class UnitOfWorkRoute(APIRoute):
             await limits.refuse_failed_address(request.scope)
             await limits.admit_unverified(request.scope)
         sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-        async with sessionmaker() as session:
+        engine = request.app.state.engine
+        held = direct and engine.dialect.driver == "asyncpg"
+        async with DirectSession(engine) if held else sessionmaker() as session:
             work: UnitOfWork[Response] = UnitOfWork(
                 session,
                 request_trail(self, request),

@@ -14,7 +14,7 @@ from app.clinics.models import Clinic
 from app.clinics.snapshot import ClinicSnapshot
 from app.common.pagination import PageParams, keyset
 from app.db import clinic_scoped, in_clinic
-from app.db_direct import read_rows
+from app.db_direct import execute, read_rows
 from app.staff.models import Role, Staff
 
 
@@ -76,14 +76,19 @@ async def record_key_use(
     db: AsyncSession, key_id: uuid.UUID, now: datetime, stale_before: datetime
 ) -> None:
     """Set `last_used_at`, unless another request did since `stale_before`."""
-    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= stale_before)
-    stmt = (
-        update(ApiKey)
-        .where(ApiKey.id == key_id, stale)
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
+    parameters = {"key_id": key_id, "now": now, "stale_before": stale_before}
+    await execute(db, _RECORD_KEY_USE, parameters)
+
+
+# Built once and sent as the reads are (app/db_direct.py): a direct answer's session has no ORM.
+_RECORD_KEY_USE = (
+    update(ApiKey)
+    .where(
+        ApiKey.id == bindparam("key_id"),
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= bindparam("stale_before")),
     )
-    await db.execute(stmt)
+    .values(last_used_at=bindparam("now"))
+)
 
 
 async def get(db: AsyncSession, clinic_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:

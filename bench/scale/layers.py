@@ -40,6 +40,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "SQL sent, rows read",
         (
             "app/db_direct.py",
+            "app/db_plans.py",
+            "app/db_held.py",
             "app/db_commit.py",
             "sqlalchemy/engine/",
             "dialects/",

@@ -22,14 +22,15 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import DBAPIError, InvalidRequestError, StatementError
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app import db_direct
+from app import db_plans
 from app.clinics.models import Clinic as ClinicRow
-from app.db_direct import read_rows, read_tuples
+from app.db_direct import execute, read_rows, read_tuples
 from app.sessions.enums import SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from tests.support.factories import T0, Clinic
@@ -110,8 +111,29 @@ async def test_an_expanding_list_takes_sqlalchemys_path(
     ours, theirs = await _both(app, EXPANDING, {"ids": ids})
     assert sorted(r.id for r in ours) == sorted(r.id for r in theirs) == sorted(ids)
     if backend == "postgresql":
-        assert db_direct._PLANS[EXPANDING] is None  # no plan: its text changes per length
-        assert db_direct._PLANS[SESSIONS_OF_CLIENT] is not None
+        assert db_plans.PLANS[EXPANDING] is None  # no plan: its text changes per length
+        assert db_plans.PLANS[SESSIONS_OF_CLIENT] is not None
+
+
+DEFAULTED = Table(
+    "direct_default_probe",
+    MetaData(),
+    Column("x", Integer, default=lambda: 7),  # computed by SQLAlchemy at each execution
+    Column("y", Integer),
+)
+
+
+async def test_a_default_computed_at_execution_takes_sqlalchemys_path(
+    app: FastAPI, backend: str
+) -> None:
+    async with app.state.sessionmaker() as db:
+        await db.execute(text("CREATE TEMP TABLE direct_default_probe (x int, y int)"))
+        insert = DEFAULTED.insert().values(y=1)
+        await execute(db, insert, {})
+        assert await read_rows(db, select(DEFAULTED.c.x, DEFAULTED.c.y), {}) == [(7, 1)]
+        if backend == "postgresql":
+            assert db_plans.PLANS[insert] is None  # no plan: a value is computed per execution
+        await db.rollback()
 
 
 @pytest.fixture

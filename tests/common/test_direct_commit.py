@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from app.clinics.models import Clinic as ClinicRow
 from app.db import Session, create_sessionmaker
 from app.db_commit import commit_sent_directly
-from app.db_direct import direct_connection, execute, read_rows
+from app.db_direct import DirectConnection, direct_connection, execute, read_rows
 
 pytestmark = pytest.mark.usefixtures("postgresql_only")
 
@@ -209,7 +209,7 @@ async def test_a_cancelled_commit_leaves_its_connection_to_be_dropped(app: FastA
             await db.execute(text(statement))
         await execute(db, INSERT_TWICE, {"x": 1})
         direct = direct_connection(db)
-        assert direct is not None
+        assert isinstance(direct, DirectConnection)
         commit = asyncio.create_task(db.commit())
         await asyncio.sleep(0.2)
         commit.cancel()

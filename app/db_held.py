@@ -4,7 +4,8 @@ The journey and the worklist send every statement straight to the driver (app/db
 Around those statements the ORM session still took the connection and ended the transaction
 its own way: a hop into a greenlet for the connection, a session transaction, a `Connection`
 and its root transaction, the commit's bookkeeping and the close, for a session that holds no
-objects. That was a fifth of a journey's CPU served (docs/performance.md, fifteenth pass).
+objects: 6 % of a journey's instructions, 7-9 % of its CPU (docs/performance.md, fifteenth
+pass).
 
 `DirectSession` keeps the session's type, so the code a direct answer runs is the code every
 other route runs, but holds its connection itself: taken from the engine's pool (with the

@@ -89,7 +89,8 @@ async def _sent_directly(
     db: AsyncSession, statement: Executable, parameters: Mapping[str, Any], *, named: bool
 ) -> Any:
     """The statement's rows, sent straight to the driver adapter; `_NOT_SENT` when SQLAlchemy
-    must send it (not asyncpg, or a text that changes per execution)."""
+    must send it (not asyncpg, or a statement without a plan), which a direct answer's session
+    refuses (app/db_held.py)."""
     direct = direct_connection(db)
     if direct is None:
         if db.get_bind().dialect.driver != "asyncpg":

@@ -11,7 +11,8 @@ app's dependencies and then the route's, each a coroutine of the request alone, 
 order, calls the endpoint with them, and serialises its value with FastAPI's own
 `serialize_response` under the route's response model, all in the route's own unit of work
 (`UnitOfWorkRoute.in_unit_of_work`). Middleware, unit of work, audit rows, rate limits and
-exception handlers are those of every other request.
+exception handlers are those of every other request; on PostgreSQL the unit of work's session
+holds its own pooled connection, below the ORM (app/db_held.py).
 
 It takes only what it reads exactly as FastAPI would: a request its route matches in full,
 whose parameters its readers read (an id in `str(uuid)` form, a query parameter given at most

@@ -8,11 +8,9 @@ SQLAlchemy's commit, which has nothing left that waits (docs/decisions.md says w
 weighed, tests/common/test_direct_commit.py what is left to SQLAlchemy).
 """
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.pool import QueuePool
 
-from app.db_direct import DirectConnection, direct_connection
+from app.db_direct import DirectConnection, direct_connection, pool_keeps
 
 
 async def commit_sent_directly(db: AsyncSession) -> bool:
@@ -45,7 +43,7 @@ async def commit_sent_directly(db: AsyncSession) -> bool:
         return False
     adapter._transaction = None  # ended, as the adapter's commit leaves it
     # Other tasks ran meanwhile: their connections may have filled the pool.
-    return _pool_keeps(direct.sync)
+    return pool_keeps(direct.sync.connection)
 
 
 class _FailedCommit:
@@ -89,12 +87,4 @@ def _commits_without_waiting(db: AsyncSession, direct: DirectConnection) -> bool
         or direct.sync.dispatch.commit
     ):
         return False
-    return _pool_keeps(direct.sync)
-
-
-def _pool_keeps(sync: Connection) -> bool:
-    """Whether the pool the connection goes back to has room for it: one it would close on
-    return (an overflow connection, the pool being full) closes by waiting for the server. The
-    connection's own pool, which after `engine.dispose()` is no longer the engine's."""
-    pool = sync.connection._pool
-    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
+    return pool_keeps(direct.sync.connection)

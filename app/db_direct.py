@@ -31,6 +31,7 @@ from sqlalchemy import Dialect, Executable
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from app.db_plans import Plan, named_row, plan_of
 
@@ -208,6 +209,14 @@ async def _fetch(
             raise  # not reached: the adapter raises the error as its DB-API one
     finally:
         mutex.release()
+
+
+def pool_keeps(pooled: PoolProxiedConnection) -> bool:
+    """Whether the pool a connection goes back to has room for it: one it would close on
+    return (an overflow connection, the pool being full) closes by waiting for the server. The
+    connection's own pool, which after `engine.dispose()` is no longer the engine's."""
+    pool = pooled._pool
+    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 
 _DIRECT = "kap.direct"  # the key of the session's Sender in its `info`

@@ -26,11 +26,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session as SyncSession
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from app.db import Session
-from app.db_direct import HELD, Sender, raise_as_sqlalchemy
+from app.db_direct import HELD, Sender, pool_keeps, raise_as_sqlalchemy
 
 REFUSED = "a direct answer's session sends statements through app/db_direct.py only"
 
@@ -60,7 +60,7 @@ class HeldConnection(Sender):
     @property
     def usable(self) -> bool:
         """Neither given back nor dropped after a failure."""
-        return self.pooled.is_valid and self.pooled.dbapi_connection is not None
+        return self.pooled.is_valid
 
     def current(self, db: AsyncSession) -> bool:
         return self.usable
@@ -107,12 +107,7 @@ class HeldConnection(Sender):
         one, the pool being full)."""
         if not self.usable:
             return  # dropped: SQLAlchemy's handling gave it back, invalidated
-        pool = self.pooled._pool
-        if (
-            self.adapter._transaction is None
-            and isinstance(pool, QueuePool)
-            and pool.checkedin() < pool.size()
-        ):
+        if self.adapter._transaction is None and pool_keeps(self.pooled):
             self.pooled.close()
         else:
             await asyncio.shield(asyncio.ensure_future(greenlet_spawn(self.pooled.close)))

@@ -155,6 +155,31 @@ def _epoch_us_sqlite(element: epoch_us, compiler: SQLCompiler, **kw: Any) -> str
     )
 
 
+class from_epoch_us(FunctionElement[datetime]):  # noqa: N801 - reads like an SQL function
+    """The instant of a count of microseconds since the Unix epoch (epoch_us's inverse), in the
+    form a UTCDateTime column is stored in, so it can bound an index scan on one."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+
+@compiles(from_epoch_us, "postgresql")
+def _from_epoch_us_postgresql(element: from_epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
+    # An interval times an integer below 2**53 is exact to the microsecond.
+    micros = compiler.process(element.clauses, **kw)
+    return f"(TIMESTAMPTZ 'epoch' + ({micros}) * INTERVAL '1 microsecond')"
+
+
+@compiles(from_epoch_us, "sqlite")
+def _from_epoch_us_sqlite(element: from_epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTCDateTime's stored text: whole seconds by strftime, then the six digits of the fraction.
+    micros = compiler.process(element.clauses, **kw)
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', ({micros}) / 1000000, 'unixepoch')"
+        f" || printf('.%06d', ({micros}) % 1000000))"
+    )
+
+
 def to_epoch_us(value: datetime) -> int:
     """The Python twin of epoch_us, for bound parameters."""
     delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)

@@ -4,6 +4,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -14,19 +15,24 @@ from sqlalchemy import (
     bindparam,
     case,
     false,
+    func,
+    literal,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.clients.models import Client
-from app.db import in_clinic, to_epoch_us
+from app.db import from_epoch_us, in_clinic, to_epoch_us
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.repository import read_sessions
 from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
-from app.windows.rules import IntegrationStatus, WindowStatus
+from app.windows.rules import WindowStatus
+
+T = TypeVar("T")
 
 # Made once: aliasing copies every column of the table (see app/windows/sql.py).
 _ANCHOR = aliased(ClinicalSession)
@@ -41,7 +47,7 @@ def _not_archived() -> ColumnElement[bool]:
     return archived.scalar_subquery().is_(False)
 
 
-def _by_clinician(stmt: Select[ClinicalSession], by_clinician: bool) -> Select[ClinicalSession]:
+def _by_clinician(stmt: Select[T], by_clinician: bool) -> Select[T]:
     if by_clinician:
         stmt = stmt.where(ClinicalSession.clinician_id == bindparam("clinician_id"))
     return stmt
@@ -99,21 +105,53 @@ def _policy(key: PolicyKey) -> WindowPolicy:
 
 @functools.lru_cache(maxsize=256)
 def _unbooked(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSession]:
+    """The unbooked page, found in two steps so that the database judges the doses near the
+    page, not every dose whose window may still be open (most are booked, or months ahead).
+
+    The page is ordered by closing time, T(K) plus the route's offset, which no index can hand
+    over in order. But any `limit` unbooked doses bound the page: its last closes no later than
+    the latest of theirs, B. Step one takes the first `limit` unbooked doses in T(K) order
+    (indexed, stopping there). Every other dose on the page comes after them in that order,
+    closes by B, and so has T(K) <= B - the shortest offset (an index bound): step two. The
+    page is the first `limit` of both steps in closing order.
+    """
     s, policy = ClinicalSession, _policy(key)
     _, closes = window_sql.window_bounds_us(s, policy)
-    now_us = bindparam("now_us", type_=BigInteger())
-    status = window_sql.dose_integration_status(s, policy, now_us)
-    stmt = select(s).where(
+    anchor = window_sql.anchor_time(s)
+    limit = bindparam("limit", type_=Integer())
+    first = (
+        _unbooked_doses(policy, by_clinician)
+        .add_columns(anchor.label("anchor"), closes.label("closes"))
+        # window_may_still_be_open, with now - the longest window bound at execution
+        .where(anchor >= bindparam("open_since", type_=DateTime(timezone=True)))
+        .order_by(anchor, s.id)
+        .limit(limit)
+        .cte("first_unbooked")
+    )
+    bound = select(func.max(first.c.closes)).scalar_subquery()
+    shortest_us = min(policy.closes_after_s.values()) * window_sql.US_PER_S
+    rest = _unbooked_doses(policy, by_clinician).where(
+        anchor >= select(func.max(first.c.anchor)).scalar_subquery(),
+        anchor <= from_epoch_us(bound - literal(shortest_us, BigInteger())),
+        s.id.not_in(select(first.c.id)),
+        closes <= bound,
+    )
+    page = union_all(select(first.c.id), rest)
+    return select(s).where(s.id.in_(page)).order_by(closes, s.id).limit(limit)
+
+
+def _unbooked_doses(policy: WindowPolicy, by_clinician: bool) -> Select[uuid.UUID]:
+    """The ids of the clinic's unbooked doses (of its clients not archived)."""
+    s = ClinicalSession
+    unbooked = window_sql.dose_unbooked(s, policy, bindparam("now_us", type_=BigInteger()))
+    stmt = select(s.id).where(
         in_clinic(s, bindparam("clinic_id")),
         s.kind == SessionKind.ketamine,
-        # window_may_still_be_open, with now - the longest window bound at execution
-        window_sql.anchor_time(s) >= bindparam("open_since", type_=DateTime(timezone=True)),
         # The flag only for the doses the rule keeps (about one in five): as two filters, the
         # planner ran the cheaper lookup first, for every candidate dose (docs/performance.md).
-        case((status == IntegrationStatus.unbooked.value, _not_archived()), else_=false()),
+        case((unbooked, _not_archived()), else_=false()),
     )
-    stmt = _by_clinician(stmt, by_clinician)
-    return stmt.order_by(closes, s.id).limit(bindparam("limit", type_=Integer()))
+    return _by_clinician(stmt, by_clinician)
 
 
 @functools.lru_cache(maxsize=256)

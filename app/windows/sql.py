@@ -126,15 +126,13 @@ def integration_window_status(
     )
 
 
-def dose_integration_status(
-    dose: Sessions, policy: WindowPolicy, now_us: int | ColumnElement[int]
-) -> ColumnElement[str]:
-    """K.integration.status for a ketamine session row (`now_us` a value, or a BIGINT bound
-    parameter for statements built once)."""
-    opens, closes = window_bounds_us(dose, policy)
+def _booked_in_window(
+    dose: Sessions, opens: ColumnElement[int], closes: ColumnElement[int]
+) -> ColumnElement[bool]:
+    """Whether the dose anchors an integration session starting inside its window."""
     integration = _BOOKED
     starts = epoch_us(integration.starts_at)
-    booked = exists().where(
+    return exists().where(
         integration.clinic_id == dose.clinic_id,
         integration.client_id == dose.client_id,
         integration.kind == SessionKind.integration,
@@ -147,14 +145,37 @@ def dose_integration_status(
         starts >= opens,
         starts <= closes,
     )
+
+
+def _now(now_us: int | ColumnElement[int]) -> ColumnElement[int]:
+    return _us(now_us) if isinstance(now_us, int) else now_us
+
+
+def dose_integration_status(
+    dose: Sessions, policy: WindowPolicy, now_us: int | ColumnElement[int]
+) -> ColumnElement[str]:
+    """K.integration.status for a ketamine session row (`now_us` a value, or a BIGINT bound
+    parameter for statements built once)."""
+    opens, closes = window_bounds_us(dose, policy)
     return case(
         (~among(dose.status, ANCHORING_STATUSES), IntegrationStatus.not_applicable.value),
-        (booked, IntegrationStatus.booked_in_window.value),
-        (
-            (_us(now_us) if isinstance(now_us, int) else now_us) <= closes,
-            IntegrationStatus.unbooked.value,
-        ),
+        (_booked_in_window(dose, opens, closes), IntegrationStatus.booked_in_window.value),
+        (_now(now_us) <= closes, IntegrationStatus.unbooked.value),
         else_=IntegrationStatus.missed.value,
+    )
+
+
+def dose_unbooked(
+    dose: Sessions, policy: WindowPolicy, now_us: int | ColumnElement[int]
+) -> ColumnElement[bool]:
+    """`dose_integration_status(...) == unbooked` as a condition, its parts written cheapest
+    first (as a CASE's condition they also run in that order): the booking check, a history
+    read, only for anchoring doses whose window has not closed."""
+    opens, closes = window_bounds_us(dose, policy)
+    return and_(
+        among(dose.status, ANCHORING_STATUSES),
+        _now(now_us) <= closes,
+        ~_booked_in_window(dose, opens, closes),
     )
 
 

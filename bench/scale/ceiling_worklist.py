@@ -30,38 +30,72 @@ DEFAULT_LIMIT = 50
 # --- The statements, as captured ------------------------------------------------------------------
 
 UNBOOKED = f"""
-SELECT {SESSION_COLUMNS} FROM
-sessions WHERE sessions.clinic_id = $1::UUID AND
-sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN (CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR
-WHEN (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id =
-sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND
-sessions_1.status IN
-('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
-sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
-sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
-('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
-sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND
-sessions_3.kind = $7 AND sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at
-<= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER))
-= sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >=
-CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
-$9::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+WITH first_unbooked AS (SELECT sessions.id AS id, coalesce(sessions.ended_at, sessions.ends_at) AS
+anchor, CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT)
++ CASE WHEN (sessions.route = $1) THEN $2::BIGINT WHEN (sessions.route = $3) THEN $4::BIGINT WHEN
+(sessions.route = $5) THEN $6::BIGINT WHEN (sessions.route = $7) THEN $8::BIGINT WHEN
+(sessions.route = $9) THEN $10::BIGINT ELSE $11::BIGINT END * $12::BIGINT AS closes FROM sessions
+WHERE sessions.clinic_id = $13::UUID AND sessions.kind = $14 AND CASE WHEN (sessions.status IN
+('scheduled', 'completed') AND $15::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT WHEN (sessions.route = $20) THEN $21::BIGINT WHEN
+(sessions.route = $22) THEN $23::BIGINT WHEN (sessions.route = $24) THEN $25::BIGINT ELSE
+$26::BIGINT END * $27::BIGINT AND NOT (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE
+sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND
+sessions_1.kind = $28 AND sessions_1.status IN ('scheduled', 'completed') AND sessions_1.starts_at
+>= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS
+sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $29 AND
+sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3
+WHERE sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id
+AND sessions_3.kind = $30 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $31::INTEGER)) = sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS
+BIGINT) >= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + $32::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
-WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
-(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN
-($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
-BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
-$13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
-$17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR) THEN (SELECT clients.archived FROM clients
-WHERE clients.id = sessions.client_id) IS false ELSE false END ORDER BY
+WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT WHEN
+(sessions.route = $20) THEN $21::BIGINT WHEN (sessions.route = $22) THEN $23::BIGINT WHEN
+(sessions.route = $24) THEN $25::BIGINT ELSE $26::BIGINT END * $27::BIGINT))) THEN (SELECT
+clients.archived FROM clients WHERE clients.id = sessions.client_id) IS false ELSE false END AND
+coalesce(sessions.ended_at, sessions.ends_at) >= $33::TIMESTAMP WITH TIME ZONE ORDER BY
+coalesce(sessions.ended_at, sessions.ends_at), sessions.id LIMIT $34::INTEGER) SELECT
+{SESSION_COLUMNS} FROM sessions WHERE sessions.id IN (SELECT first_unbooked.id FROM first_unbooked
+UNION ALL SELECT sessions.id FROM sessions WHERE sessions.clinic_id = $13::UUID AND sessions.kind =
+$35 AND CASE WHEN (sessions.status IN ('scheduled', 'completed') AND $15::BIGINT <=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
-WHEN (sessions.route = $27) THEN $28::BIGINT WHEN (sessions.route = $29) THEN $30::BIGINT WHEN
-(sessions.route = $31) THEN $32::BIGINT WHEN (sessions.route = $33) THEN $34::BIGINT WHEN
-(sessions.route = $35) THEN $36::BIGINT ELSE $37::BIGINT END * $38::BIGINT, sessions.id LIMIT
-$39::INTEGER
+WHEN (sessions.route = $36) THEN $37::BIGINT WHEN (sessions.route = $38) THEN $39::BIGINT WHEN
+(sessions.route = $40) THEN $41::BIGINT WHEN (sessions.route = $42) THEN $43::BIGINT WHEN
+(sessions.route = $44) THEN $45::BIGINT ELSE $46::BIGINT END * $47::BIGINT AND NOT (EXISTS (SELECT *
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id
+= sessions.client_id AND sessions_1.kind = $48 AND sessions_1.status IN ('scheduled', 'completed')
+AND sessions_1.starts_at >= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT
+sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND
+sessions_2.kind = $49 AND sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id
+FROM sessions AS sessions_3 WHERE sessions_3.clinic_id = sessions_1.clinic_id AND
+sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $50 AND sessions_3.status IN
+('scheduled', 'completed') AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
+sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $51::INTEGER)) = sessions.id AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $52::BIGINT AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route =
+$36) THEN $37::BIGINT WHEN (sessions.route = $38) THEN $39::BIGINT WHEN (sessions.route = $40) THEN
+$41::BIGINT WHEN (sessions.route = $42) THEN $43::BIGINT WHEN (sessions.route = $44) THEN
+$45::BIGINT ELSE $46::BIGINT END * $47::BIGINT))) THEN (SELECT clients.archived FROM clients WHERE
+clients.id = sessions.client_id) IS false ELSE false END AND coalesce(sessions.ended_at,
+sessions.ends_at) >= (SELECT max(first_unbooked.anchor) AS max_1 FROM first_unbooked) AND
+coalesce(sessions.ended_at, sessions.ends_at) <= (TIMESTAMPTZ 'epoch' + ((SELECT
+max(first_unbooked.closes) AS max_2 FROM first_unbooked) - $53::BIGINT) * INTERVAL '1 microsecond')
+AND (sessions.id NOT IN (SELECT first_unbooked.id FROM first_unbooked)) AND CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route =
+$1) THEN $2::BIGINT WHEN (sessions.route = $3) THEN $4::BIGINT WHEN (sessions.route = $5) THEN
+$6::BIGINT WHEN (sessions.route = $7) THEN $8::BIGINT WHEN (sessions.route = $9) THEN $10::BIGINT
+ELSE $11::BIGINT END * $12::BIGINT <= (SELECT max(first_unbooked.closes) AS max_2 FROM
+first_unbooked)) ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) *
+1000000 AS BIGINT) + CASE WHEN (sessions.route = $1) THEN $2::BIGINT WHEN (sessions.route = $3) THEN
+$4::BIGINT WHEN (sessions.route = $5) THEN $6::BIGINT WHEN (sessions.route = $7) THEN $8::BIGINT
+WHEN (sessions.route = $9) THEN $10::BIGINT ELSE $11::BIGINT END * $12::BIGINT, sessions.id LIMIT
+$34::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 OUTSIDE_WINDOW = f"""
@@ -87,38 +121,73 @@ sessions.starts_at, sessions.id LIMIT $25::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 UNBOOKED_OF_CLINICIAN = f"""
-SELECT {SESSION_COLUMNS} FROM
-sessions WHERE sessions.clinic_id = $1::UUID AND
-sessions.kind = $2 AND coalesce(sessions.ended_at, sessions.ends_at) >= $3::TIMESTAMP WITH TIME
-ZONE AND CASE WHEN (CASE WHEN (NOT (sessions.status IN ('scheduled', 'completed'))) THEN $4::VARCHAR
-WHEN (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE sessions_1.clinic_id =
-sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND sessions_1.kind = $5 AND
-sessions_1.status IN
-('scheduled', 'completed') AND sessions_1.starts_at >= coalesce(sessions.ended_at,
-sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS sessions_2 WHERE
-sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $6 AND sessions_2.status IN
-('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3 WHERE
-sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id AND
-sessions_3.kind = $7 AND sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at
-<= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $8::INTEGER))
-= sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >=
-CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) +
-$9::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+WITH first_unbooked AS (SELECT sessions.id AS id, coalesce(sessions.ended_at, sessions.ends_at) AS
+anchor, CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT)
++ CASE WHEN (sessions.route = $1) THEN $2::BIGINT WHEN (sessions.route = $3) THEN $4::BIGINT WHEN
+(sessions.route = $5) THEN $6::BIGINT WHEN (sessions.route = $7) THEN $8::BIGINT WHEN
+(sessions.route = $9) THEN $10::BIGINT ELSE $11::BIGINT END * $12::BIGINT AS closes FROM sessions
+WHERE sessions.clinic_id = $13::UUID AND sessions.kind = $14 AND CASE WHEN (sessions.status IN
+('scheduled', 'completed') AND $15::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
+(sessions.route = $18) THEN $19::BIGINT WHEN (sessions.route = $20) THEN $21::BIGINT WHEN
+(sessions.route = $22) THEN $23::BIGINT WHEN (sessions.route = $24) THEN $25::BIGINT ELSE
+$26::BIGINT END * $27::BIGINT AND NOT (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE
+sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND
+sessions_1.kind = $28 AND sessions_1.status IN ('scheduled', 'completed') AND sessions_1.starts_at
+>= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS
+sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $29 AND
+sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3
+WHERE sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id
+AND sessions_3.kind = $30 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $31::INTEGER)) = sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS
+BIGINT) >= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + $32::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
-WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN $13::BIGINT WHEN
-(sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN $17::BIGINT WHEN
-(sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT)) THEN $22::VARCHAR WHEN
-($23::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
-BIGINT) + CASE WHEN (sessions.route = $10) THEN $11::BIGINT WHEN (sessions.route = $12) THEN
-$13::BIGINT WHEN (sessions.route = $14) THEN $15::BIGINT WHEN (sessions.route = $16) THEN
-$17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN
-$24::VARCHAR ELSE $25::VARCHAR END = $26::VARCHAR) THEN (SELECT clients.archived FROM clients
-WHERE clients.id = sessions.client_id) IS false ELSE false END AND
-sessions.clinician_id = $27::UUID ORDER BY CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
-sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $28) THEN $29::BIGINT WHEN
-(sessions.route = $30) THEN $31::BIGINT WHEN (sessions.route = $32) THEN $33::BIGINT WHEN
-(sessions.route = $34) THEN $35::BIGINT WHEN (sessions.route = $36) THEN $37::BIGINT ELSE
-$38::BIGINT END * $39::BIGINT, sessions.id LIMIT $40::INTEGER
+WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT WHEN
+(sessions.route = $20) THEN $21::BIGINT WHEN (sessions.route = $22) THEN $23::BIGINT WHEN
+(sessions.route = $24) THEN $25::BIGINT ELSE $26::BIGINT END * $27::BIGINT))) THEN (SELECT
+clients.archived FROM clients WHERE clients.id = sessions.client_id) IS false ELSE false END AND
+sessions.clinician_id = $33::UUID AND coalesce(sessions.ended_at, sessions.ends_at) >=
+$34::TIMESTAMP WITH TIME ZONE ORDER BY coalesce(sessions.ended_at, sessions.ends_at), sessions.id
+LIMIT $35::INTEGER) SELECT {SESSION_COLUMNS} FROM sessions WHERE sessions.id IN (SELECT
+first_unbooked.id FROM first_unbooked UNION ALL SELECT sessions.id FROM sessions WHERE
+sessions.clinic_id = $13::UUID AND sessions.kind = $36 AND CASE WHEN (sessions.status IN
+('scheduled', 'completed') AND $15::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $37) THEN $38::BIGINT WHEN
+(sessions.route = $39) THEN $40::BIGINT WHEN (sessions.route = $41) THEN $42::BIGINT WHEN
+(sessions.route = $43) THEN $44::BIGINT WHEN (sessions.route = $45) THEN $46::BIGINT ELSE
+$47::BIGINT END * $48::BIGINT AND NOT (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE
+sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND
+sessions_1.kind = $49 AND sessions_1.status IN ('scheduled', 'completed') AND sessions_1.starts_at
+>= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS
+sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $50 AND
+sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3
+WHERE sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id
+AND sessions_3.kind = $51 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $52::INTEGER)) = sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS
+BIGINT) >= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + $53::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
+WHEN (sessions.route = $37) THEN $38::BIGINT WHEN (sessions.route = $39) THEN $40::BIGINT WHEN
+(sessions.route = $41) THEN $42::BIGINT WHEN (sessions.route = $43) THEN $44::BIGINT WHEN
+(sessions.route = $45) THEN $46::BIGINT ELSE $47::BIGINT END * $48::BIGINT))) THEN (SELECT
+clients.archived FROM clients WHERE clients.id = sessions.client_id) IS false ELSE false END AND
+sessions.clinician_id = $33::UUID AND coalesce(sessions.ended_at, sessions.ends_at) >= (SELECT
+max(first_unbooked.anchor) AS max_1 FROM first_unbooked) AND coalesce(sessions.ended_at,
+sessions.ends_at) <= (TIMESTAMPTZ 'epoch' + ((SELECT max(first_unbooked.closes) AS max_2 FROM
+first_unbooked) - $54::BIGINT) * INTERVAL '1 microsecond') AND (sessions.id NOT IN (SELECT
+first_unbooked.id FROM first_unbooked)) AND CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $1) THEN $2::BIGINT WHEN
+(sessions.route = $3) THEN $4::BIGINT WHEN (sessions.route = $5) THEN $6::BIGINT WHEN
+(sessions.route = $7) THEN $8::BIGINT WHEN (sessions.route = $9) THEN $10::BIGINT ELSE $11::BIGINT
+END * $12::BIGINT <= (SELECT max(first_unbooked.closes) AS max_2 FROM first_unbooked)) ORDER BY
+CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
+WHEN (sessions.route = $1) THEN $2::BIGINT WHEN (sessions.route = $3) THEN $4::BIGINT WHEN
+(sessions.route = $5) THEN $6::BIGINT WHEN (sessions.route = $7) THEN $8::BIGINT WHEN
+(sessions.route = $9) THEN $10::BIGINT ELSE $11::BIGINT END * $12::BIGINT, sessions.id LIMIT
+$35::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 OUTSIDE_WINDOW_OF_CLINICIAN = f"""
@@ -173,27 +242,29 @@ doses, the doses those recent integrations are linked to, and each page integrat
 def unbooked_parameters(
     key: asyncpg.Record, clinician_id: uuid.UUID | None, limit: int, now: datetime
 ) -> list[Any]:
-    longest = max(key[f"window_closes_{route}_s"] for route in ROUTES)
+    closes_after = [key[f"window_closes_{route}_s"] for route in ROUTES]
     clinician = [] if clinician_id is None else [clinician_id]
-    return [
-        key["clinic_id"],
-        "ketamine",
-        now - timedelta(seconds=longest),
-        "not_applicable",
+    booking_check = [
         "integration",
         "ketamine",
         "ketamine",
         1,
         key["window_opens_after_s"] * US_PER_S,
+    ]
+    return [
         *closing_offsets(key),
-        "booked_in_window",
+        key["clinic_id"],
+        "ketamine",
         epoch_us(now),
-        "unbooked",
-        "missed",
-        "unbooked",
-        *clinician,
         *closing_offsets(key),
+        *booking_check,
+        *clinician,
+        now - timedelta(seconds=max(closes_after)),
         limit,
+        "ketamine",
+        *closing_offsets(key),
+        *booking_check,
+        min(closes_after) * US_PER_S,
     ]
 
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy import BigInteger, Dialect, bindparam, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
+from app.db import epoch_us, from_epoch_us
 from app.db_direct import read_rows
 from app.db_sets import among, one_of
 from app.sessions.enums import ANCHORING_STATUSES
@@ -76,3 +77,31 @@ def test_a_negated_set_is_grouped_and_no_condition_is_compared_to_1(dialect: Dia
     assert "NOT (sessions.status IN ('scheduled', 'completed'))" in sql
     assert "= 1" not in sql
     assert "= 0" not in sql
+
+
+# `from_epoch_us` turns epoch microseconds back into a stored instant, to bound an index scan.
+AT_OR_BEFORE_ITS_OWN = select(S.id).where(
+    S.client_id == bindparam("client_id"),
+    S.starts_at <= from_epoch_us(epoch_us(S.starts_at) + bindparam("shift", type_=BigInteger())),
+)
+
+
+async def test_from_epoch_us_is_epoch_us_inverse_to_the_microsecond(
+    app: FastAPI, clinic: Clinic
+) -> None:
+    # Fractions at both ends, and none: each bound must fall exactly on the instant, as a
+    # window's closing bound is compared with a dose's stored time on both databases.
+    client = await clinic.prepared_client()
+    offsets = (0, 1, 999_999, 123_456)
+    for n, micros in enumerate(offsets):
+        await clinic.integration(client["id"], T0 + timedelta(days=n, microseconds=micros))
+    of_client = {"client_id": uuid.UUID(client["id"])}
+    async with app.state.sessionmaker() as db:
+        at = {
+            row.id for row in await read_rows(db, AT_OR_BEFORE_ITS_OWN, {**of_client, "shift": 0})
+        }
+        before = await read_rows(db, AT_OR_BEFORE_ITS_OWN, {**of_client, "shift": -1})
+        everything = {row.id for row in await read_rows(db, SESSIONS_OF_CLIENT, of_client)}
+    assert at == everything
+    assert len(at) == len(offsets) + 1  # with the completed preparation
+    assert before == []

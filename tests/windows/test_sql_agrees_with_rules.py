@@ -152,6 +152,13 @@ async def test_sql_filters_agree_with_the_rule(
             key=lambda s: (bounds(s, policy)[1], s.id),
         )
         assert [d["id"] for d in worklist["unbooked"]] == [str(s.id) for s in unbooked[:200]]
+        # Shorter pages are its beginning: a page is found in T(K) order and completed with the
+        # doses of shorter windows that close sooner (app/journeys/repository.py).
+        for limit in (1, 2, 3, 5):
+            page = await clinic.ok("GET", "/api/v1/worklists/integration", params={"limit": limit})
+            assert [d["id"] for d in page["unbooked"]] == [str(s.id) for s in unbooked[:limit]], (
+                f"{context} limit={limit}"
+            )
         outside = sorted(
             (
                 s

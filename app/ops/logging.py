@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.encode()
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 request_log = logging.getLogger("kap.request")
 
@@ -68,7 +69,7 @@ def configure_logging(level: str) -> None:
 def _client_request_id(scope: Scope) -> str | None:
     """The caller's own X-Request-ID, when it is short and plain enough to keep; else None."""
     for name, value in scope.get("headers", ()):
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _REQUEST_ID_NAME:
             candidate = bytes(value).decode("latin-1")
             return candidate if SAFE_REQUEST_ID.fullmatch(candidate) else None
     return None
@@ -106,29 +107,34 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((_REQUEST_ID_NAME, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            principal = state.get("principal")
-            route = scope.get("route")
-            request_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "client_request_id": client_request_id,
-                        "method": scope.get("method"),
-                        "route": getattr(route, "path", "unmatched"),
-                        "status": status,
-                        "outcome": _outcome(status),
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "actor_id": getattr(principal, "staff_id", None),
-                        "actor_role": getattr(getattr(principal, "role", None), "value", None),
-                        "clinic_id": getattr(principal, "clinic_id", None),
-                    }
-                },
-            )
+            if request_log.isEnabledFor(logging.INFO):  # the fields only for a line written
+                _log_request(scope, state, status, time.perf_counter() - started)
+
+
+def _log_request(scope: Scope, state: dict[str, Any], status: int, duration_s: float) -> None:
+    principal = state.get("principal")
+    route = scope.get("route")
+    request_log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": state["request_id"],
+                "client_request_id": state["client_request_id"],
+                "method": scope.get("method"),
+                "route": getattr(route, "path", "unmatched"),
+                "status": status,
+                "outcome": _outcome(status),
+                "duration_ms": round(duration_s * 1000, 2),
+                "actor_id": getattr(principal, "staff_id", None),
+                "actor_role": getattr(getattr(principal, "role", None), "value", None),
+                "clinic_id": getattr(principal, "clinic_id", None),
+            }
+        },
+    )

@@ -66,6 +66,19 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        # The labelled series by (method, route, status): prometheus_client's `labels` checks
+        # and locks on every call, and the label sets are a closed few (above).
+        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def record(self, method: str, route: str, status: str, seconds: float) -> None:
+        """One request: counted, and its latency observed."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self.requests.labels(*key), self.latency.labels(method, route)
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class MetricsMiddleware:
@@ -92,8 +105,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             method, route = method_label(scope.get("method", "")), route_label(scope)
-            self.metrics.requests.labels(method, route, status_label(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.record(method, route, status_label(status), time.perf_counter() - started)
 
 
 metrics_bearer = HTTPBearer(

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 
 from app.config import Settings
-from app.ops.metrics import method_label, serve_apart, status_label
+from app.ops.metrics import Metrics, method_label, serve_apart, status_label
 from tests.support.apps import MakeApp, assert_problem
 from tests.support.factories import bearer
 from tests.support.servers import free_port, wait_until_healthy
@@ -150,3 +150,38 @@ def test_kap_journey_serve_opens_the_metrics_address(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.mark.unit
+def test_each_request_counts_in_its_own_series() -> None:
+    # The labelled series are kept after first use; a request must still count in its own.
+    metrics = Metrics()
+    for status in ("200", "200", "404"):
+        metrics.record("GET", "/api/v1/clients", status, 0.02)
+    metrics.record("POST", "/api/v1/clients", "201", 0.3)
+    registry = metrics.registry
+    count = registry.get_sample_value
+    assert (
+        count(
+            "kap_http_requests_total",
+            {"method": "GET", "route": "/api/v1/clients", "status": "200"},
+        )
+        == 2
+    )
+    assert (
+        count(
+            "kap_http_requests_total",
+            {"method": "GET", "route": "/api/v1/clients", "status": "404"},
+        )
+        == 1
+    )
+    assert (
+        count(
+            "kap_http_requests_total",
+            {"method": "POST", "route": "/api/v1/clients", "status": "201"},
+        )
+        == 1
+    )
+    latency = "kap_http_request_duration_seconds_count"
+    assert count(latency, {"method": "GET", "route": "/api/v1/clients"}) == 3
+    assert count(latency, {"method": "POST", "route": "/api/v1/clients"}) == 1

@@ -1,8 +1,11 @@
 """Every response carries the security headers; API data is never cached (API8)."""
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
+from app.security.headers import SecurityHeadersMiddleware
 from tests.support.apps import client_of
 from tests.support.factories import FakeClock, bearer, bootstrap
 
@@ -60,3 +63,32 @@ async def test_docs_pages_keep_their_own_content_security_policy(app: FastAPI) -
             assert "script-src 'self'" in policy
             assert "frame-ancestors 'none'" in policy
             assert len(response.headers.get_list("content-security-policy")) == 1
+
+
+@pytest.mark.unit
+async def test_a_header_a_response_sets_itself_is_replaced_by_ours_not_doubled() -> None:
+    # A handler's own Cache-Control or X-Frame-Options must not survive beside ours: a browser
+    # or proxy reading the first of two could keep patient data or frame the page.
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        own = [
+            (b"cache-control", b"public, max-age=60"),
+            (b"X-Frame-Options", b"SAMEORIGIN"),
+            (b"content-type", b"application/json"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": own})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    secured = SecurityHeadersMiddleware(handler)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=secured), base_url="http://test"
+    ) as http:
+        for path, cache_control in (
+            ("/api/v1/x", ["no-store"]),
+            ("/other", ["public, max-age=60"]),
+        ):
+            response = await http.get(path)
+            assert_secured(response)
+            assert response.headers.get_list("x-frame-options") == ["DENY"]
+            assert response.headers.get_list("cache-control") == cache_control
+            assert response.headers.get_list("content-security-policy") == [API_CSP]
+            assert response.headers["content-type"] == "application/json"

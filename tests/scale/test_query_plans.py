@@ -332,7 +332,7 @@ async def test_a_worklist_looks_up_clients_only_for_the_doses_it_keeps(
 
 @pytest.mark.parametrize("path", WORKLISTS[1:])
 async def test_a_worklists_checks_per_dose_read_the_index_alone(scale: Scale, path: str) -> None:
-    # Each of the some 800 doses a page considers is checked for a booked integration, and each
+    # Each of the some 300 doses a page considers is checked for a booked integration, and each
     # check reads the client's sessions from the dose on: from the client-sessions index alone,
     # which holds what the check reads, rather than from heap pages spread over the whole table
     # (docs/performance.md, fourteenth pass). The generator's VACUUM leaves every page visible.

@@ -165,7 +165,8 @@ class from_epoch_us(FunctionElement[datetime]):  # noqa: N801 - reads like an SQ
 
 @compiles(from_epoch_us, "postgresql")
 def _from_epoch_us_postgresql(element: from_epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
-    # An interval times an integer below 2**53 is exact to the microsecond.
+    # The count is cast to double for the product: exact for any count below 2**53 µs (the
+    # year 2255), beyond the instants the API accepts.
     micros = compiler.process(element.clauses, **kw)
     return f"(TIMESTAMPTZ 'epoch' + ({micros}) * INTERVAL '1 microsecond')"
 
@@ -173,10 +174,13 @@ def _from_epoch_us_postgresql(element: from_epoch_us, compiler: SQLCompiler, **k
 @compiles(from_epoch_us, "sqlite")
 def _from_epoch_us_sqlite(element: from_epoch_us, compiler: SQLCompiler, **kw: Any) -> str:
     # UTCDateTime's stored text: whole seconds by strftime, then the six digits of the fraction.
+    # SQLite's / and % truncate toward zero; the fraction taken as a remainder of 0..999999
+    # keeps instants before 1970 exact too.
     micros = compiler.process(element.clauses, **kw)
+    fraction = f"((({micros}) % 1000000 + 1000000) % 1000000)"
     return (
-        f"(strftime('%Y-%m-%d %H:%M:%S', ({micros}) / 1000000, 'unixepoch')"
-        f" || printf('.%06d', ({micros}) % 1000000))"
+        f"(strftime('%Y-%m-%d %H:%M:%S', (({micros}) - {fraction}) / 1000000, 'unixepoch')"
+        f" || printf('.%06d', {fraction}))"
     )
 
 

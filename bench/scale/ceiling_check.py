@@ -3,13 +3,12 @@
 For a few requests, the app runs in-process with its statements captured (bench/scale/capture.py)
 and the ceiling's handler runs on a recording connection, in a transaction rolled back after.
 The two must send the same statements in the same order (whitespace aside), each as one execute
-or as an executemany of as many rows, with the same parameters (times and new row ids aside), and
+or as an executemany of as many rows, with the same parameters in the same order (times aside), and
 return the same sessions; run.py measures nothing
 otherwise. When the app's SQL changes, capture it again and paste it into the ceiling's modules.
 """
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,15 +59,17 @@ class RecordingConnection:
         await self.connection.executemany(command, args)
 
 
-def _comparable(parameters: Sequence[Any]) -> Counter[str]:
-    """Parameters without what depends on the moment or the request (times, ids of new rows)."""
-    kept = Counter[str]()
+def _comparable(parameters: Sequence[Any]) -> list[str]:
+    """Parameters in order, with what depends on the moment (times, epoch microseconds) as a
+    placeholder: each must be what the app sends in the same place."""
+    kept = []
     for value in parameters:
         if isinstance(value, datetime) or (isinstance(value, int) and value > 10**15):
+            kept.append("<moment>")
             continue
         if isinstance(value, list):  # an array for `= ANY (...)`: its order means nothing
             value = sorted(value, key=repr)
-        kept[repr(value)] += 1
+        kept.append(repr(value))
     return kept
 
 
@@ -145,7 +146,7 @@ def _compare(path: str, ours: list[Statement], sent: list[Sent]) -> None:
                 f"{path}: {mine.many} rows from the app, {theirs.many} from the ceiling "
                 f"(0: one execute, not an executemany) for\n{mine.text}"
             )
-        if mine.text.startswith("SELECT") and _comparable(mine.parameters) != _comparable(
+        if mine.text.startswith(("SELECT", "WITH")) and _comparable(mine.parameters) != _comparable(
             theirs.parameters
         ):
             raise AssertionError(

@@ -2,7 +2,7 @@
 and that the statements built with them select what an IN list selects."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -105,3 +105,30 @@ async def test_from_epoch_us_is_epoch_us_inverse_to_the_microsecond(
     assert at == everything
     assert len(at) == len(offsets) + 1  # with the completed preparation
     assert before == []
+
+
+US = bindparam("us", type_=BigInteger())
+ROUND_TRIP = select(from_epoch_us(US), epoch_us(from_epoch_us(US)))
+EPOCH = datetime(1970, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "us",
+    [
+        0,
+        1,
+        999_999,
+        -1,  # 1969-12-31 23:59:59.999999
+        -1_000_000,
+        -2_208_988_800_000_000 + 123_456,  # 1900, the earliest instant the API accepts
+        1_796_677_652_840_024,  # December 2026
+        7_258_118_399_999_999,  # the end of 2199
+    ],
+)
+async def test_from_epoch_us_and_epoch_us_undo_each_other(app: FastAPI, us: int) -> None:
+    # The instant as the database holds it (SQLite: the stored text, which must parse as one),
+    # and back to the same count.
+    async with app.state.sessionmaker() as db:
+        [(instant, back)] = await read_rows(db, ROUND_TRIP, {"us": us})
+    assert instant.replace(tzinfo=None) == EPOCH + timedelta(microseconds=us)
+    assert back == us

@@ -241,8 +241,9 @@ def test_the_lookup_count_compares_subplan_runs_with_rows_considered() -> None:
 async def _plans_of(
     scale: Scale, path: str, clinic_index: int = 0, *, analyze: bool = False
 ) -> list[tuple[str, Any]]:
-    """(statement, plan) of every SELECT on sessions the app sends for GET `path`; with
-    `analyze`, run and timed (EXPLAIN ANALYZE)."""
+    """(statement, plan) of every read of sessions the app sends for GET `path` (a SELECT, or
+    one beginning with its common table expressions); with `analyze`, run and timed (EXPLAIN
+    ANALYZE)."""
     clinic = scale.made.clinics[clinic_index]
     response, statements = await scale.recorder.get(path.format(c=clinic), clinic.api_key)
     assert response.status_code == 200, response.text

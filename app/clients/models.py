@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, TimestampedMixin, VersionedMixin, new_id
@@ -35,6 +35,15 @@ class Client(TimestampedMixin, VersionedMixin, Base):
         Index("ix_clients_clinic_name", "clinic_id", "last_name", "first_name"),
         Index("ix_clients_clinic_email", "clinic_id", "email"),
         Index("ix_clients_clinic_primary_clinician", "clinic_id", "primary_clinician_id"),
+        # Only the archived few: the worklist asks of each row it considers whether its client
+        # is one of them, a probe of this small index rather than of the primary key and the
+        # row (app/journeys/repository.py).
+        Index(
+            "ix_clients_archived",
+            "id",
+            postgresql_where=text("archived"),
+            sqlite_where=text("archived"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

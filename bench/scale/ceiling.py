@@ -18,7 +18,9 @@ resource) and, only if it read more, one INSERT ... SELECT of `audit_event_resou
 the others from three arrays (recaptured 2026-12-05, with the worklist's `= ANY` and inline
 status lists; the worklist's window facts again on 2026-12-06, bounded to what can decide the
 page; and the worklist's two reads once more the same day, the booking check bounded by the
-dose's anchor time and a client's archived flag read per row instead of joined).
+dose's anchor time and a client's archived flag read per row instead of joined; on 2026-12-07
+the unbooked page in two steps in T(K) order, and the archived test as a probe of the archived
+clients' index).
 `bench.scale.run` captures them again before it measures (bench/scale/ceiling_check.py) and
 refuses to run if any differs, so the ceiling cannot drift from the app. Left out on purpose:
 the once-a-minute `UPDATE api_keys SET last_used_at` (absent from steady-state requests anyway).

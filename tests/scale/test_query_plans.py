@@ -368,3 +368,27 @@ async def test_an_unbooked_page_checks_the_doses_near_it_not_every_open_one(scal
         f"{checks} booking checks for {may_be_open} doses whose window may be open:\n"
         f"{unbooked_text}"
     )
+
+
+def scans_of(plan: dict[str, Any], relation: str) -> Iterator[dict[str, Any]]:
+    """Every node of a plan tree (subplans included) that reads `relation`."""
+    if plan.get("Relation Name") == relation:
+        yield plan
+    for child in plan.get("Plans", ()):
+        yield from scans_of(child, relation)
+
+
+@pytest.mark.parametrize("path", WORKLISTS[1:])
+async def test_a_worklist_asks_after_archived_clients_of_their_index_alone(
+    scale: Scale, path: str
+) -> None:
+    # Each dose or integration a page keeps is asked whether its client is archived: a probe of
+    # `ix_clients_archived`, which holds only those, from the index alone (half the pages of
+    # reading the flag by primary key and row; docs/performance.md, sixteenth pass).
+    asked = 0
+    for text, plan in await _plans_of(scale, path):
+        for scan in scans_of(plan, "clients"):
+            asked += 1
+            where = (scan["Node Type"], scan.get("Index Name"))
+            assert where == ("Index Only Scan", "ix_clients_archived"), f"{where} in\n{text}"
+    assert asked, f"{path}: no statement asked after archived clients"

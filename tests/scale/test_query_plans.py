@@ -41,13 +41,18 @@ async def scale() -> AsyncIterator[Scale]:
             yield Scale(url, made, recorder)
 
 
+def scans_of(plan: dict[str, Any], relation: str) -> Iterator[dict[str, Any]]:
+    """Every node of a plan tree (subplans included) that reads `relation`."""
+    if plan.get("Relation Name") == relation:
+        yield plan
+    for child in plan.get("Plans", ()):
+        yield from scans_of(child, relation)
+
+
 def seq_scans_of_sessions(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every node of a plan tree (init plans and subplans included) that reads `sessions`
     sequentially."""
-    if plan.get("Relation Name") == "sessions" and "Seq Scan" in plan["Node Type"]:
-        yield plan
-    for child in plan.get("Plans", ()):
-        yield from seq_scans_of_sessions(child)
+    return (scan for scan in scans_of(plan, "sessions") if "Seq Scan" in scan["Node Type"])
 
 
 def test_the_plan_walk_finds_a_nested_sequential_scan() -> None:
@@ -368,14 +373,6 @@ async def test_an_unbooked_page_checks_the_doses_near_it_not_every_open_one(scal
         f"{checks} booking checks for {may_be_open} doses whose window may be open:\n"
         f"{unbooked_text}"
     )
-
-
-def scans_of(plan: dict[str, Any], relation: str) -> Iterator[dict[str, Any]]:
-    """Every node of a plan tree (subplans included) that reads `relation`."""
-    if plan.get("Relation Name") == relation:
-        yield plan
-    for child in plan.get("Plans", ()):
-        yield from scans_of(child, relation)
 
 
 @pytest.mark.parametrize("path", WORKLISTS[1:])

@@ -29,6 +29,9 @@ DEFAULT_LIMIT = 50
 
 # --- The statements, as captured ------------------------------------------------------------------
 
+# Sent first on PostgreSQL: the pages run on generic plans (app/journeys/repository.py).
+ONE_PLAN_PER_STATEMENT = "SET LOCAL plan_cache_mode = force_generic_plan"
+
 UNBOOKED = f"""
 WITH first_unbooked AS (SELECT sessions.id AS id, coalesce(sessions.ended_at, sessions.ends_at) AS
 anchor, CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT)
@@ -320,6 +323,7 @@ async def worklist(
     key = await connection.fetchrow(API_KEY, prefix)
     if key is None:
         return None
+    await connection.execute(ONE_PLAN_PER_STATEMENT)
     unbooked = await connection.fetch(
         UNBOOKED if clinician_id is None else UNBOOKED_OF_CLINICIAN,
         *unbooked_parameters(key, clinician_id, limit, now),

@@ -3,33 +3,28 @@
 A scratch PostgreSQL database is filled with a million sessions by bench.scale.generate (twenty
 clinics, five years of realistic journeys, then VACUUM ANALYZE). The app runs in-process on it;
 each request's statements are captured from the app's own engine (bench.scale.capture), and every
-SELECT that reads `sessions` is EXPLAINed with the parameters it was sent with. No plan may scan
-the sessions table sequentially: that would be a read of every clinic's whole history.
+SELECT that reads `sessions` is EXPLAINed with the parameters it was sent with, on the plan it ran
+on (a worklist's pages run on generic plans). No plan may scan the sessions table sequentially:
+that would be a read of every clinic's whole history.
 
 PostgreSQL only (the plans are PostgreSQL's); skipped without it locally, failed in CI.
 """
 
-import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
-from bench.scale.capture import Recorder, recording_app
-from bench.scale.generate import Generated, driver_url, generate
+from bench.scale.capture import recording_app
+from bench.scale.generate import driver_url, generate
+from tests.scale.explained import Scale, literal, plans_of
 from tests.support import databases
 
 SESSIONS = 1_000_000
 INTEGRATION_STATUSES = ("not_applicable", "booked_in_window", "unbooked", "missed")
 WINDOW_STATUSES = ("no_ketamine_session", "before_window", "in_window", "after_window")
-
-
-class Scale:
-    def __init__(self, url: str, made: Generated, recorder: Recorder) -> None:
-        self.url = url
-        self.made = made
-        self.recorder = recorder
 
 
 @pytest.fixture(scope="module")
@@ -243,35 +238,13 @@ def test_the_lookup_count_compares_subplan_runs_with_rows_considered() -> None:
     assert list(client_lookups(plan)) == [(174, 879)]
 
 
-async def _plans_of(
-    scale: Scale, path: str, clinic_index: int = 0, *, analyze: bool = False
-) -> list[tuple[str, Any]]:
-    """(statement, plan) of every read of sessions the app sends for GET `path` (a SELECT, or
-    one beginning with its common table expressions); with `analyze`, run and timed (EXPLAIN
-    ANALYZE)."""
-    clinic = scale.made.clinics[clinic_index]
-    response, statements = await scale.recorder.get(path.format(c=clinic), clinic.api_key)
-    assert response.status_code == 200, response.text
-    reads = [
-        s for s in statements if s.text.startswith(("SELECT", "WITH")) and " sessions" in s.text
-    ]
-    assert reads, f"{path} read no sessions"
-    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
-    connection = await asyncpg.connect(driver_url(scale.url))
-    try:
-        plans = []
-        for statement in reads:
-            explained = await connection.fetchval(
-                f"EXPLAIN ({options}) {statement.sql}", *statement.parameters
-            )
-            plans.append((statement.text, _json(explained)[0]["Plan"]))
-    finally:
-        await connection.close()
-    return plans
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+def test_captured_values_become_literals_execute_casts() -> None:
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert literal(None) == "NULL"
+    assert literal(50) == "'50'"
+    assert literal("it's") == "'it''s'"
+    assert literal(at) == "'2026-03-02T15:00:00+00:00'"
+    assert literal([1, 2]) == "'{1,2}'"
 
 
 WORKLISTS = [
@@ -286,7 +259,7 @@ FILTERS = [f"/api/v1/ketamine-sessions?integration_status={s}" for s in INTEGRAT
 
 @pytest.mark.parametrize("path", WORKLISTS + FILTERS)
 async def test_no_sequential_scan_of_sessions(scale: Scale, path: str) -> None:
-    for text, plan in await _plans_of(scale, path):
+    for text, plan in await plans_of(scale, path):
         scans = list(seq_scans_of_sessions(plan))
         assert not scans, f"{path}: a sequential scan of sessions in the plan of\n{text}"
 
@@ -304,7 +277,7 @@ async def test_a_clinicians_worklist_does_not_read_the_clinicians_history(scale:
     finally:
         await connection.close()
     path = f"/api/v1/worklists/integration?clinician_id={clinician}"
-    plans = await _plans_of(scale, path, analyze=True)
+    plans = await plans_of(scale, path, analyze=True)
     read = sum(rows_read_by_clinician(plan) for _, plan in plans)
     assert 0 < read <= history // 10, f"read {read} rows of a history of {history}"
 
@@ -313,7 +286,7 @@ async def test_a_clinicians_worklist_does_not_read_the_clinicians_history(scale:
 async def test_a_worklist_reads_no_clients_history_per_dose(scale: Scale, path: str) -> None:
     # A client in care for years has hundreds of sessions; the rule's subqueries run once per
     # dose or integration considered, and each reads that client's sessions from an instant on.
-    for text, plan in await _plans_of(scale, path):
+    for text, plan in await plans_of(scale, path):
         unbounded = list(per_row_history_reads(plan))
         assert not unbounded, (
             f"{path}: a client's whole history read per row ({unbounded}):\n{text}"
@@ -326,7 +299,7 @@ async def test_a_worklist_looks_up_clients_only_for_the_doses_it_keeps(
 ) -> None:
     # About one dose in five whose window may still be open is unbooked; as a filter of its
     # own, the archived flag (the cheaper test) ran first, for every one of them.
-    unbooked_text, unbooked = (await _plans_of(scale, path, analyze=True))[0]
+    unbooked_text, unbooked = (await plans_of(scale, path, analyze=True))[0]
     assert "EXISTS" in unbooked_text, unbooked_text  # the unbooked doses come first
     found = list(client_lookups(unbooked))
     assert found, f"{path}: no client lookup in the plan of\n{unbooked_text}"
@@ -342,7 +315,7 @@ async def test_a_worklists_checks_per_dose_read_the_index_alone(scale: Scale, pa
     # check reads the client's sessions from the dose on: from the client-sessions index alone,
     # which holds what the check reads, rather than from heap pages spread over the whole table
     # (docs/performance.md, fourteenth pass). The generator's VACUUM leaves every page visible.
-    for text, plan in await _plans_of(scale, path):
+    for text, plan in await plans_of(scale, path):
         reads = [scan["Node Type"] for scan in per_row_client_scans(plan)]
         assert "EXISTS" not in text or reads, f"{path}: no per-dose read in the plan of\n{text}"
         assert set(reads) <= {"Index Only Scan"}, f"{path}: {reads} in the plan of\n{text}"
@@ -367,7 +340,7 @@ async def test_an_unbooked_page_checks_the_doses_near_it_not_every_open_one(scal
         )
     finally:
         await connection.close()
-    unbooked_text, unbooked = (await _plans_of(scale, WORKLISTS[1], analyze=True))[0]
+    unbooked_text, unbooked = (await plans_of(scale, WORKLISTS[1], analyze=True))[0]
     checks = booking_checks(unbooked)
     assert 0 < checks <= may_be_open // 2, (
         f"{checks} booking checks for {may_be_open} doses whose window may be open:\n"
@@ -383,7 +356,7 @@ async def test_a_worklist_asks_after_archived_clients_of_their_index_alone(
     # `ix_clients_archived`, which holds only those, from the index alone (half the pages of
     # reading the flag by primary key and row; docs/performance.md, sixteenth pass).
     asked = 0
-    for text, plan in await _plans_of(scale, path):
+    for text, plan in await plans_of(scale, path):
         for scan in scans_of(plan, "clients"):
             asked += 1
             where = (scan["Node Type"], scan.get("Index Name"))

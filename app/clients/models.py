@@ -35,11 +35,12 @@ class Client(TimestampedMixin, VersionedMixin, Base):
         Index("ix_clients_clinic_name", "clinic_id", "last_name", "first_name"),
         Index("ix_clients_clinic_email", "clinic_id", "email"),
         Index("ix_clients_clinic_primary_clinician", "clinic_id", "primary_clinician_id"),
-        # Only the archived few: the worklist asks of each row it considers whether its client
-        # is one of them, a probe of this small index rather than of the primary key and the
-        # row (app/journeys/repository.py).
+        # Only the archived few, by clinic: the worklist asks of each row it keeps whether its
+        # client is one of its clinic's, from this small index alone, not from the primary key
+        # and the row, nor from every clinic's (app/journeys/repository.py).
         Index(
-            "ix_clients_archived",
+            "ix_clients_clinic_archived",
+            "clinic_id",
             "id",
             postgresql_where=text("archived"),
             sqlite_where=text("archived"),

@@ -44,9 +44,14 @@ def _not_archived() -> ColumnElement[bool]:
     # A correlated test per session kept, not a join: the planner cannot foresee how few rows
     # the window rule keeps, and at 10k sessions it chose to compare every kept dose with every
     # client of the clinic (a nested loop with a join filter, 140,000 comparisons). Asked as
-    # "not among the archived clients", it probes `ix_clients_archived`, which holds only
-    # those, from the index alone: half the pages of reading the flag by primary key.
-    archived = select(Client.id).where(Client.id == ClinicalSession.client_id, Client.archived)
+    # "not among the clinic's archived clients", PostgreSQL reads those once a statement from
+    # `ix_clients_clinic_archived`, which holds only them, into a hashed set: some 160 at 1M
+    # sessions, where every clinic's were 3,261.
+    archived = select(Client.id).where(
+        Client.clinic_id == bindparam("clinic_id"),
+        Client.id == ClinicalSession.client_id,
+        Client.archived,
+    )
     return ~archived.exists()
 
 
@@ -185,10 +190,10 @@ def _outside_window(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSessio
         .where(
             s.kind == SessionKind.integration,
             s.status == SessionStatus.scheduled,
-            status != WindowStatus.in_window.value,
-            # Here as its own filter, on the sessions scanned: with it, the planner reads the
-            # scheduled sessions in starts_at order and stops at the limit.
-            _not_archived(),
+            # The archived test only for the sessions the rule keeps (about one in eight), as
+            # on the unbooked page. The planner still reads the scheduled sessions in
+            # starts_at order and stops at the limit (a plan test holds it to that).
+            case((status != WindowStatus.in_window.value, _not_archived()), else_=false()),
         )
     )
     stmt = _by_clinician(stmt, by_clinician)

@@ -59,35 +59,36 @@ CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000
 WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT WHEN
 (sessions.route = $20) THEN $21::BIGINT WHEN (sessions.route = $22) THEN $23::BIGINT WHEN
 (sessions.route = $24) THEN $25::BIGINT ELSE $26::BIGINT END * $27::BIGINT))) THEN NOT (EXISTS
-(SELECT clients.id FROM clients WHERE clients.id = sessions.client_id AND clients.archived)) ELSE
-false END AND coalesce(sessions.ended_at, sessions.ends_at) >= $33::TIMESTAMP WITH TIME ZONE ORDER
-BY coalesce(sessions.ended_at, sessions.ends_at), sessions.id LIMIT $34::INTEGER) SELECT
-{SESSION_COLUMNS} FROM sessions WHERE sessions.id IN (SELECT first_unbooked.id FROM first_unbooked
-UNION ALL SELECT sessions.id FROM sessions WHERE sessions.clinic_id = $13::UUID AND sessions.kind =
-$35 AND CASE WHEN (sessions.status IN ('scheduled', 'completed') AND $15::BIGINT <=
+(SELECT clients.id FROM clients WHERE clients.clinic_id = $13::UUID AND clients.id =
+sessions.client_id AND clients.archived)) ELSE false END AND coalesce(sessions.ended_at,
+sessions.ends_at) >= $33::TIMESTAMP WITH TIME ZONE ORDER BY coalesce(sessions.ended_at,
+sessions.ends_at), sessions.id LIMIT $34::INTEGER) SELECT {SESSION_COLUMNS} FROM sessions WHERE
+sessions.id IN (SELECT first_unbooked.id FROM first_unbooked UNION ALL SELECT sessions.id FROM
+sessions WHERE sessions.clinic_id = $13::UUID AND sessions.kind = $35 AND CASE WHEN (sessions.status
+IN ('scheduled', 'completed') AND $15::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
+sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $36) THEN $37::BIGINT WHEN
+(sessions.route = $38) THEN $39::BIGINT WHEN (sessions.route = $40) THEN $41::BIGINT WHEN
+(sessions.route = $42) THEN $43::BIGINT WHEN (sessions.route = $44) THEN $45::BIGINT ELSE
+$46::BIGINT END * $47::BIGINT AND NOT (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE
+sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND
+sessions_1.kind = $48 AND sessions_1.status IN ('scheduled', 'completed') AND sessions_1.starts_at
+>= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS
+sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $49 AND
+sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3
+WHERE sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id
+AND sessions_3.kind = $50 AND sessions_3.status IN ('scheduled', 'completed') AND
+sessions_3.starts_at <= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
+LIMIT $51::INTEGER)) = sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS
+BIGINT) >= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
+BIGINT) + $52::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
 WHEN (sessions.route = $36) THEN $37::BIGINT WHEN (sessions.route = $38) THEN $39::BIGINT WHEN
 (sessions.route = $40) THEN $41::BIGINT WHEN (sessions.route = $42) THEN $43::BIGINT WHEN
-(sessions.route = $44) THEN $45::BIGINT ELSE $46::BIGINT END * $47::BIGINT AND NOT (EXISTS (SELECT *
-FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id
-= sessions.client_id AND sessions_1.kind = $48 AND sessions_1.status IN ('scheduled', 'completed')
-AND sessions_1.starts_at >= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT
-sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND
-sessions_2.kind = $49 AND sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id
-FROM sessions AS sessions_3 WHERE sessions_3.clinic_id = sessions_1.clinic_id AND
-sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $50 AND sessions_3.status IN
-('scheduled', 'completed') AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
-sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $51::INTEGER)) = sessions.id AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $52::BIGINT AND
-CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
-coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route =
-$36) THEN $37::BIGINT WHEN (sessions.route = $38) THEN $39::BIGINT WHEN (sessions.route = $40) THEN
-$41::BIGINT WHEN (sessions.route = $42) THEN $43::BIGINT WHEN (sessions.route = $44) THEN
-$45::BIGINT ELSE $46::BIGINT END * $47::BIGINT))) THEN NOT (EXISTS (SELECT clients.id FROM clients
-WHERE clients.id = sessions.client_id AND clients.archived)) ELSE false END AND
-coalesce(sessions.ended_at, sessions.ends_at) >= (SELECT max(first_unbooked.anchor) AS max_1 FROM
-first_unbooked) AND coalesce(sessions.ended_at, sessions.ends_at) <= (TIMESTAMPTZ 'epoch' + ((SELECT
+(sessions.route = $44) THEN $45::BIGINT ELSE $46::BIGINT END * $47::BIGINT))) THEN NOT (EXISTS
+(SELECT clients.id FROM clients WHERE clients.clinic_id = $13::UUID AND clients.id =
+sessions.client_id AND clients.archived)) ELSE false END AND coalesce(sessions.ended_at,
+sessions.ends_at) >= (SELECT max(first_unbooked.anchor) AS max_1 FROM first_unbooked) AND
+coalesce(sessions.ended_at, sessions.ends_at) <= (TIMESTAMPTZ 'epoch' + ((SELECT
 max(first_unbooked.closes) AS max_2 FROM first_unbooked) - $53::BIGINT) * INTERVAL '1 microsecond')
 AND (sessions.id NOT IN (SELECT first_unbooked.id FROM first_unbooked)) AND CAST(EXTRACT(EPOCH FROM
 coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route =
@@ -109,17 +110,17 @@ sessions.ketamine_session_id AND sessions_2.kind = $1 AND sessions_2.status IN (
 sessions.clinic_id AND sessions_3.client_id = sessions.client_id AND sessions_3.kind = $2 AND
 sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at <= sessions.starts_at ORDER
 BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $3::INTEGER)) WHERE sessions.clinic_id =
-$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
-$7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
+$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (CASE WHEN (sessions_1.id IS
+NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
 CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
 $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT)
 <= CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
 CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT
 WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
 (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR ELSE
-$23::VARCHAR END != $24::VARCHAR AND NOT (EXISTS (SELECT clients.id FROM clients WHERE clients.id =
-sessions.client_id AND clients.archived)) ORDER BY sessions.starts_at, sessions.id LIMIT
-$25::INTEGER
+$23::VARCHAR END != $24::VARCHAR) THEN NOT (EXISTS (SELECT clients.id FROM clients WHERE
+clients.clinic_id = $4::UUID AND clients.id = sessions.client_id AND clients.archived)) ELSE false
+END ORDER BY sessions.starts_at, sessions.id LIMIT $25::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 
 UNBOOKED_OF_CLINICIAN = f"""
@@ -149,33 +150,34 @@ CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000
 WHEN (sessions.route = $16) THEN $17::BIGINT WHEN (sessions.route = $18) THEN $19::BIGINT WHEN
 (sessions.route = $20) THEN $21::BIGINT WHEN (sessions.route = $22) THEN $23::BIGINT WHEN
 (sessions.route = $24) THEN $25::BIGINT ELSE $26::BIGINT END * $27::BIGINT))) THEN NOT (EXISTS
-(SELECT clients.id FROM clients WHERE clients.id = sessions.client_id AND clients.archived)) ELSE
-false END AND sessions.clinician_id = $33::UUID AND coalesce(sessions.ended_at, sessions.ends_at) >=
-$34::TIMESTAMP WITH TIME ZONE ORDER BY coalesce(sessions.ended_at, sessions.ends_at), sessions.id
-LIMIT $35::INTEGER) SELECT {SESSION_COLUMNS} FROM sessions WHERE sessions.id IN (SELECT
-first_unbooked.id FROM first_unbooked UNION ALL SELECT sessions.id FROM sessions WHERE
-sessions.clinic_id = $13::UUID AND sessions.kind = $36 AND CASE WHEN (sessions.status IN
-('scheduled', 'completed') AND $15::BIGINT <= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at,
-sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route = $37) THEN $38::BIGINT WHEN
-(sessions.route = $39) THEN $40::BIGINT WHEN (sessions.route = $41) THEN $42::BIGINT WHEN
-(sessions.route = $43) THEN $44::BIGINT WHEN (sessions.route = $45) THEN $46::BIGINT ELSE
-$47::BIGINT END * $48::BIGINT AND NOT (EXISTS (SELECT * FROM sessions AS sessions_1 WHERE
-sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id = sessions.client_id AND
-sessions_1.kind = $49 AND sessions_1.status IN ('scheduled', 'completed') AND sessions_1.starts_at
->= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT sessions_2.id FROM sessions AS
-sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND sessions_2.kind = $50 AND
-sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id FROM sessions AS sessions_3
-WHERE sessions_3.clinic_id = sessions_1.clinic_id AND sessions_3.client_id = sessions_1.client_id
-AND sessions_3.kind = $51 AND sessions_3.status IN ('scheduled', 'completed') AND
-sessions_3.starts_at <= sessions_1.starts_at ORDER BY sessions_3.starts_at DESC, sessions_3.id DESC
-LIMIT $52::INTEGER)) = sessions.id AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS
-BIGINT) >= CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS
-BIGINT) + $53::BIGINT AND CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <=
+(SELECT clients.id FROM clients WHERE clients.clinic_id = $13::UUID AND clients.id =
+sessions.client_id AND clients.archived)) ELSE false END AND sessions.clinician_id = $33::UUID AND
+coalesce(sessions.ended_at, sessions.ends_at) >= $34::TIMESTAMP WITH TIME ZONE ORDER BY
+coalesce(sessions.ended_at, sessions.ends_at), sessions.id LIMIT $35::INTEGER) SELECT
+{SESSION_COLUMNS} FROM sessions WHERE sessions.id IN (SELECT first_unbooked.id FROM first_unbooked
+UNION ALL SELECT sessions.id FROM sessions WHERE sessions.clinic_id = $13::UUID AND sessions.kind =
+$36 AND CASE WHEN (sessions.status IN ('scheduled', 'completed') AND $15::BIGINT <=
 CAST(EXTRACT(EPOCH FROM coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE
 WHEN (sessions.route = $37) THEN $38::BIGINT WHEN (sessions.route = $39) THEN $40::BIGINT WHEN
 (sessions.route = $41) THEN $42::BIGINT WHEN (sessions.route = $43) THEN $44::BIGINT WHEN
-(sessions.route = $45) THEN $46::BIGINT ELSE $47::BIGINT END * $48::BIGINT))) THEN NOT (EXISTS
-(SELECT clients.id FROM clients WHERE clients.id = sessions.client_id AND clients.archived)) ELSE
+(sessions.route = $45) THEN $46::BIGINT ELSE $47::BIGINT END * $48::BIGINT AND NOT (EXISTS (SELECT *
+FROM sessions AS sessions_1 WHERE sessions_1.clinic_id = sessions.clinic_id AND sessions_1.client_id
+= sessions.client_id AND sessions_1.kind = $49 AND sessions_1.status IN ('scheduled', 'completed')
+AND sessions_1.starts_at >= coalesce(sessions.ended_at, sessions.ends_at) AND coalesce((SELECT
+sessions_2.id FROM sessions AS sessions_2 WHERE sessions_2.id = sessions_1.ketamine_session_id AND
+sessions_2.kind = $50 AND sessions_2.status IN ('scheduled', 'completed')), (SELECT sessions_3.id
+FROM sessions AS sessions_3 WHERE sessions_3.clinic_id = sessions_1.clinic_id AND
+sessions_3.client_id = sessions_1.client_id AND sessions_3.kind = $51 AND sessions_3.status IN
+('scheduled', 'completed') AND sessions_3.starts_at <= sessions_1.starts_at ORDER BY
+sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $52::INTEGER)) = sessions.id AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) >= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + $53::BIGINT AND
+CAST(EXTRACT(EPOCH FROM sessions_1.starts_at) * 1000000 AS BIGINT) <= CAST(EXTRACT(EPOCH FROM
+coalesce(sessions.ended_at, sessions.ends_at)) * 1000000 AS BIGINT) + CASE WHEN (sessions.route =
+$37) THEN $38::BIGINT WHEN (sessions.route = $39) THEN $40::BIGINT WHEN (sessions.route = $41) THEN
+$42::BIGINT WHEN (sessions.route = $43) THEN $44::BIGINT WHEN (sessions.route = $45) THEN
+$46::BIGINT ELSE $47::BIGINT END * $48::BIGINT))) THEN NOT (EXISTS (SELECT clients.id FROM clients
+WHERE clients.clinic_id = $13::UUID AND clients.id = sessions.client_id AND clients.archived)) ELSE
 false END AND sessions.clinician_id = $33::UUID AND coalesce(sessions.ended_at, sessions.ends_at) >=
 (SELECT max(first_unbooked.anchor) AS max_1 FROM first_unbooked) AND coalesce(sessions.ended_at,
 sessions.ends_at) <= (TIMESTAMPTZ 'epoch' + ((SELECT max(first_unbooked.closes) AS max_2 FROM
@@ -200,17 +202,18 @@ sessions.ketamine_session_id AND sessions_2.kind = $1 AND sessions_2.status IN (
 sessions.clinic_id AND sessions_3.client_id = sessions.client_id AND sessions_3.kind = $2 AND
 sessions_3.status IN ('scheduled', 'completed') AND sessions_3.starts_at <= sessions.starts_at ORDER
 BY sessions_3.starts_at DESC, sessions_3.id DESC LIMIT $3::INTEGER)) WHERE sessions.clinic_id =
-$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (sessions_1.id IS NULL) THEN
-$7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
+$4::UUID AND sessions.kind = $5 AND sessions.status = $6 AND CASE WHEN (CASE WHEN (sessions_1.id IS
+NULL) THEN $7::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT) <
 CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
 $8::BIGINT) THEN $9::VARCHAR WHEN (CAST(EXTRACT(EPOCH FROM sessions.starts_at) * 1000000 AS BIGINT)
 <= CAST(EXTRACT(EPOCH FROM coalesce(sessions_1.ended_at, sessions_1.ends_at)) * 1000000 AS BIGINT) +
 CASE WHEN (sessions_1.route = $10) THEN $11::BIGINT WHEN (sessions_1.route = $12) THEN $13::BIGINT
 WHEN (sessions_1.route = $14) THEN $15::BIGINT WHEN (sessions_1.route = $16) THEN $17::BIGINT WHEN
 (sessions_1.route = $18) THEN $19::BIGINT ELSE $20::BIGINT END * $21::BIGINT) THEN $22::VARCHAR ELSE
-$23::VARCHAR END != $24::VARCHAR AND NOT (EXISTS (SELECT clients.id FROM clients WHERE clients.id =
-sessions.client_id AND clients.archived)) AND sessions.clinician_id = $25::UUID ORDER BY
-sessions.starts_at, sessions.id LIMIT $26::INTEGER
+$23::VARCHAR END != $24::VARCHAR) THEN NOT (EXISTS (SELECT clients.id FROM clients WHERE
+clients.clinic_id = $4::UUID AND clients.id = sessions.client_id AND clients.archived)) ELSE false
+END AND sessions.clinician_id = $25::UUID ORDER BY sessions.starts_at, sessions.id LIMIT
+$26::INTEGER
 """  # noqa: S608 - constant SQL text, nothing from a request
 FACTS = """
 WITH page_since AS (SELECT sessions_1.client_id AS client_id, min(sessions_1.starts_at) AS since

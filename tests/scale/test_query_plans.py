@@ -10,8 +10,7 @@ that would be a read of every clinic's whole history.
 PostgreSQL only (the plans are PostgreSQL's); skipped without it locally, failed in CI.
 """
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -19,11 +18,21 @@ import pytest
 
 from bench.scale.capture import recording_app
 from bench.scale.generate import driver_url, generate
-from tests.scale.explained import Scale, literal, plans_of
+from tests.scale.explained import Scale, plans_of
+from tests.scale.plan_walks import (
+    booking_checks,
+    client_lookups,
+    per_row_client_scans,
+    per_row_history_reads,
+    rows_read_by_clinician,
+    scans_of,
+    seq_scans_of_sessions,
+)
 from tests.support import databases
 
 SESSIONS = 1_000_000
 INTEGRATION_STATUSES = ("not_applicable", "booked_in_window", "unbooked", "missed")
+PAGE = 50  # the worklist's default limit
 WINDOW_STATUSES = ("no_ketamine_session", "before_window", "in_window", "after_window")
 
 
@@ -34,217 +43,6 @@ async def scale() -> AsyncIterator[Scale]:
         assert made.sessions == SESSIONS
         async with recording_app(url) as recorder:
             yield Scale(url, made, recorder)
-
-
-def scans_of(plan: dict[str, Any], relation: str) -> Iterator[dict[str, Any]]:
-    """Every node of a plan tree (subplans included) that reads `relation`."""
-    if plan.get("Relation Name") == relation:
-        yield plan
-    for child in plan.get("Plans", ()):
-        yield from scans_of(child, relation)
-
-
-def seq_scans_of_sessions(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every node of a plan tree (init plans and subplans included) that reads `sessions`
-    sequentially."""
-    return (scan for scan in scans_of(plan, "sessions") if "Seq Scan" in scan["Node Type"])
-
-
-def test_the_plan_walk_finds_a_nested_sequential_scan() -> None:
-    plan: dict[str, Any] = {
-        "Node Type": "Limit",
-        "Plans": [
-            {"Node Type": "Index Scan", "Relation Name": "sessions"},
-            {
-                "Node Type": "Hash",
-                "Plans": [{"Node Type": "Seq Scan", "Relation Name": "sessions"}],
-            },
-        ],
-    }
-    assert len(list(seq_scans_of_sessions(plan))) == 1
-    assert not list(seq_scans_of_sessions(plan["Plans"][0]))
-
-
-def rows_read_by_clinician(plan: dict[str, Any]) -> int:
-    """The sessions rows that the plan's scans narrowed by clinician read, kept or filtered
-    out, over all their loops (an EXPLAIN ANALYZE plan)."""
-    read = 0
-    conditions = " ".join(
-        str(plan.get(key, "")) for key in ("Index Cond", "Recheck Cond", "Filter")
-    )
-    if plan.get("Relation Name") == "sessions" and "clinician_id" in conditions:
-        per_loop = sum(
-            plan.get(key, 0)
-            for key in ("Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck")
-        )
-        read += per_loop * plan.get("Actual Loops", 1)
-    for child in plan.get("Plans", ()):
-        read += rows_read_by_clinician(child)
-    return read
-
-
-def per_row_client_scans(
-    plan: dict[str, Any], *, in_subplan: bool = False
-) -> Iterator[dict[str, Any]]:
-    """Every scan of `sessions` inside a subplan (run once per outer row) that reads a client's
-    sessions by client."""
-    in_subplan = in_subplan or "Subplan Name" in plan
-    by_client = "client_id" in str(plan.get("Index Cond", ""))
-    if in_subplan and plan.get("Relation Name") == "sessions" and by_client:
-        yield plan
-    for child in plan.get("Plans", ()):
-        yield from per_row_client_scans(child, in_subplan=in_subplan)
-
-
-def per_row_history_reads(plan: dict[str, Any]) -> Iterator[str]:
-    """The index conditions of the per-row client scans (`per_row_client_scans`) that read a
-    client's sessions of all time: with no bound on starts_at."""
-    for scan in per_row_client_scans(plan):
-        if "starts_at" not in scan["Index Cond"]:
-            yield scan["Index Cond"]
-
-
-def test_the_subplan_walk_finds_a_history_read_per_row() -> None:
-    unbounded = "((clinic_id = s.clinic_id) AND (client_id = s.client_id))"
-    bounded = "((clinic_id = s.clinic_id) AND (client_id = s.client_id) AND (starts_at >= x))"
-    plan = {
-        "Relation Name": "sessions",
-        "Index Cond": "((clinic_id = $1) AND (client_id = ANY ($2)))",  # once: not per row
-        "Plans": [
-            {"Subplan Name": "SubPlan 1", "Relation Name": "sessions", "Index Cond": bounded},
-            {
-                "Subplan Name": "SubPlan 2",
-                "Node Type": "Limit",
-                "Plans": [{"Relation Name": "sessions", "Index Cond": unbounded}],
-            },
-        ],
-    }
-    assert list(per_row_history_reads(plan)) == [unbounded]
-
-
-def test_the_clinician_count_adds_kept_and_filtered_rows_of_every_loop() -> None:
-    plan = {
-        "Node Type": "Limit",
-        "Plans": [
-            {
-                "Node Type": "Index Scan",
-                "Relation Name": "sessions",
-                "Index Cond": "((clinic_id = $1) AND (clinician_id = $2))",
-                "Actual Rows": 15,
-                "Rows Removed by Filter": 6060,
-                "Actual Loops": 1,
-            },
-            {
-                "Node Type": "Index Scan",
-                "Relation Name": "sessions",
-                "Index Cond": "((clinic_id = s.clinic_id) AND (client_id = s.client_id))",
-                "Actual Rows": 1,
-                "Rows Removed by Filter": 10,
-                "Actual Loops": 100,
-            },
-        ],
-    }
-    assert rows_read_by_clinician(plan) == 6075
-
-
-def test_the_client_scan_walk_finds_each_scan_in_a_subplan() -> None:
-    by_client = "((clinic_id = s.clinic_id) AND (client_id = s.client_id) AND (starts_at >= x))"
-    plan = {
-        "Relation Name": "sessions",
-        "Node Type": "Index Scan",
-        "Index Cond": "((clinic_id = $1) AND (client_id = ANY ($2)))",  # once: not per row
-        "Plans": [
-            {
-                "Subplan Name": "SubPlan 1",
-                "Node Type": "Limit",
-                "Plans": [{"Node Type": "Index Scan", "Relation Name": "sessions",
-                           "Index Cond": by_client}],
-            },
-            {"Subplan Name": "SubPlan 2", "Node Type": "Index Only Scan",
-             "Relation Name": "sessions", "Index Cond": by_client},
-            {"Subplan Name": "SubPlan 3", "Node Type": "Index Scan", "Relation Name": "sessions",
-             "Index Cond": "(id = s.ketamine_session_id)"},
-        ],
-    }  # fmt: skip
-    assert [scan["Node Type"] for scan in per_row_client_scans(plan)] == [
-        "Index Scan",
-        "Index Only Scan",
-    ]
-
-
-def booking_checks(plan: dict[str, Any]) -> int:
-    """How often the plan checked a dose for an integration booked in its window (a per-row
-    read of the client's sessions from the dose's T(K) on), over all loops (EXPLAIN ANALYZE)."""
-    return sum(
-        scan.get("Actual Loops", 0)
-        for scan in per_row_client_scans(plan)
-        if "starts_at >= COALESCE" in scan["Index Cond"]
-    )
-
-
-def test_the_booking_check_count_adds_the_loops_of_each_check() -> None:
-    check = (
-        "((clinic_id = s.clinic_id) AND (client_id = s.client_id)"
-        " AND (starts_at >= COALESCE(s.ended_at, s.ends_at)))"
-    )
-    anchor = (
-        "((clinic_id = i.clinic_id) AND (client_id = i.client_id) AND (starts_at <= i.starts_at))"
-    )
-    plan = {
-        "Node Type": "Limit",
-        "Plans": [
-            {"Subplan Name": "SubPlan 1", "Relation Name": "sessions", "Index Cond": check,
-             "Actual Loops": 245,
-             "Plans": [{"Subplan Name": "SubPlan 2", "Relation Name": "sessions",
-                        "Index Cond": anchor, "Actual Loops": 90}]},
-            {"Node Type": "Index Scan", "Relation Name": "sessions",
-             "Plans": [{"Subplan Name": "SubPlan 3", "Relation Name": "sessions",
-                        "Index Cond": check, "Actual Loops": 46}]},
-        ],
-    }  # fmt: skip
-    assert booking_checks(plan) == 291
-
-
-def client_lookups(plan: dict[str, Any]) -> Iterator[tuple[int, int]]:
-    """(lookups, rows considered) for every scan of `sessions` that looks up each row's client
-    in a subplan (an EXPLAIN ANALYZE plan): how often the subplan ran, against the rows the
-    scan read, kept or filtered out, over all its loops."""
-    if plan.get("Relation Name") == "sessions":
-        lookups = sum(
-            child.get("Actual Loops", 0)
-            for child in plan.get("Plans", ())
-            if "Subplan Name" in child and child.get("Relation Name") == "clients"
-        )
-        if lookups:
-            per_loop = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
-            yield lookups, per_loop * plan.get("Actual Loops", 1)
-    for child in plan.get("Plans", ()):
-        yield from client_lookups(child)
-
-
-def test_the_lookup_count_compares_subplan_runs_with_rows_considered() -> None:
-    plan = {
-        "Node Type": "Bitmap Heap Scan",
-        "Relation Name": "sessions",
-        "Actual Rows": 174,
-        "Rows Removed by Filter": 705,
-        "Actual Loops": 1,
-        "Plans": [
-            {"Node Type": "Bitmap Index Scan", "Index Name": "ix", "Actual Loops": 1},
-            {"Subplan Name": "SubPlan 4", "Relation Name": "clients", "Actual Loops": 174},
-            {"Subplan Name": "SubPlan 3", "Relation Name": "sessions", "Actual Loops": 879},
-        ],
-    }
-    assert list(client_lookups(plan)) == [(174, 879)]
-
-
-def test_captured_values_become_literals_execute_casts() -> None:
-    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-    assert literal(None) == "NULL"
-    assert literal(50) == "'50'"
-    assert literal("it's") == "'it''s'"
-    assert literal(at) == "'2026-03-02T15:00:00+00:00'"
-    assert literal([1, 2]) == "'{1,2}'"
 
 
 WORKLISTS = [
@@ -348,17 +146,59 @@ async def test_an_unbooked_page_checks_the_doses_near_it_not_every_open_one(scal
     )
 
 
+async def _count(scale: Scale, sql: str) -> int:
+    """A count over the first clinic's rows (`$1`, its id)."""
+    connection = await asyncpg.connect(driver_url(scale.url))
+    try:
+        count: int = await connection.fetchval(sql, scale.made.clinics[0].clinic_id)
+    finally:
+        await connection.close()
+    return count
+
+
+def _rows_read(scan: dict[str, Any]) -> int:
+    """Rows a scan read, kept or filtered out, over all its loops (EXPLAIN ANALYZE)."""
+    per_loop = scan.get("Actual Rows", 0) + scan.get("Rows Removed by Filter", 0)
+    return int(per_loop * scan.get("Actual Loops", 1))
+
+
+async def test_an_outside_window_page_reads_scheduled_sessions_up_to_the_page(
+    scale: Scale,
+) -> None:
+    # The page keeps about one scheduled integration in eight (those outside their window), in
+    # start order: read from the index in that order, it stops at the page, rather than judging
+    # and sorting every scheduled integration of the clinic (app/journeys/repository.py).
+    scheduled = await _count(
+        scale,
+        "SELECT count(*) FROM sessions WHERE clinic_id = $1"
+        " AND kind = 'integration' AND status = 'scheduled'",
+    )
+    text, plan = (await plans_of(scale, WORKLISTS[1], analyze=True))[1]
+    read = sum(
+        _rows_read(scan)
+        for scan in scans_of(plan, "sessions")
+        if scan.get("Index Name") == "ix_sessions_clinic_kind_status_starts"
+    )
+    assert 0 < read <= scheduled // 2, f"{read} of {scheduled} scheduled read by\n{text}"
+
+
 @pytest.mark.parametrize("path", WORKLISTS[1:])
-async def test_a_worklist_asks_after_archived_clients_of_their_index_alone(
+async def test_a_worklist_asks_after_its_clinics_archived_clients_alone(
     scale: Scale, path: str
 ) -> None:
-    # Each dose or integration a page keeps is asked whether its client is archived: a probe of
-    # `ix_clients_archived`, which holds only those, from the index alone (half the pages of
-    # reading the flag by primary key and row; docs/performance.md, sixteenth pass).
+    # Each dose or integration a page keeps is asked whether its client is archived, of
+    # `ix_clients_clinic_archived`, which holds only those, by clinic, from the index alone:
+    # not the primary key and the row (docs/performance.md, sixteenth pass), nor every
+    # clinic's archived clients (3,261 at 1M against some 160 of one clinic; seventeenth).
+    archived = await _count(scale, "SELECT count(*) FROM clients WHERE clinic_id = $1 AND archived")
     asked = 0
-    for text, plan in await plans_of(scale, path):
+    for text, plan in await plans_of(scale, path, analyze=True):
         for scan in scans_of(plan, "clients"):
             asked += 1
             where = (scan["Node Type"], scan.get("Index Name"))
-            assert where == ("Index Only Scan", "ix_clients_archived"), f"{where} in\n{text}"
+            assert where == ("Index Only Scan", "ix_clients_clinic_archived"), f"{where} in\n{text}"
+            per_loop, loops = scan.get("Actual Rows", 0), scan.get("Actual Loops", 1)
+            assert per_loop <= archived, f"{per_loop} archived clients read by\n{text}"
+            # Asked for the rows the rule keeps (a page's 50 at most), not each one scanned.
+            assert loops <= PAGE, f"asked {loops} times by\n{text}"
     assert asked, f"{path}: no statement asked after archived clients"

@@ -65,13 +65,16 @@ def _by_clinician(stmt: Select[T], by_clinician: bool) -> Select[T]:
 # cheaper than one plan for every value (plan_cache_mode `auto`). For both pages at 1M sessions
 # it does: the one plan's estimate of `anchor >= :open_since`, a third of the clinic's doses,
 # looks costlier than planning. Planning them took ~1.9 ms of PostgreSQL's CPU a worklist, at
-# 1M only (at 10k it already keeps one plan), and saved no execution time. The plan tests
-# check the plans kept: each page read through its indexes (tests/scale/test_query_plans.py).
+# 1M only (at 10k it already keeps one plan), and saved no execution time. The setting covers
+# the rest of the worklist's transaction: the window facts (whose generic plan PostgreSQL
+# chose anyway) and the audit rows too. The plan tests check the plans kept: each page read
+# through its indexes (tests/scale/test_query_plans.py). Other reads keep PostgreSQL's own
+# choice, which is right for the list filters (docs/decisions.md).
 ONE_PLAN_PER_STATEMENT = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
-async def plan_once(db: AsyncSession) -> None:
-    """On PostgreSQL, each statement the transaction sends from here on runs on its generic
+async def use_generic_plans(db: AsyncSession) -> None:
+    """On PostgreSQL, every statement the transaction sends from here on runs on its generic
     plan, made once per connection and kept for every value; the setting ends with the
     transaction."""
     if db.get_bind().dialect.name == "postgresql":

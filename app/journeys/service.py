@@ -230,7 +230,7 @@ async def worklist(
 ) -> IntegrationWorklist:
     """Unbooked windows and outside-window bookings, each list capped at `limit`."""
     policy, dosing = principal.policy, principal.dosing
-    await repository.plan_once(db)
+    await repository.use_generic_plans(db)
     doses = await repository.unbooked_doses(
         db, principal.clinic_id, policy, now, clinician_id, limit
     )

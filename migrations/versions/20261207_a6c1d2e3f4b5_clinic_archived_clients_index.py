@@ -3,9 +3,9 @@
 The integration worklist asks of every row it keeps whether its client is archived. Asked as a
 set, PostgreSQL reads the archived clients once a page: with the index of the previous
 revision, every clinic's (3,261 at the benchmark's 1M sessions, read again for each worklist of
-each clinic); by clinic, its own (some 160). Each is a plain CREATE INDEX on `clients`, which
-it reads once, holding off writes to it that long (docs/operations.md); the old index is
-dropped after the new one is built.
+each clinic); by clinic, its own (some 160). The new index is a plain CREATE INDEX on
+`clients`, which it reads once, holding off writes to it that long (docs/operations.md); the
+old one is dropped after it is built.
 
 Revision ID: a6c1d2e3f4b5
 Revises: f42a6b7c8d90

@@ -31,6 +31,8 @@ async def plans_of(
     clinic = scale.made.clinics[clinic_index]
     response, statements = await scale.recorder.get(path.format(c=clinic), clinic.api_key)
     assert response.status_code == 200, response.text
+    # A request is one transaction here: what it sends after asking for generic plans runs on
+    # them (a request that committed between would need its COMMIT, which is not captured).
     generic_from = next(
         (i for i, s in enumerate(statements) if s.text == ONE_PLAN_PER_STATEMENT), len(statements)
     )
@@ -73,12 +75,27 @@ async def _explain_generic(
 
 def literal(value: Any) -> str:
     """A captured value as an SQL literal of unknown type, which EXECUTE casts to its
-    parameter's type (EXECUTE takes no bound parameters)."""
+    parameter's type (EXECUTE takes no bound parameters). An array's elements are quoted and
+    escaped as PostgreSQL's array input reads them; a naive datetime is refused, since the
+    server would read it in its own time zone where the driver sent it as UTC."""
     if value is None:
         return "NULL"
     if isinstance(value, list | tuple):
-        return literal("{" + ",".join(str(item) for item in value) + "}")
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
+        return _quoted("{" + ",".join(_element(item) for item in value) + "}")
+    if isinstance(value, datetime):
+        assert value.tzinfo is not None, f"a naive datetime: {value!r}"
+        return _quoted(value.isoformat())
+    return _quoted(str(value))
+
+
+def _element(item: Any) -> str:
+    if item is None:
+        return "NULL"
+    text = item.isoformat() if isinstance(item, datetime) else str(item)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 

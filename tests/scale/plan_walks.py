@@ -83,3 +83,9 @@ def client_lookups(plan: dict[str, Any]) -> Iterator[tuple[int, int]]:
             yield lookups, per_loop * plan.get("Actual Loops", 1)
     for child in plan.get("Plans", ()):
         yield from client_lookups(child)
+
+
+def rows_read(scan: dict[str, Any]) -> int:
+    """Rows a scan read, kept or filtered out, over all its loops (an EXPLAIN ANALYZE plan)."""
+    per_loop = scan.get("Actual Rows", 0) + scan.get("Rows Removed by Filter", 0)
+    return int(per_loop * scan.get("Actual Loops", 1))

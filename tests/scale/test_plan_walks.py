@@ -4,12 +4,15 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.scale.explained import literal
 from tests.scale.plan_walks import (
     booking_checks,
     client_lookups,
     per_row_client_scans,
     per_row_history_reads,
+    rows_read,
     rows_read_by_clinician,
     seq_scans_of_sessions,
 )
@@ -137,10 +140,20 @@ def test_the_lookup_count_compares_subplan_runs_with_rows_considered() -> None:
     assert list(client_lookups(plan)) == [(174, 879)]
 
 
+def test_the_row_count_adds_kept_and_filtered_rows_of_every_loop() -> None:
+    scan = {"Actual Rows": 2, "Rows Removed by Filter": 5, "Actual Loops": 3}
+    assert rows_read(scan) == 21
+    assert rows_read({"Actual Rows": 4}) == 4
+
+
 def test_captured_values_become_literals_execute_casts() -> None:
+    # Read back by PostgreSQL in tests/scale/test_query_plans.py; here, their text.
     at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     assert literal(None) == "NULL"
     assert literal(50) == "'50'"
     assert literal("it's") == "'it''s'"
     assert literal(at) == "'2026-03-02T15:00:00+00:00'"
-    assert literal([1, 2]) == "'{1,2}'"
+    assert literal([1, 2]) == '\'{"1","2"}\''
+    assert literal(['x"y', None]) == '\'{"x\\"y",NULL}\''
+    with pytest.raises(AssertionError, match="naive"):
+        literal(datetime(2026, 3, 2, 15, 0))

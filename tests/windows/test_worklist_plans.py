@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.journeys.repository import ONE_PLAN_PER_STATEMENT, plan_once
+from app.journeys.repository import ONE_PLAN_PER_STATEMENT, use_generic_plans
 from tests.support.factories import Clinic
 
 ASKED = " ".join(ONE_PLAN_PER_STATEMENT.text.split())
@@ -45,8 +45,9 @@ async def test_generic_plans_end_with_the_transaction(app: FastAPI, backend: str
         pytest.skip("PostgreSQL's plan cache: SQLite is sent nothing (above)")
     # One connection throughout: the setting must not outlive the transaction on it.
     async with app.state.engine.connect() as connection, AsyncSession(bind=connection) as db:
-        assert (await db.execute(PLAN_CACHE_MODE)).scalar() == "auto"
-        await plan_once(db)
+        before = (await db.execute(PLAN_CACHE_MODE)).scalar()
+        assert before != "force_generic_plan"  # the server's own setting, `auto` by default
+        await use_generic_plans(db)
         assert (await db.execute(PLAN_CACHE_MODE)).scalar() == "force_generic_plan"
         await db.commit()
-        assert (await db.execute(PLAN_CACHE_MODE)).scalar() == "auto"
+        assert (await db.execute(PLAN_CACHE_MODE)).scalar() == before

@@ -159,29 +159,11 @@ def test_each_request_counts_in_its_own_series() -> None:
     for status in ("200", "200", "404"):
         metrics.record("GET", "/api/v1/clients", status, 0.02)
     metrics.record("POST", "/api/v1/clients", "201", 0.3)
-    registry = metrics.registry
-    count = registry.get_sample_value
-    assert (
-        count(
-            "kap_http_requests_total",
-            {"method": "GET", "route": "/api/v1/clients", "status": "200"},
-        )
-        == 2
-    )
-    assert (
-        count(
-            "kap_http_requests_total",
-            {"method": "GET", "route": "/api/v1/clients", "status": "404"},
-        )
-        == 1
-    )
-    assert (
-        count(
-            "kap_http_requests_total",
-            {"method": "POST", "route": "/api/v1/clients", "status": "201"},
-        )
-        == 1
-    )
+    count = metrics.registry.get_sample_value
+    route = "/api/v1/clients"
+    for method, status, expected in (("GET", "200", 2), ("GET", "404", 1), ("POST", "201", 1)):
+        labels = {"method": method, "route": route, "status": status}
+        assert count("kap_http_requests_total", labels) == expected, labels
     latency = "kap_http_request_duration_seconds_count"
-    assert count(latency, {"method": "GET", "route": "/api/v1/clients"}) == 3
-    assert count(latency, {"method": "POST", "route": "/api/v1/clients"}) == 1
+    assert count(latency, {"method": "GET", "route": route}) == 3
+    assert count(latency, {"method": "POST", "route": route}) == 1

@@ -62,7 +62,8 @@ async def _count(scale: Scale, sql: str, value: Any = None) -> int:
     """A count of rows of the 1M database, `$1` the value given (else the first clinic's id)."""
     connection = await asyncpg.connect(driver_url(scale.url))
     try:
-        count: int = await connection.fetchval(sql, value or scale.made.clinics[0].clinic_id)
+        first_clinic = scale.made.clinics[0].clinic_id
+        count: int = await connection.fetchval(sql, first_clinic if value is None else value)
     finally:
         await connection.close()
     return count

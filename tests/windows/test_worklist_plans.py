@@ -10,9 +10,10 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.journeys.repository import ONE_PLAN_PER_STATEMENT, use_generic_plans
+from bench.scale.capture import normalized
 from tests.support.factories import Clinic
 
-ASKED = " ".join(ONE_PLAN_PER_STATEMENT.text.split())
+ASKED = normalized(ONE_PLAN_PER_STATEMENT.text)
 PLAN_CACHE_MODE = text("SHOW plan_cache_mode")
 
 
@@ -22,7 +23,7 @@ async def test_the_worklist_asks_for_generic_plans_before_its_pages(
     sent: list[str] = []
 
     def record(_c: Any, _cur: Any, sql: str, *_: Any) -> None:
-        sent.append(" ".join(sql.split()))
+        sent.append(normalized(sql))
 
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)

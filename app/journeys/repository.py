@@ -4,7 +4,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Select,
+    and_,
     bindparam,
     case,
     false,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import aliased
 from app.clients.models import Client
 from app.db import from_epoch_us, in_clinic, to_epoch_us
 from app.db_direct import execute
+from app.db_sets import among
 from app.sessions.enums import Route, SessionKind, SessionStatus
 from app.sessions.models import ClinicalSession
 from app.sessions.repository import read_sessions
@@ -34,7 +36,7 @@ from app.windows import sql as window_sql
 from app.windows.policy import WindowPolicy
 from app.windows.rules import WindowStatus
 
-T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 
 # Made once: aliasing copies every column of the table (see app/windows/sql.py).
 _ANCHOR = aliased(ClinicalSession)
@@ -55,7 +57,7 @@ def _not_archived() -> ColumnElement[bool]:
     return ~archived.exists()
 
 
-def _by_clinician(stmt: Select[T], by_clinician: bool) -> Select[T]:
+def _by_clinician(stmt: Select[*Columns], by_clinician: bool) -> Select[*Columns]:
     if by_clinician:
         stmt = stmt.where(ClinicalSession.clinician_id == bindparam("clinician_id"))
     return stmt
@@ -184,20 +186,38 @@ def _unbooked_doses(policy: WindowPolicy, by_clinician: bool) -> Select[uuid.UUI
 
 @functools.lru_cache(maxsize=256)
 def _outside_window(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSession]:
+    """The outside-window page, judged from indexes and shown from the heap.
+
+    Most scheduled integrations are in their window: the page judges some 400 to keep 50. It
+    judges each from the scheduled integrations' partial index (in start order, stopping at the
+    page) and its anchoring dose from the doses' one, both read alone; only the rows it keeps
+    are then read whole, by primary key. The kinds and status are written into the text, so
+    that the generic plan the worklist runs on may use the partial indexes (app/sessions/models).
+    """
     s, anchor = ClinicalSession, _ANCHOR
     status = window_sql.integration_window_status(s, anchor, _policy(key))
-    stmt = (
-        select(s)
+    judged = (
+        select(s.id, s.starts_at)
         .where(in_clinic(s, bindparam("clinic_id")))
-        .outerjoin(anchor, anchor.id == window_sql.anchor_id(s))
+        .outerjoin(
+            anchor,
+            # Holds for every anchor (anchor_id finds doses only); said, it lets the plan read
+            # the anchor from ix_sessions_doses.
+            and_(among(anchor.kind, [SessionKind.ketamine]), anchor.id == window_sql.anchor_id(s)),
+        )
         .where(
-            s.kind == SessionKind.integration,
-            s.status == SessionStatus.scheduled,
+            among(s.kind, [SessionKind.integration]),
+            among(s.status, [SessionStatus.scheduled]),
             # The archived test only for the sessions the rule keeps (about one in eight), as
             # on the unbooked page. The planner still reads the scheduled sessions in
             # starts_at order and stops at the limit (a plan test holds it to that).
             case((status != WindowStatus.in_window.value, _not_archived()), else_=false()),
         )
     )
-    stmt = _by_clinician(stmt, by_clinician)
-    return stmt.order_by(s.starts_at, s.id).limit(bindparam("limit", type_=Integer()))
+    judged = _by_clinician(judged, by_clinician)
+    page = (
+        judged.order_by(s.starts_at, s.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .subquery("outside_window")
+    )
+    return select(s).join(page, s.id == page.c.id).order_by(page.c.starts_at, page.c.id)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,25 @@ def _enum(enum: type[SessionKind | SessionStatus | Location | Route], name: str)
         length=20,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
+    )
+
+
+# The partial indexes' conditions, as SQL text: a statement meets them only if it writes the
+# same values into its own text (`among`), since a bound value could be any.
+SCHEDULED_INTEGRATION = text("kind = 'integration' AND status = 'scheduled'")
+A_DOSE = text("kind = 'ketamine'")
+
+
+def _scheduled_integrations(name: str, *leading: str) -> Index:
+    """Scheduled integrations in start order, with what the window rule reads of them."""
+    return Index(
+        name,
+        *leading,
+        "starts_at",
+        "id",
+        postgresql_include=["client_id", "clinician_id", "ketamine_session_id"],
+        postgresql_where=SCHEDULED_INTEGRATION,
+        sqlite_where=SCHEDULED_INTEGRATION,
     )
 
 
@@ -85,6 +105,22 @@ class ClinicalSession(TimestampedMixin, VersionedMixin, Base):
             "kind",
             "status",
             "starts_at",
+        ),
+        # The outside-window page judges scheduled integrations in start order, and each one's
+        # anchoring dose, from these alone; it reads the heap only for the rows it shows. Before,
+        # it read some 400 scattered heap rows a page and as many anchors, most from outside
+        # shared_buffers at 1M sessions (docs/performance.md, eighteenth pass). All are partial:
+        # scheduled integrations are 3 % of sessions, and doses are not the other kinds.
+        _scheduled_integrations("ix_sessions_scheduled_integrations", "clinic_id"),
+        _scheduled_integrations(
+            "ix_sessions_clinician_scheduled_integrations", "clinic_id", "clinician_id"
+        ),
+        Index(
+            "ix_sessions_doses",
+            "id",
+            postgresql_include=["status", "route", "ended_at", "ends_at"],
+            postgresql_where=A_DOSE,
+            sqlite_where=A_DOSE,
         ),
     )
 

@@ -88,7 +88,9 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
         select(linked.id)
         .where(
             linked.id == integration.ketamine_session_id,
-            linked.kind == SessionKind.ketamine,
+            # Written into the text, so that a generic plan may read the dose from the doses'
+            # partial index alone (ix_sessions_doses).
+            among(linked.kind, [SessionKind.ketamine]),
             among(linked.status, ANCHORING_STATUSES),
         )
         .correlate(integration)  # explicit, so it also holds inside a LATERAL subquery
@@ -100,7 +102,7 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
         .where(
             dose.clinic_id == integration.clinic_id,
             dose.client_id == integration.client_id,
-            dose.kind == SessionKind.ketamine,
+            among(dose.kind, [SessionKind.ketamine]),
             among(dose.status, ANCHORING_STATUSES),
             dose.starts_at <= integration.starts_at,
         )

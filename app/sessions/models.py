@@ -45,12 +45,13 @@ A_DOSE = text("kind = 'ketamine'")
 
 def _scheduled_integrations(name: str, *leading: str) -> Index:
     """Scheduled integrations in start order, with what the window rule reads of them."""
+    read = ("client_id", "clinician_id", "ketamine_session_id")
     return Index(
         name,
         *leading,
         "starts_at",
         "id",
-        postgresql_include=["client_id", "clinician_id", "ketamine_session_id"],
+        postgresql_include=[column for column in read if column not in leading],
         postgresql_where=SCHEDULED_INTEGRATION,
         sqlite_where=SCHEDULED_INTEGRATION,
     )

@@ -25,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 SCHEDULED_INTEGRATION = "kind = 'integration' AND status = 'scheduled'"
 A_DOSE = "kind = 'ketamine'"
+READ = ("client_id", "clinician_id", "ketamine_session_id")
 SCHEDULED_INTEGRATIONS = {
     "ix_sessions_scheduled_integrations": ["clinic_id", "starts_at", "id"],
     "ix_sessions_clinician_scheduled_integrations": [
@@ -43,7 +44,7 @@ def upgrade() -> None:
             "sessions",
             columns,
             unique=False,
-            postgresql_include=["client_id", "clinician_id", "ketamine_session_id"],
+            postgresql_include=[c for c in READ if c not in columns],
             postgresql_where=sa.text(SCHEDULED_INTEGRATION),
             sqlite_where=sa.text(SCHEDULED_INTEGRATION),
         )

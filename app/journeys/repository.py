@@ -188,7 +188,7 @@ def _unbooked_doses(policy: WindowPolicy, by_clinician: bool) -> Select[uuid.UUI
 def _outside_window(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSession]:
     """The outside-window page, judged from indexes and shown from the heap.
 
-    Most scheduled integrations are in their window: the page judges some 400 to keep 50. It
+    Most scheduled integrations are in their window: the page judges some 440 to keep 50. It
     judges each from the scheduled integrations' partial index (in start order, stopping at the
     page) and its anchoring dose from the doses' one, both read alone; only the rows it keeps
     are then read whole, by primary key. The kinds and status are written into the text, so
@@ -201,8 +201,8 @@ def _outside_window(key: PolicyKey, by_clinician: bool) -> Select[ClinicalSessio
         .where(in_clinic(s, bindparam("clinic_id")))
         .outerjoin(
             anchor,
-            # Holds for every anchor (anchor_id finds doses only); said, it lets the plan read
-            # the anchor from ix_sessions_doses.
+            # True of every anchor already (anchor_id finds doses only); written out, it lets
+            # the plan read the anchor from ix_sessions_doses.
             and_(among(anchor.kind, [SessionKind.ketamine]), anchor.id == window_sql.anchor_id(s)),
         )
         .where(

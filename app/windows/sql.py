@@ -102,6 +102,8 @@ def anchor_id(integration: Sessions) -> ColumnElement[Any]:
         .where(
             dose.clinic_id == integration.clinic_id,
             dose.client_id == integration.client_id,
+            # Written in as the linked dose's is; this read is of the client-sessions index,
+            # which is not partial, so here it changes the text, not the plan.
             among(dose.kind, [SessionKind.ketamine]),
             among(dose.status, ANCHORING_STATUSES),
             dose.starts_at <= integration.starts_at,

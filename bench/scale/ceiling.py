@@ -22,7 +22,9 @@ dose's anchor time and a client's archived flag read per row instead of joined; 
 the unbooked page in two steps in T(K) order, and the archived test as a probe of the archived
 clients' index; later that day the `SET LOCAL plan_cache_mode` the worklist sends before its
 pages on PostgreSQL, and the archived test asked of the clinic's archived clients, on the
-outside-window page only for the sessions the rule keeps).
+outside-window page only for the sessions the rule keeps; on 2026-12-08 the outside-window page
+as its ids, judged from partial indexes, then its rows, and the sessions' kinds written into
+every worklist statement's text).
 `bench.scale.run` captures them again before it measures (bench/scale/ceiling_check.py) and
 refuses to run if any differs, so the ceiling cannot drift from the app. Left out on purpose:
 the once-a-minute `UPDATE api_keys SET last_used_at` (absent from steady-state requests anyway).

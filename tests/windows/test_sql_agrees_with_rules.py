@@ -153,17 +153,6 @@ async def test_sql_filters_agree_with_the_rule(
             key=lambda s: (bounds(s, policy)[1], s.id),
         )
         assert [d["id"] for d in worklist["unbooked"]] == [str(s.id) for s in unbooked[:200]]
-        # Shorter pages are its beginning: a page is found in T(K) order and completed with the
-        # doses of shorter windows that close sooner (app/journeys/repository.py).
-        by_anchor = sorted(unbooked, key=lambda s: (s.anchor_time, s.id))
-        for limit in (1, 2, 3, 5):
-            page = await clinic.ok("GET", "/api/v1/worklists/integration", params={"limit": limit})
-            assert [d["id"] for d in page["unbooked"]] == [str(s.id) for s in unbooked[:limit]], (
-                f"{context} limit={limit}"
-            )
-            # ... a page the first `limit` doses in T(K) order do not make: the second step's
-            if {s.id for s in unbooked[:limit]} != {s.id for s in by_anchor[:limit]}:
-                completed_pages += 1
         outside = sorted(
             (
                 s
@@ -175,6 +164,20 @@ async def test_sql_filters_agree_with_the_rule(
             key=lambda s: (s.starts, s.id),
         )
         assert [i["id"] for i in worklist["outside_window"]] == [str(s.id) for s in outside[:200]]
+        # Shorter pages are its beginning: a page is found in T(K) order and completed with the
+        # doses of shorter windows that close sooner (app/journeys/repository.py).
+        by_anchor = sorted(unbooked, key=lambda s: (s.anchor_time, s.id))
+        for limit in (1, 2, 3, 5):
+            page = await clinic.ok("GET", "/api/v1/worklists/integration", params={"limit": limit})
+            assert [d["id"] for d in page["unbooked"]] == [str(s.id) for s in unbooked[:limit]], (
+                f"{context} limit={limit}"
+            )
+            # ... a page the first `limit` doses in T(K) order do not make: the second step's
+            if {s.id for s in unbooked[:limit]} != {s.id for s in by_anchor[:limit]}:
+                completed_pages += 1
+            # The outside-window page is the first `limit` too: its ids are found, then its rows.
+            kept = [str(s.id) for s in outside[:limit]]
+            assert [i["id"] for i in page["outside_window"]] == kept, f"{context} limit={limit}"
         # ... each evaluated as the oracle says (a page's doses find their anchors together).
         for item in worklist["unbooked"] + worklist["outside_window"]:
             s, j = sessions[item["id"]]

@@ -2,7 +2,7 @@
 
 The page reads scheduled integrations in start order and the dose anchoring each one, and keeps
 about one in eight. With these, both are read from the indexes alone (the clients' archived
-set already was), and the heap only for the page's rows: before, each page read some 400
+set already was), and the heap only for the page's rows: before, each page read some 440
 scheduled sessions and their anchors from heap pages spread over the whole table. All three are
 partial: scheduled integrations (3 % of sessions at the benchmark's 1M) in start order, clinic
 wide and by clinician; doses by id, with what the window rule reads of them. Plain CREATE

@@ -36,13 +36,6 @@ from tests.support import databases
 SESSIONS = 1_000_000
 INTEGRATION_STATUSES = ("not_applicable", "booked_in_window", "unbooked", "missed")
 PAGE = 50  # the worklist's default limit
-# The partial index each worklist's outside-window page judges scheduled integrations from.
-JUDGED_FROM = {
-    "/api/v1/worklists/integration": "ix_sessions_scheduled_integrations",
-    "/api/v1/worklists/integration?clinician_id={c.clinician_ids[0]}": (
-        "ix_sessions_clinician_scheduled_integrations"
-    ),
-}
 WINDOW_STATUSES = ("no_ketamine_session", "before_window", "in_window", "after_window")
 
 
@@ -60,6 +53,14 @@ WORKLISTS = [
     "/api/v1/worklists/integration",
     "/api/v1/worklists/integration?clinician_id={c.clinician_ids[0]}",
 ]
+# The partial index each worklist's outside-window page judges scheduled integrations from.
+JUDGED_FROM = dict(
+    zip(
+        WORKLISTS[1:],
+        ("ix_sessions_scheduled_integrations", "ix_sessions_clinician_scheduled_integrations"),
+        strict=True,
+    )
+)
 FILTERS = [f"/api/v1/ketamine-sessions?integration_status={s}" for s in INTEGRATION_STATUSES] + [
     f"/api/v1/integration-sessions?window_status={s}" for s in WINDOW_STATUSES
 ]

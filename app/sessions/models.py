@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import TextClause
 
 from app.db import Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
 from app.sessions.enums import Location, Route, SessionKind, SessionStatus
@@ -37,10 +38,15 @@ def _enum(enum: type[SessionKind | SessionStatus | Location | Route], name: str)
     )
 
 
-# The partial indexes' conditions, as SQL text: a statement meets them only if it writes the
-# same values into its own text (`among`), since a bound value could be any.
-SCHEDULED_INTEGRATION = text("kind = 'integration' AND status = 'scheduled'")
-A_DOSE = text("kind = 'ketamine'")
+def _equal_to(**members: SessionKind | SessionStatus) -> TextClause:
+    """A partial index's condition, written from the code's enum members: a statement meets it
+    only if it writes the same values into its own text (`among`), since a bound value could be
+    any."""
+    return text(" AND ".join(f"{column} = '{member.value}'" for column, member in members.items()))
+
+
+SCHEDULED_INTEGRATION = _equal_to(kind=SessionKind.integration, status=SessionStatus.scheduled)
+A_DOSE = _equal_to(kind=SessionKind.ketamine)
 
 
 def _scheduled_integrations(name: str, *leading: str) -> Index:
